@@ -1,0 +1,96 @@
+"""Per-sample losses of a margin or a prediction, computed in log-space.
+
+A loss object is the only place that knows the formula of ``l``. The
+integrator talks to it through three methods, all vectorized over samples:
+
+``log_mean(p, sample_weight)``
+    ``log(sum_i s_i l(p_i) / sum_i s_i)``, finite for every finite ``p``
+    (no underflow at losses far below the smallest float).
+``scaled_gradient(p, sample_weight)``
+    ``(r, log_scale)`` with ``-s_i l'(p_i) = exp(log_scale) * r_i`` and
+    ``max_i |r_i| = 1`` (or ``r = 0``): the direction of the negative gradient
+    with respect to the predictions, and its size as a logarithm.
+``initial_log_mean(sample_weight)``
+    the value of ``log_mean`` at ``p = 0`` (the network starts at beta = 0).
+
+For classification ``p_i`` is the margin ``y_i x_i . beta`` with labels in
+{-1, +1} folded into the data; for regression it is the residual-defining
+prediction and the loss holds the targets.
+"""
+
+import numpy as np
+from scipy.special import log_expit
+
+from ._logspace import logsumexp
+
+_LOG_LOG_2 = np.log(np.log(2.0))
+
+
+def _weighted_log_mean(log_terms, sample_weight):
+    """log(sum s_i exp(log_terms_i) / sum s_i) without underflow."""
+    with np.errstate(divide="ignore"):
+        log_sw = np.log(sample_weight)
+    return logsumexp(log_terms + log_sw) - np.log(sample_weight.sum())
+
+
+def _scaled(log_r, sample_weight):
+    """Split ``s_i exp(log_r_i)`` into a unit-max vector and its log-size."""
+    with np.errstate(divide="ignore"):
+        log_sr = log_r + np.log(sample_weight)
+    log_scale = np.max(log_sr)
+    return np.exp(log_sr - log_scale), log_scale
+
+
+class ExponentialLoss:
+    """l(m) = exp(-m): log l = -m, -l' = exp(-m)."""
+
+    name = "exponential"
+
+    def log_mean(self, p, sample_weight):
+        return _weighted_log_mean(-p, sample_weight)
+
+    def scaled_gradient(self, p, sample_weight):
+        return _scaled(-p, sample_weight)
+
+    def initial_log_mean(self, sample_weight):
+        return 0.0
+
+    def log_terms(self, p):
+        return -p
+
+
+class LogisticLoss:
+    """l(m) = log(1 + exp(-m)), with a log that stays exact in the far tail.
+
+    For m > 0, ``log l(m) = -m + log(log1p(x) / x)`` with ``x = exp(-m)``:
+    the ratio tends to 1 and is evaluated without forming ``l`` itself, so
+    margins of 1e4 give ``log l = -1e4`` rather than ``log 0``.
+    """
+
+    name = "logistic"
+
+    def log_terms(self, p):
+        p = np.asarray(p, dtype=float)
+        out = np.empty_like(p)
+        neg = p <= 0
+        # log(softplus(-m)) is safe where softplus(-m) >= log 2.
+        out[neg] = np.log(np.logaddexp(0.0, -p[neg]))
+        pos = ~neg
+        x = np.exp(-p[pos])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(x > 0, np.log1p(x) / np.where(x > 0, x, 1.0), 1.0)
+        out[pos] = -p[pos] + np.log(ratio)
+        return out
+
+    def log_mean(self, p, sample_weight):
+        return _weighted_log_mean(self.log_terms(p), sample_weight)
+
+    def scaled_gradient(self, p, sample_weight):
+        # -l'(m) = sigmoid(-m) = exp(log_expit(-m)), exact in both tails.
+        return _scaled(log_expit(-p), sample_weight)
+
+    def initial_log_mean(self, sample_weight):
+        return _LOG_LOG_2
+
+
+LOSSES = {"exponential": ExponentialLoss, "logistic": LogisticLoss}

@@ -1,0 +1,43 @@
+"""The contract between a network parametrization and the integrator."""
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Network(Protocol):
+    """What the integrator needs from a parametrization of ``beta``.
+
+    The training loss depends on the state only through ``beta = coef(state)``.
+    Gradient flow on the parameters moves ``beta`` with velocity ``K g`` where
+    ``g = -grad_beta L`` and ``K`` is the network's (state-dependent) tangent
+    kernel; the loss then decreases at the rate ``g . K g`` (the *power*).
+
+    Attributes
+    ----------
+    n_coef : int
+        Length of ``beta``.
+    """
+
+    n_coef: int
+
+    def initial_state(self) -> np.ndarray:
+        """Flat state at initialization (a new array)."""
+
+    def coef(self, state: np.ndarray) -> np.ndarray:
+        """End-to-end coefficients ``beta`` of shape (n_coef,)."""
+
+    def velocity(self, state: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float]:
+        """State velocity under gradient flow, and ``log(g . dbeta/dt)``.
+
+        ``g`` is the negative gradient of the loss with respect to ``beta``,
+        rescaled by the caller so that ``max |g| = 1`` (the velocity is linear
+        in ``g`` and the power quadratic, so the caller restores the scale in
+        log-space). Returns ``-inf`` as the log-power when ``g . K g = 0``.
+        """
+
+    def error_scale(self, state: np.ndarray) -> np.ndarray | float:
+        """Per-component size against which local errors are measured.
+
+        The integrator accepts a step when ``max |error / error_scale| <= tol``.
+        """
