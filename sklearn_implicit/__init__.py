@@ -1,0 +1,13 @@
+"""sklearn-implicit: linear networks trained by exact gradient flow.
+
+Scikit-learn compatible estimators whose answer is the point of the
+continuous-time gradient-flow trajectory at a chosen training loss, so that
+the implicit bias of training (kernel vs rich regime) can be seen, measured
+and used.
+"""
+
+from ._classifiers import DiagonalLinearClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["DiagonalLinearClassifier", "__version__"]

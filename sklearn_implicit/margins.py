@@ -1,0 +1,728 @@
+"""Normalized margins of linear classifiers and exact max-margin references.
+
+The implicit bias of gradient flow on separable data is stated in terms of
+margins: the direction of the trained predictor tends to (a stationary point
+of) a max-margin problem whose norm depends on the architecture and the
+initialization scale (see the shared notes). This module measures the margin
+of any linear classifier and computes the max-margin references exactly, so
+that tests and experiments can compare against them.
+
+Conventions
+-----------
+Binary labels are mapped to ``z_i = +1`` for the larger class label
+(``classes_[1]`` after ``np.unique``) and ``-1`` for the other one, as in
+scikit-learn's linear classifiers. For a direction ``beta`` and an intercept
+``b`` the margins are ``m_i = z_i (x_i . beta + b)`` and the normalized margin
+is ``min_i m_i / ||beta||_p``. The intercept is never penalized.
+
+References
+----------
+Lawson, C. L. and Hanson, R. J. (1995). *Solving Least Squares Problems*,
+SIAM, chapter 23 (least distance programming through NNLS).
+"""
+
+import numbers
+import warnings
+from collections import namedtuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import qr
+from scipy.optimize import linprog, nnls
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+__all__ = ["MaxMarginResult", "max_margin", "normalized_margin"]
+
+_NORM_NAMES = {"l1": 1.0, "l2": 2.0, "linf": np.inf}
+
+# A point is a support point when its margin is within this fraction of the
+# largest absolute margin from the minimum.
+_SUPPORT_RTOL = 1e-9
+# Relative margin (data scaled to max |x_ij| = 1) below which the data are
+# declared not linearly separable.
+_SEPARABLE_TOL = 1e-10
+# KKT tolerance (relative) accepted by the polishing step of the l2 solver.
+_KKT_RTOL = 1e-10
+# Weight of the augmented intercept feature used to initialize the l2
+# problem with an unpenalized intercept (the "method of weighting" of
+# Lawson & Hanson, chapter 22); the exact answer comes from the polishing.
+_INTERCEPT_WEIGHT = 1e3
+
+
+# --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+
+
+def _check_norm(norm, allow_p):
+    """Return the exponent p (1.0, 2.0, inf or a positive float) of ``norm``."""
+    if isinstance(norm, str):
+        if norm in _NORM_NAMES:
+            return _NORM_NAMES[norm]
+    elif (
+        allow_p
+        and isinstance(norm, numbers.Real)
+        and not isinstance(norm, (bool, np.bool_))
+        and norm > 0
+        and not np.isnan(norm)
+    ):
+        return float(norm)
+    if allow_p:
+        accepted = "'l1', 'l2', 'linf' or a positive float p"
+    else:
+        accepted = "'l1', 'l2' or 'linf'"
+    raise ValueError(f"norm must be {accepted}; got {norm!r}.")
+
+
+def _p_norm(beta, p):
+    """``(sum_j |beta_j|**p)**(1/p)`` along the last axis, without overflow."""
+    a = np.abs(beta)
+    if p == np.inf:
+        return a.max(axis=-1)
+    amax = a.max(axis=-1, keepdims=True)
+    ratio = a / np.where(amax > 0, amax, 1.0)
+    return amax[..., 0] * np.sum(ratio**p, axis=-1) ** (1.0 / p)
+
+
+def _check_X(X, dense):
+    X = check_array(
+        X,
+        accept_sparse=["csr", "csc", "coo"],
+        dtype=np.float64,
+        input_name="X",
+    )
+    if dense and sp.issparse(X):
+        X = X.toarray()
+    return X
+
+
+def _signs_from_classes(y, classes, positive):
+    """+1 where ``y == positive``, -1 elsewhere; every label must be known."""
+    known = np.isin(y, classes)
+    if not np.all(known):
+        unknown = np.unique(y[~known])
+        raise ValueError(
+            f"y contains labels {unknown.tolist()!r} that are not among the "
+            f"classes {np.asarray(classes).tolist()!r}."
+        )
+    return np.where(y == positive, 1.0, -1.0)
+
+
+def _binary_signs(y):
+    """Map raw binary labels to +-1 (larger label -> +1)."""
+    classes = np.unique(y)
+    if len(classes) == 2:
+        return _signs_from_classes(y, classes, classes[1])
+    if len(classes) == 1:
+        if np.issubdtype(classes.dtype, np.number) and classes[0] in (-1, 1):
+            # A single class given directly as -1 or +1: its sign is known.
+            return np.full(y.shape[0], float(classes[0]))
+        raise ValueError(
+            f"y contains a single class {classes[0]!r}; with a raw coefficient "
+            "array the sign of each sample can only be inferred from two "
+            "classes (or from labels in {-1, +1})."
+        )
+    raise ValueError(
+        f"y contains {len(classes)} classes; a 1-D coefficient array defines a "
+        "binary classifier. Pass a fitted multiclass estimator to get one-vs-"
+        "rest margins."
+    )
+
+
+# --------------------------------------------------------------------------
+# normalized_margin
+# --------------------------------------------------------------------------
+
+
+def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
+    """Normalized margin ``min_i z_i (x_i . beta + b) / ||beta||_p``.
+
+    Parameters
+    ----------
+    coef_or_estimator : array-like of shape (n_features,) or estimator
+        Either the coefficient vector ``beta`` of a linear classifier, or a
+        fitted linear classifier exposing ``coef_`` of shape
+        ``(1, n_features)`` (binary) or ``(n_classes, n_features)``
+        (multiclass), ``intercept_`` and ``classes_`` (the estimators of this
+        package, :class:`~sklearn.svm.LinearSVC`,
+        :class:`~sklearn.linear_model.LogisticRegression`, ...). A ``coef_``
+        given as a 1-D array is treated as binary. Without ``intercept_`` the
+        intercept is 0.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Samples.
+    y : array-like of shape (n_samples,)
+        Labels. For an estimator they are mapped through its ``classes_``:
+        ``classes_[1]`` gives ``z = +1`` and ``classes_[0]`` gives ``z = -1``.
+        For a raw array the classes are ``np.unique(y)``; a single class is
+        accepted only when written as -1 or +1.
+    norm : {"l1", "l2", "linf"} or float, default="l2"
+        Norm of ``beta`` in the denominator. A positive float ``p`` gives
+        ``||beta||_p = (sum_j |beta_j|**p)**(1/p)``, a quasi-norm when
+        ``p < 1`` (e.g. ``p = 2/D`` for a depth-``D`` diagonal network).
+    intercept : float, default=None
+        Intercept ``b`` used with a raw coefficient array (0 when None). Must
+        be None when an estimator is passed (its ``intercept_`` is used).
+
+    Returns
+    -------
+    margin : float or ndarray of shape (n_classes,)
+        The normalized margin; for a multiclass estimator, the one-vs-rest
+        margins (class ``k`` has ``z = +1``, every other class ``z = -1``),
+        computed from row ``k`` of ``coef_`` and ``intercept_[k]``.
+
+    Raises
+    ------
+    ValueError
+        If ``norm`` is not recognized, a coefficient vector is zero, shapes
+        are inconsistent or ``y`` holds labels unknown to the estimator.
+
+    See Also
+    --------
+    max_margin : The largest normalized margin over all directions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit.margins import normalized_margin
+    >>> X = np.array([[2.0, 1.0], [-1.0, -1.0]])
+    >>> y = np.array([1, 0])
+    >>> print(round(normalized_margin([1.0, 0.0], X, y), 4))
+    1.0
+    >>> print(round(normalized_margin([1.0, 1.0], X, y, norm="l1"), 4))
+    1.0
+    >>> print(round(normalized_margin([1.0, 1.0], X, y, norm=0.5), 4))
+    0.5
+    >>> print(round(normalized_margin([1.0, 0.0], X, y, intercept=0.5), 4))
+    0.5
+    """
+    p = _check_norm(norm, allow_p=True)
+    X = _check_X(X, dense=False)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+
+    if hasattr(coef_or_estimator, "fit") and not hasattr(coef_or_estimator, "coef_"):
+        check_is_fitted(coef_or_estimator, "coef_")  # raises NotFittedError
+    if hasattr(coef_or_estimator, "coef_"):
+        estimator = coef_or_estimator
+        if intercept is not None:
+            raise ValueError(
+                "intercept must be None when an estimator is passed; its "
+                "intercept_ is used."
+            )
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        if coef.ndim == 1:
+            coef = coef[np.newaxis, :]
+        if coef.ndim != 2:
+            raise ValueError(
+                f"estimator.coef_ must be 1-D or 2-D; got shape {coef.shape}."
+            )
+        n_rows = coef.shape[0]
+        icpt = np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64)
+        icpt = icpt.ravel()
+        if icpt.size == 1:
+            icpt = np.full(n_rows, icpt[0])
+        elif icpt.size != n_rows:
+            raise ValueError(
+                f"estimator.intercept_ has {icpt.size} entries but coef_ has "
+                f"{n_rows} rows."
+            )
+        classes = getattr(estimator, "classes_", None)
+        if classes is None:
+            if n_rows != 1:
+                raise ValueError(
+                    "a multiclass estimator must expose classes_ to map y to "
+                    "one-vs-rest signs."
+                )
+            signs = _binary_signs(y)[np.newaxis, :]
+        else:
+            classes = np.asarray(classes)
+            if n_rows == 1 and len(classes) == 2:
+                signs = _signs_from_classes(y, classes, classes[1])[np.newaxis, :]
+            elif n_rows == len(classes) and n_rows > 1:
+                _signs_from_classes(y, classes, classes[0])  # label check only
+                signs = np.where(y[np.newaxis, :] == classes[:, np.newaxis], 1.0, -1.0)
+            else:
+                raise ValueError(
+                    f"estimator.coef_ has {n_rows} rows, which matches neither "
+                    f"a binary classifier nor one row per class for its "
+                    f"{len(classes)} classes."
+                )
+        multiclass = n_rows > 1
+    else:
+        coef = np.asarray(coef_or_estimator, dtype=np.float64)
+        if coef.ndim == 2 and coef.shape[0] == 1:
+            coef = coef[0]
+        if coef.ndim != 1:
+            raise ValueError(
+                "coef_or_estimator must be a 1-D coefficient array or a fitted "
+                f"linear classifier; got an array of shape {coef.shape}."
+            )
+        coef = coef[np.newaxis, :]
+        if intercept is None:
+            intercept = 0.0
+        if (
+            not isinstance(intercept, numbers.Real)
+            or isinstance(intercept, (bool, np.bool_))
+            or not np.isfinite(intercept)
+        ):
+            raise ValueError(
+                f"intercept must be None or a finite real number; got {intercept!r}."
+            )
+        icpt = np.array([float(intercept)])
+        signs = _binary_signs(y)[np.newaxis, :]
+        multiclass = False
+
+    if not np.all(np.isfinite(coef)) or not np.all(np.isfinite(icpt)):
+        raise ValueError("The coefficients and intercept must be finite.")
+    if coef.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the coefficients have "
+            f"{coef.shape[1]}."
+        )
+    norms = _p_norm(coef, p)
+    if np.any(norms == 0):
+        raise ValueError(
+            "The coefficient vector is zero: the normalized margin "
+            "z (x . beta + b) / ||beta|| is undefined."
+        )
+    scores = np.asarray(X @ coef.T).T + icpt[:, np.newaxis]  # (n_rows, n)
+    margins = np.min(signs * scores, axis=1) / norms
+    if multiclass:
+        return margins
+    return float(margins[0])
+
+
+# --------------------------------------------------------------------------
+# max_margin
+# --------------------------------------------------------------------------
+
+_MaxMarginBase = namedtuple("MaxMarginResult", ["coef", "intercept", "margin", "support"])
+
+
+class MaxMarginResult(_MaxMarginBase):
+    """Solution of a max-margin problem (see :func:`max_margin`).
+
+    A named tuple ``(coef, intercept, margin, support)`` with one more
+    attribute, ``dual_coef``, that is not part of the tuple.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features,)
+        Unit-norm max-margin direction (``||coef||_p = 1``).
+    intercept : float
+        Unpenalized intercept (0.0 without ``fit_intercept``).
+    margin : float
+        ``min_i z_i (x_i . coef + intercept)``, the maximal normalized margin.
+    support : ndarray of int
+        Sorted indices of the active constraints (support points).
+    dual_coef : ndarray of shape (n_samples,)
+        Optimal dual weights ``lambda``: ``lambda >= 0``, ``sum(lambda) = 1``,
+        zero off the support, ``sum_i lambda_i z_i = 0`` with an intercept,
+        and ``||Z^T lambda||_q = margin`` in the dual norm ``q`` (a
+        certificate of optimality: every unit-norm direction has a margin at
+        most ``lambda . (Z b) <= ||Z^T lambda||_q``). For ``"l2"``,
+        ``Z^T lambda = margin * coef`` (exact to rounding); for ``"l1"`` and
+        ``"linf"`` they are the LP solver's multipliers (accurate to its
+        1e-10 feasibility tolerance).
+    """
+
+    dual_coef = None  # default for instances built by ``_make``/``_replace``
+
+    def __new__(cls, coef, intercept, margin, support, dual_coef=None):
+        self = super().__new__(cls, coef, intercept, margin, support)
+        self.dual_coef = dual_coef
+        return self
+
+
+def _not_separable(fit_intercept, detail=""):
+    where = "" if fit_intercept else " by a hyperplane through the origin"
+    return ValueError(
+        f"The data are not linearly separable{where}"
+        + (f" {detail}" if detail else "")
+        + "; max_margin is only defined for separable data."
+    )
+
+
+def _equality_least_norm(Z_S, s_S, fit_intercept):
+    """min ||b||_2 s.t. Z_S b + s_S c = 1 (c = 0 without intercept).
+
+    The intercept is eliminated exactly: with Q an orthonormal basis of the
+    complement of ``s_S``, ``Q^T Z_S b = Q^T 1`` and ``c`` is the ``s_S``
+    component of ``1 - Z_S b``. The min-norm ``b`` comes from an SVD-based
+    least-squares solve.
+    """
+    k = Z_S.shape[0]
+    ones = np.ones(k)
+    if not fit_intercept:
+        b = np.linalg.lstsq(Z_S, ones, rcond=None)[0]
+        return b, 0.0
+    Q = qr(s_S[:, np.newaxis], mode="full")[0][:, 1:]
+    if Q.shape[1] == 0:
+        b = np.zeros(Z_S.shape[1])
+    else:
+        b = np.linalg.lstsq(Q.T @ Z_S, Q.T @ ones, rcond=None)[0]
+    c = s_S @ (ones - Z_S @ b) / k
+    return b, c
+
+
+def _dual_weights(Z_S, s_S, b, fit_intercept):
+    """Nonnegative ``lam`` with ``Z_S^T lam = b`` (and ``s_S . lam = 0``).
+
+    Returns ``(lam, relative residual, least-squares multipliers)``.
+    """
+    A = Z_S.T
+    target = b
+    if fit_intercept:
+        A = np.vstack([A, s_S[np.newaxis, :]])
+        target = np.append(b, 0.0)
+    lam_ls = np.linalg.lstsq(A, target, rcond=None)[0]
+    if np.all(lam_ls >= 0):
+        lam = lam_ls
+    else:  # degenerate support: nonnegative multipliers may still exist
+        lam = nnls(A, target, maxiter=max(100, 10 * A.shape[1]))[0]
+    # residual relative to the size of the terms (backward-error style)
+    size = np.linalg.norm(b) + np.linalg.norm(A) * np.linalg.norm(lam)
+    res = np.linalg.norm(A @ lam - target) / max(size, 1e-300)
+    return lam, res, lam_ls
+
+
+def _l2_solve(Z, s, fit_intercept):
+    """Exact l2 max margin of scaled data: returns (b, c, lam, kkt_ok).
+
+    ``b, c`` solve ``min ||b||^2 s.t. Z b + s c >= 1`` (c = 0 without
+    intercept) and ``lam`` the dual weights, ``b = Z^T lam``.
+    """
+    n, d = Z.shape
+    # Least distance programming through NNLS (Lawson & Hanson, ch. 23):
+    # min ||w|| s.t. A w >= 1 with E = [A^T; 1^T], f = e_last.
+    A = np.column_stack([Z, _INTERCEPT_WEIGHT * s]) if fit_intercept else Z
+    E = np.vstack([A.T, np.ones((1, n))])
+    f = np.zeros(E.shape[0])
+    f[-1] = 1.0
+    try:
+        u, rnorm = nnls(E, f, maxiter=max(200, 10 * (n + d)))
+    except RuntimeError:  # pragma: no cover - iteration limit
+        u = None
+    if u is not None:
+        # The LDP margin equals rnorm / sqrt(1 - rnorm^2): ~0 iff infeasible.
+        if rnorm <= _SEPARABLE_TOL:
+            raise _not_separable(fit_intercept)
+        r = E @ u - f
+        w = -r[:-1] / r[-1]
+        support = u > 0
+    else:
+        w = None
+        support = np.zeros(n, dtype=bool)
+        support[0] = True
+
+    # Polish: primal-dual active-set iterations on the exact equality
+    # problem, started from the NNLS support, until the KKT conditions hold.
+    best = None
+    for _ in range(2 * n + 10):
+        idx = np.flatnonzero(support)
+        b, c = _equality_least_norm(Z[idx], s[idx], fit_intercept)
+        m = Z @ b + s * c
+        viol = 1.0 - m
+        worst = int(np.argmax(viol))
+        scale = max(1.0, np.abs(m).max())
+        if np.abs(viol[idx]).max(initial=0.0) > 1e-8 * scale:
+            break  # inconsistent equality system: give up polishing
+        if viol[worst] > _KKT_RTOL * scale:
+            support[worst] = True
+            continue
+        lam_S, res, lam_ls = _dual_weights(Z[idx], s[idx], b, fit_intercept)
+        if res <= _KKT_RTOL:
+            lam = np.zeros(n)
+            lam[idx] = lam_S
+            best = (b, c, lam)
+            break
+        support[idx[int(np.argmin(lam_ls))]] = False
+        if not support.any():
+            break
+    if best is not None:
+        return (*best, True)
+
+    if w is None:  # pragma: no cover
+        raise RuntimeError("The l2 max-margin solver did not converge.")
+    # Fall back on the NNLS solution (accurate to a few ulps times the
+    # conditioning, but not certified).
+    b = w[:d]
+    c = w[d] * _INTERCEPT_WEIGHT if fit_intercept else 0.0
+    lam = u / max(1.0 - u.sum(), 1e-300)
+    return b, c, lam, False
+
+
+def _lp_solve(Z, s, fit_intercept, p):
+    """l1 (p = 1) or linf (p = inf) max margin of scaled data by an LP.
+
+    Returns ``(coef, c, lam)`` with ``||coef||_p = 1``.
+    """
+    n, d = Z.shape
+    k = 1 if fit_intercept else 0
+    # margin rows: gamma - z_i . b - s_i c <= 0
+    tail = [np.ones((n, 1))] + ([-s[:, np.newaxis]] if k else [])
+    if p == 1:
+        # x = [b+ (d), b- (d), gamma, (c)], with sum(b+) + sum(b-) <= 1
+        nb = 2 * d
+        bounds = [(0, None)] * nb
+        norm_row = np.concatenate([np.ones(nb), np.zeros(1 + k)])
+        A_ub = np.vstack([np.hstack([-Z, Z] + tail), norm_row])
+        b_ub = np.append(np.zeros(n), 1.0)
+    else:
+        # x = [b (d) in [-1, 1], gamma, (c)]
+        nb = d
+        bounds = [(-1.0, 1.0)] * nb
+        A_ub = np.hstack([-Z] + tail)
+        b_ub = np.zeros(n)
+    bounds = bounds + [(None, None)] * (1 + k)
+    cost = np.zeros(nb + 1 + k)
+    cost[nb] = -1.0
+    res = linprog(
+        cost,
+        A_ub=A_ub,
+        b_ub=b_ub,
+        bounds=bounds,
+        method="highs-ds",
+        options={
+            "primal_feasibility_tolerance": 1e-10,
+            "dual_feasibility_tolerance": 1e-10,
+        },
+    )
+    if res.status != 0:  # pragma: no cover - bounded and feasible LP
+        raise RuntimeError(f"The max-margin linear program failed: {res.message}")
+    x = res.x
+    if -res.fun <= _SEPARABLE_TOL:
+        raise _not_separable(fit_intercept)
+    b = x[:d] - x[d : 2 * d] if p == 1 else x[:d].copy()
+    c = float(x[nb + 1]) if k else 0.0
+    b_norm = _p_norm(b, p)
+    b, c = b / b_norm, c / b_norm
+    lam = np.clip(-res.ineqlin.marginals[:n], 0.0, None)
+    if lam.sum() > 0:
+        lam = lam / lam.sum()
+    b, c = _lp_polish(Z, s, fit_intercept, p, b, c)
+    return b, c, lam
+
+
+def _lp_polish(Z, s, fit_intercept, p, b, c):
+    """Recompute an LP vertex from its active set by a linear solve.
+
+    The LP solver returns its vertex to its feasibility tolerance; solving
+    the square system of the active constraints gives it to rounding error.
+    The polished point is kept only if it is feasible and its margin is not
+    smaller.
+    """
+    n, d = Z.shape
+    m = Z @ b + s * c
+    gamma = m.min()
+    scale = max(np.abs(m).max(), 1e-300)
+    S = np.flatnonzero(m - gamma <= 1e-7 * scale)
+    if p == 1:
+        J = np.flatnonzero(np.abs(b) > 1e-9 * np.abs(b).max())
+        fixed = np.zeros(len(S))
+        sigma = np.sign(b[J])
+    else:
+        J = np.flatnonzero(np.abs(b) < 1 - 1e-9)
+        B = np.setdiff1d(np.arange(d), J)
+        fixed = -Z[np.ix_(S, B)] @ np.sign(b[B])
+    # unknowns: b_J, c (if intercept), gamma
+    cols = [Z[np.ix_(S, J)]]
+    if fit_intercept:
+        cols.append(s[S][:, None])
+    cols.append(-np.ones((len(S), 1)))
+    M = np.hstack(cols)
+    rhs = fixed
+    if p == 1:
+        extra = np.zeros(M.shape[1])
+        extra[: len(J)] = sigma
+        M = np.vstack([M, extra])
+        rhs = np.append(rhs, 1.0)
+    sol, *_ = np.linalg.lstsq(M, rhs, rcond=None)
+    if np.linalg.norm(M @ sol - rhs) > 1e-12 * max(1.0, np.abs(rhs).max()):
+        return b, c
+    new_b = b.copy()
+    if p == 1:
+        new_b[:] = 0.0
+        new_b[J] = sol[: len(J)]
+        if np.any(np.sign(new_b[J]) != sigma):
+            return b, c
+    else:
+        new_b[J] = sol[: len(J)]
+        new_b[B] = np.sign(b[B])
+        if np.any(np.abs(new_b) > 1.0 + 1e-14):
+            return b, c
+        new_b = np.clip(new_b, -1.0, 1.0)
+    new_c = float(sol[len(J)]) if fit_intercept else 0.0
+    new_b = new_b / _p_norm(new_b, p)
+    new_m = Z @ new_b + s * new_c
+    if new_m.min() < gamma - 1e-9 * scale:
+        return b, c
+    return new_b, new_c
+
+
+def max_margin(X, y, norm="l2", fit_intercept=False):
+    """Exact max-margin direction of separable binary data.
+
+    Solves ``max_{||beta||_p <= 1, b} min_i z_i (x_i . beta + b)`` (``b = 0``
+    unless ``fit_intercept``; the intercept is never penalized), the limit
+    direction of gradient descent on linear models (``"l2"``) and of the
+    rich regime of diagonal networks (``"l1"``).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Samples. A sparse matrix is converted to a dense array: this is a
+        dense reference solver meant for small problems.
+    y : array-like of shape (n_samples,)
+        Binary labels; ``np.unique(y)[1]`` gives ``z = +1``.
+    norm : {"l2", "l1", "linf"}, default="l2"
+        Norm constraining the direction.
+    fit_intercept : bool, default=False
+        Whether to add a free (unpenalized) intercept, as in the usual
+        hard-margin SVM.
+
+    Returns
+    -------
+    result : MaxMarginResult
+        Named tuple ``(coef, intercept, margin, support)``: the unit-norm
+        direction (``||coef||_p = 1``), the intercept (0.0 without
+        ``fit_intercept``), the maximal normalized margin
+        ``min_i z_i (x_i . coef + intercept)``, and the sorted indices of the
+        active constraints, ``m_i - margin <= 1e-9 * max_j |m_j|``. It also
+        carries the optimal dual weights as ``result.dual_coef`` (see
+        :class:`MaxMarginResult`).
+
+    Raises
+    ------
+    ValueError
+        If the data are not linearly separable (with an intercept when
+        ``fit_intercept``), ``y`` does not have exactly two classes, there
+        are fewer than two samples, or a parameter is invalid.
+
+    See Also
+    --------
+    normalized_margin : The normalized margin of a given classifier.
+
+    Notes
+    -----
+    ``"l2"``: the hard-margin SVM, solved exactly (not a soft-margin SVM at a
+    finite ``C``). Without intercept, ``min ||b||^2 s.t. Z b >= 1`` is a least
+    distance programming problem, reduced to nonnegative least squares with
+    ``E = [Z^T; 1^T]``, ``f = e_{d+1}`` (Lawson & Hanson, ch. 23), solved by
+    the active-set method :func:`scipy.optimize.nnls`; the positive NNLS
+    variables give the support. With an intercept, the same reduction is
+    applied to the data augmented with a heavily weighted feature
+    ``1e3 z_i`` (the method of weighting, ch. 22), which only approximates
+    the free intercept. In both cases the answer is then polished by
+    primal-dual active-set iterations on the equality problem of the
+    current support, ``min ||b|| s.t. z_i (x_i . b + c) = 1``, solved by an
+    SVD least-squares solve with the intercept eliminated exactly through an
+    orthonormal basis of the complement of the labels, until the KKT
+    conditions (primal feasibility, nonnegative multipliers with
+    ``b = Z^T lambda`` and ``y . lambda = 0``) hold to a relative 1e-10
+    (checked with NNLS when the support is degenerate). On small problems
+    the result agrees with the KKT conditions to about 1e-14. If the
+    polishing fails, the NNLS solution is returned with a
+    :class:`~sklearn.exceptions.ConvergenceWarning`.
+
+    ``"l1"`` and ``"linf"``: linear programs (``b = b+ - b-`` for ``"l1"``)
+    solved by the HiGHS dual simplex, then polished by solving the linear
+    system of the active constraints at the returned vertex. These
+    directions need not be unique (the margin is); a vertex is returned.
+
+    Data are centered (with an intercept) and scaled internally; the results
+    are mapped back exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit.margins import max_margin
+    >>> X = np.array([[2.0, 1.0], [-2.0, -1.0], [1.0, 2.0]])
+    >>> y = np.array([1, -1, 1])
+    >>> res = max_margin(X, y)
+    >>> print(np.round(res.coef, 4), round(res.margin, 4), res.support)
+    [0.7071 0.7071] 2.1213 [0 1 2]
+    >>> res = max_margin(X, y, norm="l1")
+    >>> print(np.round(res.coef, 4), round(res.margin, 4))
+    [0.5 0.5] 1.5
+    >>> res = max_margin([[2.0, 1.0], [0.0, 0.0]], [1, 0], fit_intercept=True)
+    >>> print(np.round(res.coef, 4), round(res.intercept, 4), round(res.margin, 4))
+    [0.8944 0.4472] -1.118 1.118
+    """
+    p = _check_norm(norm, allow_p=False)
+    if not isinstance(fit_intercept, (bool, np.bool_)):
+        raise ValueError(
+            f"fit_intercept must be a boolean (True or False); got {fit_intercept!r}."
+        )
+    fit_intercept = bool(fit_intercept)
+    X = check_array(
+        X,
+        accept_sparse=["csr", "csc", "coo"],
+        dtype=np.float64,
+        ensure_min_samples=2,
+        input_name="X",
+    )
+    if sp.issparse(X):
+        X = X.toarray()
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+    classes, y_idx = np.unique(y, return_inverse=True)
+    if len(classes) != 2:
+        if len(classes) < 2:
+            raise ValueError(
+                "y contains a single class; max_margin needs samples of both "
+                "classes."
+            )
+        raise ValueError(
+            f"max_margin supports binary y only; got {len(classes)} classes."
+        )
+    s = 2.0 * y_idx - 1.0
+
+    # Center (intercept only: an exact change of intercept) and scale.
+    mu = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
+    Xc = X - mu
+    sigma = np.abs(Xc).max()
+    if sigma == 0:
+        detail = "(all samples are equal)" if fit_intercept else "(all samples are 0)"
+        raise _not_separable(fit_intercept, detail)
+    Z = s[:, np.newaxis] * (Xc / sigma)
+
+    if p == 2:
+        b, c, lam, certified = _l2_solve(Z, s, fit_intercept)
+        if not certified:
+            warnings.warn(
+                "The l2 max-margin polishing did not verify the KKT conditions; "
+                "the unpolished NNLS solution is returned.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        nb = np.linalg.norm(b)
+        coef, c = b / nb, c / nb
+        if lam.sum() > 0:
+            lam = lam / lam.sum()
+    else:
+        coef, c, lam = _lp_solve(Z, s, fit_intercept, p)
+
+    m = Z @ coef + s * c  # margins of the scaled, centered data
+    margin_scaled = m.min()
+    scale = np.abs(m).max()
+    if margin_scaled <= _SEPARABLE_TOL * scale:
+        raise _not_separable(fit_intercept)
+    support = np.flatnonzero(m - margin_scaled <= _SUPPORT_RTOL * scale)
+    lam[np.setdiff1d(np.arange(lam.shape[0]), support)] = 0.0
+    if lam.sum() > 0:
+        lam = lam / lam.sum()
+    intercept = float(sigma * c - mu @ coef) if fit_intercept else 0.0
+    return MaxMarginResult(
+        coef=coef,
+        intercept=intercept,
+        margin=float(sigma * margin_scaled),
+        support=support,
+        dual_coef=lam,
+    )
