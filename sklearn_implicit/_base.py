@@ -25,9 +25,6 @@ from ._flow import LN10, FlowState, LinearFlow, integrate
 from ._losses import LOSSES
 from .utils._sklearn_compat import Interval, LinearClassifierMixin, StrOptions
 
-_HISTORY_KEYS = ("log10_loss", "log10_time", "min_margin", "l1_margin", "l2_margin", "n_evals")
-
-
 def check_alpha(alpha, n_features):
     """Validate ``alpha`` (positive scalar or per-feature array) as an array."""
     if np.ndim(alpha) == 0:
@@ -232,10 +229,10 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseEstimator):
             h = r.history
             if start is not None and previous is not None:
                 old = previous[k]
-                h = {
-                    key: np.concatenate([old[key], h[key][1:] + (old["n_evals"][-1] if key == "n_evals" else 0)])
-                    for key in _HISTORY_KEYS
-                }
+                # The new records continue the stored path; the first one
+                # repeats its last point.
+                h = dict(h, n_evals=h["n_evals"] + old["n_evals"][-1])
+                h = {key: np.concatenate([old[key], h[key][1:]]) for key in h}
             history.append(h)
         self.history_ = history
         self._flow_states = [r.last for r in results]

@@ -65,6 +65,7 @@ class Evaluation:
     log_dt_dtau: float  # log of d t / d tau (physical time per unit of clock)
     predictions: np.ndarray  # X @ beta (margins, for classification)
     coef: np.ndarray
+    state: np.ndarray
 
 
 @dataclass
@@ -129,17 +130,17 @@ class LinearFlow:
         if not np.isfinite(g_max):
             raise FloatingPointError("non-finite gradient")
         if g_max == 0:
-            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef)
+            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
         g /= g_max
         # -grad_beta L = exp(log_g) * g
         log_g = log_scale - self._log_sw_sum + np.log(g_max)
         velocity, log_power = self.network.velocity(state, g)
         if log_power == -np.inf:
-            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef)
+            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
         # d state/d tau = (d state/dt) / (d tau/dt), d tau/dt = power / L
         dstate = velocity * np.exp(log_loss - log_g - log_power)
         log_dt_dtau = log_loss - 2 * log_g - log_power
-        return Evaluation(dstate, log_loss, log_dt_dtau, p, coef)
+        return Evaluation(dstate, log_loss, log_dt_dtau, p, coef, state)
 
     def may_stall(self, predictions):
         """Whether the loss may have a positive infimum (a stall is possible)."""
@@ -157,7 +158,7 @@ def _history_record(flow, ev, tau, log_time):
     min_margin = float(np.min(m))
     l1 = np.sum(np.abs(coef))
     l2 = np.sqrt(np.sum(coef**2))
-    return {
+    record = {
         "log10_loss": ev.log_loss / LN10,
         "log10_time": log_time / LN10,
         "min_margin": min_margin,
@@ -165,20 +166,16 @@ def _history_record(flow, ev, tau, log_time):
         "l2_margin": min_margin / l2 if l2 > 0 else 0.0,
         "n_evals": flow.n_evals,
     }
+    # A network may add its own diagnostics (e.g. layer alignment); the
+    # state is the one the record describes.
+    diagnostics = getattr(flow.network, "diagnostics", None)
+    if diagnostics is not None:
+        record.update(diagnostics(ev.state))
+    return record
 
 
 def _stack_history(records):
-    keys = records[0].keys() if records else (
-        "log10_loss", "log10_time", "min_margin", "l1_margin", "l2_margin", "n_evals"
-    )
-    return {k: np.array([r[k] for r in records]) for k in keys}
-
-
-def _log_time_after(log_time, T, tau):
-    """log t from T = t exp(-tau), keeping -inf for t = 0."""
-    if T <= 0:
-        return log_time if log_time == -np.inf else log_time
-    return np.log(T) + tau
+    return {k: np.array([r[k] for r in records]) for k in records[0]}
 
 
 def integrate(
