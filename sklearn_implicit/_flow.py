@@ -232,12 +232,8 @@ def integrate(
         return _finish(flow, state, tau, log_time, ev, stops, "stationary", n_iter, records)
     next_record = (np.floor(tau / history_every) + 1) * history_every
 
-    scale = flow.network.error_scale(state)
     f = ev.dstate
-    # Initial step: a small change of the state, bounded by the first stop.
-    f_norm = np.max(np.abs(f) / scale)
-    h = min(taus[0] - tau, 1e-3 / f_norm if f_norm > 0 else taus[0] - tau)
-    h = max(h, 1e-300)
+    h = _initial_step(flow, state, f, taus[-1] - tau)
     err_prev = 1e-4
     status = "target"
     k = [None] * 7
@@ -310,6 +306,25 @@ def integrate(
         # A stage failed.
         h *= 0.25
     return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
+
+
+def _initial_step(flow, state, f, span):
+    """A first step from the relative rate at which the velocity turns.
+
+    The error scale is relative to the coefficients, which are all zero at
+    initialization, so the usual estimate from the state's size is useless;
+    the velocity's own rate of change gives the scale on which the path bends
+    (about alpha**2 at small alpha, where the early phase is brief).
+    """
+    f_max = np.max(np.abs(f))
+    if f_max == 0:
+        return span
+    probe = 1e-6 * span
+    ev = flow.evaluate(state + probe * f)
+    if not np.isfinite(ev.log_dt_dtau):
+        return probe
+    rate = np.max(np.abs(ev.dstate - f)) / f_max / probe
+    return min(span, 0.01 / rate) if rate > 0 else span
 
 
 def _stop_state(flow, state, tau, log_time):

@@ -20,6 +20,9 @@ from scipy.special import log_expit
 from .._logspace import logsumexp
 
 _LOG2 = np.log(2.0)
+# Coefficients below this fraction of the largest are controlled in absolute
+# terms (relative to the largest).
+_FLOOR = 1e-3
 
 
 class DiagonalNetwork:
@@ -85,7 +88,13 @@ class DiagonalNetwork:
         return np.exp(log_a) * g, log_power
 
     def error_scale(self, rho):
-        # An absolute error e in rho is a relative error of about e in the
-        # large coefficients (|dbeta/drho| ~ D |beta|) and an absolute error of
-        # about D alpha**D e in the small ones.
-        return 1.0
+        # The change of rho_j that changes beta_j by its own size, or by
+        # _FLOOR * max|beta| for coefficients smaller than that: errors are
+        # then relative to each large coefficient (for large |rho| this is an
+        # absolute error in rho, since dbeta/drho ~ D |beta|) and relative to
+        # the largest one for the small coefficients. An absolute error in rho
+        # alone would be blind at large alpha, where rho stays tiny.
+        log_a, log_p = self._log_rates(rho)
+        size = np.abs(self.coef(rho))
+        floor = max(_FLOOR * np.max(size), 1e-300)
+        return np.maximum(size, floor) * np.exp(log_a - log_p)
