@@ -329,16 +329,19 @@ def _initial_step(flow, state, f, span):
 
 def _stop_state(flow, state, tau, log_time):
     """Newton-correct ``state`` along the flow so that -log L = tau exactly."""
+    # Aim a hair past the target so that the returned loss is <= target
+    # despite rounding in the loss itself.
+    slack = 1e-13 * max(1.0, abs(tau))
     corrected = state
-    for _ in range(3):
+    for _ in range(4):
         coef, p = flow.predictions(corrected)
         excess = -flow.log_loss(p) - tau
-        if abs(excess) <= 1e-14 * max(1.0, abs(tau)):
+        if 0 <= excess <= slack:
             break
         ev = flow.evaluate(corrected)
         if not np.isfinite(ev.log_dt_dtau):
             break
-        corrected = corrected - excess * ev.dstate
+        corrected = corrected - (excess - 0.5 * slack) * ev.dstate
     return FlowState(corrected.copy(), tau, log_time)
 
 
