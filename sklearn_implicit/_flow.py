@@ -188,6 +188,7 @@ def integrate(
     history_every=LN10,
     verbose=0,
     label="",
+    stepper=None,
 ):
     """Follow the flow from ``start`` through losses ``exp(stop_log_losses)``.
 
@@ -207,11 +208,15 @@ def integrate(
         of this many units of ``-log L`` (default: once per decade).
     verbose : int
         Print one line per history record when > 0.
+    stepper : object, default=None
+        The step method (see :class:`DormandPrince` for the contract);
+        Dormand-Prince 5(4) when None.
 
     Returns
     -------
     FlowResult
     """
+    stepper = DormandPrince() if stepper is None else stepper
     taus = [-float(s) for s in stop_log_losses]
     state = start.state.copy()
     tau = float(start.tau)
@@ -236,7 +241,6 @@ def integrate(
     h = _initial_step(flow, state, f, taus[-1] - tau)
     err_prev = 1e-4
     status = "target"
-    k = [None] * 7
     i_stop = 0
     while i_stop < len(taus):
         target_tau = taus[i_stop]
@@ -246,66 +250,81 @@ def integrate(
         n_iter += 1
         h = min(h, target_tau - tau)
         last = h >= target_tau - tau
-        k[0] = f
-        fT0 = np.exp(ev.log_dt_dtau - tau) - T
-        kT = [fT0]
-        evals = []
+        trial = stepper.step(flow, state, T, tau, h, ev)
+        if trial is None:
+            # A stage landed on a stationary point or overflowed: shrink.
+            h *= 0.25
+            continue
+        new_state, T_new, ev_new, err_vec = trial
+        scale = flow.network.error_scale(new_state)
+        err = np.max(np.abs(err_vec) / scale) / tol
+        if not (np.isfinite(err) and err <= 1.0):
+            h *= max(0.1, 0.9 * min(err, 1e10) ** (-1 / stepper.order)) if np.isfinite(err) else 0.25
+            continue
+        tau = target_tau if last else tau + h
+        state, T, ev = new_state, T_new, ev_new
+        log_time = np.log(T) + tau if T > 0 else log_time
+        if last:
+            stops.append(_stop_state(flow, state, tau, log_time))
+            i_stop += 1
+        if tau >= next_record or (last and i_stop == len(taus)):
+            records.append(_history_record(flow, ev, tau, log_time))
+            if verbose:
+                _print_record(records[-1], label)
+            next_record = (np.floor(tau / history_every) + 1) * history_every
+        # Stall: the log-log slope d(-log L)/d(log t) = t / (dt/dtau) keeps
+        # falling towards zero while some margin is not positive.
+        slope = np.exp(log_time - ev.log_dt_dtau)
+        max_slope = max(max_slope, slope)
+        if slope < _STALL_SLOPE and slope < 0.5 * max_slope and flow.may_stall(ev.predictions):
+            status = "stalled"
+            break
+        # PI step-size control (Gustafsson), gentle on stiffness-limited steps.
+        factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
+            0.4 / stepper.order
+        )
+        h *= min(5.0, max(0.2, factor))
+        err_prev = max(err, 1e-4)
+    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
+
+
+class DormandPrince:
+    """Explicit Dormand-Prince 5(4) step with the error of the embedded pair.
+
+    A stepper's contract with :func:`integrate`: ``order`` (of the error
+    estimate, for step-size control) and ``step(flow, state, T, tau, h, ev)``
+    returning ``(new_state, new_T, evaluation at new_state, error vector)`` or
+    ``None`` when a stage cannot be evaluated. ``ev`` is the evaluation at
+    ``state`` (first-same-as-last: the new evaluation is the next ``ev``).
+    """
+
+    order = _ORDER
+
+    def step(self, flow, state, T, tau, h, ev):
+        k = [ev.dstate]
+        kT = [_dT(ev, T, tau)]
         for s in range(1, 6):
-            ys = state + h * (_A[s] @ np.array(k[:s]))
-            Ts = T + h * (_A[s] @ np.array(kT))
+            ys = state + h * np.tensordot(_A[s], k, axes=1)
+            Ts = T + h * (_A[s] @ kT)
             evs = flow.evaluate(ys)
             if not np.isfinite(evs.log_dt_dtau):
-                # A stage landed on a stationary point: shrink and retry.
-                k[s] = None
-                break
-            k[s] = evs.dstate
-            kT.append(np.exp(evs.log_dt_dtau - (tau + _C[s] * h)) - Ts)
-            evals.append(evs)
-        else:
-            new_state = state + h * (_B @ np.array(k[:6]))
-            T_new = T + h * (_B @ np.array(kT))
-            ev_new = flow.evaluate(new_state)
-            if np.isfinite(ev_new.log_dt_dtau):
-                k[6] = ev_new.dstate
-                err_vec = h * (_E @ np.array(k))
-                scale = flow.network.error_scale(new_state)
-                err = np.max(np.abs(err_vec) / scale) / tol
-            else:
-                err = np.inf
-            if np.isfinite(err) and np.all(np.isfinite(new_state)) and err <= 1.0:
-                # Accept.
-                tau_new = target_tau if last else tau + h
-                state, T, tau, ev, f = new_state, T_new, tau_new, ev_new, ev_new.dstate
-                log_time = np.log(T) + tau if T > 0 else log_time
-                if last:
-                    stops.append(_stop_state(flow, state, tau, log_time))
-                    i_stop += 1
-                if tau >= next_record or (last and i_stop == len(taus)):
-                    records.append(_history_record(flow, ev, tau, log_time))
-                    if verbose:
-                        _print_record(records[-1], label)
-                    next_record = (np.floor(tau / history_every) + 1) * history_every
-                # Stall: d(-log L)/d(log t) = t / (dt/dtau).
-                slope = np.exp(log_time - ev.log_dt_dtau)
-                max_slope = max(max_slope, slope)
-                if (
-                    slope < _STALL_SLOPE
-                    and slope < 0.5 * max_slope
-                    and flow.may_stall(ev.predictions)
-                ):
-                    status = "stalled"
-                    break
-                factor = 0.9 * max(err, 1e-10) ** (-0.7 / _ORDER) * err_prev ** (
-                    0.4 / _ORDER
-                )
-                h *= min(5.0, max(0.2, factor))
-                err_prev = max(err, 1e-4)
-                continue
-            h *= max(0.1, 0.9 * min(err, 1e10) ** (-1 / _ORDER)) if np.isfinite(err) else 0.25
-            continue
-        # A stage failed.
-        h *= 0.25
-    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
+                return None
+            k.append(evs.dstate)
+            kT.append(_dT(evs, Ts, tau + _C[s] * h))
+        new_state = state + h * np.tensordot(_B, k, axes=1)
+        if not np.all(np.isfinite(new_state)):
+            return None
+        T_new = T + h * (_B @ kT)
+        ev_new = flow.evaluate(new_state)
+        if not np.isfinite(ev_new.log_dt_dtau):
+            return None
+        k.append(ev_new.dstate)
+        return new_state, T_new, ev_new, h * np.tensordot(_E, k, axes=1)
+
+
+def _dT(ev, T, tau):
+    """d T / d tau for T = t exp(-tau)."""
+    return np.exp(ev.log_dt_dtau - tau) - T
 
 
 def _initial_step(flow, state, f, span):
