@@ -7,7 +7,14 @@ and used.
 """
 
 from ._classifiers import DiagonalLinearClassifier
+from ._config import config_context, get_config, set_config
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DiagonalLinearClassifier", "__version__"]
+__all__ = [
+    "DiagonalLinearClassifier",
+    "config_context",
+    "get_config",
+    "set_config",
+    "__version__",
+]
