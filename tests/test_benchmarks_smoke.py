@@ -1,0 +1,145 @@
+"""The benchmark harness runs end to end on toy sizes (so it does not rot).
+
+Nothing here is timed: the numbers of a toy run are meaningless; only the
+structure of the results and of the report is checked.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", BENCHMARKS / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def toy_results(bench):
+    settings = bench.Settings.toy()
+    return settings, {name: bench.run_case(name, settings) for name in bench.CASES}
+
+
+def test_every_case_returns_tables_and_checks(bench, toy_results):
+    _, results = toy_results
+    assert set(results) == set(bench.CASES)
+    for name, result in results.items():
+        assert set(result) >= {"title", "about", "tables", "checks", "notes", "seconds"}
+        assert not result["about"].startswith("failed"), result["notes"]
+        if result["about"].startswith("not available"):
+            assert result["tables"] == [] and result["checks"] == []
+            continue
+        assert result["tables"], name
+        for table in result["tables"]:
+            assert table["rows"], (name, table["title"])
+            for row in table["rows"]:
+                assert set(row) <= set(table["columns"]), (name, row)
+        for check in result["checks"]:
+            assert set(check) == {"target", "value", "met", "detail"}
+            assert isinstance(check["met"], (bool, np.bool_))
+
+
+def test_evals_case_reaches_toy_targets_accurately(toy_results):
+    settings, results = toy_results
+    rows = results["evals"]["tables"][0]["rows"]
+    grid = settings.evals_grids[0]
+    assert len(rows) == len(grid["targets"])
+    for row in rows:
+        assert row["reached"] is True
+        assert row["evals"] > 0 and row["time [s]"] > 0
+        # default tol against the tight reference on a 20 x 60 problem
+        assert row["dir. error"] < 1e-3
+
+
+def test_gd_case_meets_its_accuracy(toy_results):
+    settings, results = toy_results
+    row = results["gd"]["tables"][0]["rows"][0]
+    assert row["GD dir. error"] <= settings.gd_dir_err
+    assert row["flow dir. error"] <= settings.gd_dir_err
+    assert row["GD lr (used)"] <= row["GD lr (stable max)"]
+    assert row["evals ratio"] == row["GD steps"] / row["flow evals"]
+
+
+def test_report_names_the_environment_and_every_case(bench, toy_results):
+    settings, results = toy_results
+    env = bench.environment(settings)
+    report = bench.to_markdown(results, env, "python benchmarks/run.py --toy")
+    for key in ("date", "revision", "machine", "blas", "threads"):
+        assert f"**{key}**" in report
+    for result in results.values():
+        assert result["title"] in report
+
+
+def test_gradient_descent_tracks_flow_time(bench):
+    """GD with a small step reaches the loss after about t_flow / lr steps."""
+    from gd_baseline import gradient_descent
+
+    X, y = bench.make_problem(20, 60)
+    Z = bench.signed_design(X, y)
+    fit = bench.fit_flow(X, y, depth=2, alpha=1.0, loss="exponential", target=1e-2,
+                         tol=1e-9, max_evals=10_000)
+    lr = 1e-3
+    res = gradient_descent(Z, alpha=1.0, depth=2, loss="exponential", lr=lr,
+                           target_loss=1e-2, max_steps=10**6)
+    assert res.status == "target"
+    assert res.n_steps * lr == pytest.approx(10**fit.log10_time, rel=0.05)
+    assert bench.direction_error(res.coef, fit.coef) < 1e-2
+
+
+def _fake_path(X, y, alphas, target_losses, *, depth=2, loss="exponential",
+               fit_intercept=False, tol=1e-6):
+    """A stand-in for implicit_bias_path: one fit per alpha."""
+    from sklearn_implicit import DiagonalLinearClassifier
+
+    return [
+        DiagonalLinearClassifier(alpha=a, depth=depth, loss=loss, target_loss=target_losses[-1],
+                                 fit_intercept=fit_intercept, tol=tol).fit(X, y).coef_
+        for a in alphas
+    ]
+
+
+class _FakeDeep:
+    """A stand-in for DeepLinearClassifier with the parameters the case passes."""
+
+    def __init__(self, depth=2, width=32, target_loss=1e-5, fit_intercept=True,
+                 random_state=None, max_iter=10_000):
+        from sklearn_implicit import DiagonalLinearClassifier
+
+        self._clf = DiagonalLinearClassifier(depth=depth, target_loss=target_loss,
+                                             fit_intercept=fit_intercept, max_iter=max_iter)
+
+    def fit(self, X, y):
+        self._clf.fit(X, y)
+        self.n_grad_evals_ = self._clf.n_grad_evals_
+        self.log10_loss_ = self._clf.log10_loss_
+        return self
+
+
+def test_path_and_deep_cases_run_against_stand_ins(bench, monkeypatch):
+    """The cases for code written concurrently run once it exists."""
+    import types
+
+    import sklearn_implicit
+
+    module = types.ModuleType("sklearn_implicit.path")
+    module.implicit_bias_path = _fake_path
+    monkeypatch.setitem(sys.modules, "sklearn_implicit.path", module)
+    monkeypatch.setattr(sklearn_implicit, "DeepLinearClassifier", _FakeDeep, raising=False)
+    settings = bench.Settings.toy(repeats=1)
+    path = bench.run_case("path", settings)
+    rows = path["tables"][0]["rows"]
+    assert [r["k"] for r in rows] == list(settings.path_ks)
+    assert all(r["per trajectory / single fit"] > 0 for r in rows)
+    deep = bench.run_case("deep", settings)
+    rows = deep["tables"][0]["rows"]
+    assert [r["target"] for r in rows] == list(settings.deep_targets)
+    assert all(r["evals"] > 0 and r["eval / bare pair"] > 0 for r in rows)
