@@ -8,11 +8,22 @@ and used.
 
 from ._classifiers import DiagonalLinearClassifier
 from ._config import config_context, get_config, set_config
+from .margins import max_margin, normalized_margin
+from .path import implicit_bias_path
+from .plotting import ImplicitBiasDisplay, RegimeMapDisplay
+from .theory import predicted_coef, q_minimizer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DiagonalLinearClassifier",
+    "ImplicitBiasDisplay",
+    "RegimeMapDisplay",
+    "implicit_bias_path",
+    "max_margin",
+    "normalized_margin",
+    "predicted_coef",
+    "q_minimizer",
     "config_context",
     "get_config",
     "set_config",

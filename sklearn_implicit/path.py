@@ -1,0 +1,276 @@
+"""The implicit-bias path: coefficients over a grid of scales and training losses.
+
+Which separator gradient flow returns depends on the initialization scale
+``alpha`` and on how far training goes (the target loss). One trajectory per
+``alpha`` passes through every target, so a grid of ``A`` scales by ``T``
+targets costs about ``A`` fits, not ``A * T``: the integrator stops exactly
+at each requested loss on its way down.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import Bunch
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_X_y
+
+from ._base import _fit_one_flow, add_intercept_column, check_alpha, check_weights, signed_rows
+from ._config import flow_blas_threads
+from ._flow import LN10
+from ._losses import LOSSES
+from ._networks import DiagonalNetwork
+from .margins import _p_norm
+
+__all__ = ["implicit_bias_path"]
+
+
+def _check_alphas(alphas, n_features):
+    """``(A, n_features)`` array of validated scales from ``(A,)`` or ``(A, d)``."""
+    alphas = np.asarray(alphas, dtype=float)
+    if alphas.ndim == 0:
+        alphas = alphas[np.newaxis]
+    if alphas.ndim not in (1, 2) or alphas.shape[0] == 0:
+        raise ValueError(
+            "alphas must be a non-empty 1-D array of positive scales, or a 2-D "
+            "array of shape (n_alphas, n_features) of per-feature scales; got "
+            f"shape {alphas.shape}."
+        )
+    try:
+        return np.array([check_alpha(a, n_features) for a in alphas])
+    except ValueError as exc:
+        raise ValueError(f"Invalid entry of alphas: {exc}") from None
+
+
+def _check_targets(target_losses, initial_loss, loss):
+    targets = np.asarray(target_losses, dtype=float)
+    if targets.ndim == 0:
+        targets = targets[np.newaxis]
+    if targets.ndim != 1 or targets.shape[0] == 0:
+        raise ValueError(
+            f"target_losses must be a non-empty 1-D array; got shape {targets.shape}."
+        )
+    if not np.all((targets > 0) & (targets < initial_loss)):
+        raise ValueError(
+            "every entry of target_losses must lie in (0, loss at initialization)"
+            f" = (0, {initial_loss:.6g}) for loss={loss!r}; got min="
+            f"{targets.min()!r}, max={targets.max()!r}."
+        )
+    return targets
+
+
+def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
+                  verbose, n_jobs):
+    """One flow per row of ``alphas`` through the decreasing losses ``stops``.
+
+    Returns the networks and the :class:`~sklearn_implicit._flow.FlowResult`
+    of each. The flows are independent: a batched integrator (all scales
+    advanced together by matrix-matrix products) would replace this function
+    and nothing else.
+    """
+    networks = [DiagonalNetwork(alpha, depth) for alpha in alphas]
+    blas_threads = flow_blas_threads(n_jobs)
+    labels = [f"[alpha {k}] " for k in range(len(alphas))]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_one_flow)(
+            network, loss, Z, sample_weight, None, stops, tol, max_iter, verbose,
+            label, blas_threads,
+        )
+        for network, label in zip(networks, labels)
+    )
+    return networks, results
+
+
+def implicit_bias_path(
+    X,
+    y,
+    alphas,
+    target_losses,
+    *,
+    depth=2,
+    loss="exponential",
+    fit_intercept=False,
+    intercept_scaling=1.0,
+    sample_weight=None,
+    tol=1e-6,
+    max_iter=10_000,
+    n_jobs=None,
+    verbose=0,
+):
+    """Coefficients of diagonal networks for every (alpha, target loss) pair.
+
+    For each initialization scale in ``alphas`` the gradient flow of a
+    diagonal network (as in
+    :class:`~sklearn_implicit.DiagonalLinearClassifier`) is followed once,
+    and its state is recorded exactly at every loss in ``target_losses``.
+    Entry ``[a, t]`` of the result equals a classifier fitted with
+    ``alpha=alphas[a]`` and ``target_loss=target_losses[t]`` (same ``tol``),
+    at the cost of one fit per scale.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data.
+    y : array-like of shape (n_samples,)
+        Binary labels; ``classes[1]`` (the larger label) is the positive
+        class, as in the estimators.
+    alphas : array-like of shape (n_alphas,) or (n_alphas, n_features)
+        Initialization scales: one positive float per trajectory, or one
+        per-feature scale vector per row.
+    target_losses : array-like of shape (n_targets,)
+        Training losses at which the coefficients are recorded, in any order
+        (results follow this order); each in ``(0, initial loss)``.
+    depth : int, default=2
+        Depth ``D >= 2`` of the diagonal network.
+    loss : {'exponential', 'logistic'}, default='exponential'
+        Per-sample loss of the margin.
+    fit_intercept : bool, default=False
+        Train an intercept as one more diagonal weight on a constant column
+        of value ``intercept_scaling``, with scale ``mean(alpha)``.
+    intercept_scaling : float, default=1.0
+        Value of the constant column.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples in the (weighted mean) loss.
+    tol : float, default=1e-6
+        Local error tolerance of the integrator (as in the estimators).
+    max_iter : int, default=10_000
+        Maximum number of integrator steps per trajectory.
+    n_jobs : int, default=None
+        Number of trajectories run in parallel with joblib (``None``: 1
+        unless in a :func:`joblib.parallel_backend` context). Each flow runs
+        under the package's BLAS thread setting (one thread by default), so
+        results do not depend on ``n_jobs``.
+    verbose : int, default=0
+        Print one line per decade of loss and trajectory when > 0.
+
+    Returns
+    -------
+    path : :class:`~sklearn.utils.Bunch`
+        With attributes (``A = n_alphas``, ``T = n_targets``)
+
+        - ``alphas``: ndarray of shape (A,) or (A, n_features), as given;
+        - ``target_losses``: ndarray of shape (T,), as given;
+        - ``coef``: ndarray of shape (A, T, n_features);
+        - ``intercept``: ndarray of shape (A, T) (zeros without intercept);
+        - ``log10_loss``: ndarray of shape (A, T), the loss reached;
+        - ``min_margin``: ndarray of shape (A, T),
+          ``min_i z_i (x_i . coef + intercept)``;
+        - ``l1_margin``, ``l2_margin``: ndarrays of shape (A, T), the
+          minimum margin over ``||coef||_1`` and ``||coef||_2`` (intercept
+          not in the norm, as in
+          :func:`~sklearn_implicit.margins.normalized_margin`);
+        - ``n_grad_evals``: ndarray of shape (A,), the gradient evaluations
+          of each trajectory;
+        - ``status``: ndarray of shape (A,) of str: ``'target'`` when every
+          target was reached, else ``'stalled'`` or ``'max_iter'`` (entries
+          past the point reached are NaN and a ConvergenceWarning is issued);
+        - ``classes``: the two class labels.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not have exactly two classes or a parameter is invalid.
+
+    See Also
+    --------
+    sklearn_implicit.DiagonalLinearClassifier : One point of the path.
+    sklearn_implicit.theory.q_minimizer : The theory's prediction.
+    sklearn_implicit.plotting.ImplicitBiasDisplay : Plots of the path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit.path import implicit_bias_path
+    >>> X = np.array([[2.0, 1.0], [1.0, -1.0], [-2.0, 0.5], [-1.0, -2.0]])
+    >>> y = np.array([1, 1, 0, 0])
+    >>> path = implicit_bias_path(X, y, alphas=[0.01, 1.0, 100.0],
+    ...                           target_losses=[1e-2, 1e-10, 1e-100])
+    >>> path.coef.shape
+    (3, 3, 2)
+    >>> np.round(path.log10_loss[0], 6)
+    array([  -2.,  -10., -100.])
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}; got {loss!r}.")
+    if not (isinstance(depth, (int, np.integer)) and not isinstance(depth, bool)
+            and depth >= 2):
+        raise ValueError(f"depth must be an integer >= 2; got {depth!r}.")
+    if not intercept_scaling > 0:
+        raise ValueError(f"intercept_scaling must be positive; got {intercept_scaling!r}.")
+    X, y = check_X_y(X, y, accept_sparse="csr", dtype=np.float64)
+    check_classification_targets(y)
+    X, sample_weight, y = check_weights(X, sample_weight, y)
+    classes = np.unique(y)
+    if classes.shape[0] != 2:
+        raise ValueError(
+            "implicit_bias_path supports binary y only (one-vs-rest problems can "
+            "be passed one at a time); got "
+            f"{classes.shape[0]} class{'es' if classes.shape[0] != 1 else ''}."
+        )
+    n_features = X.shape[1]
+    alpha_rows = _check_alphas(alphas, n_features)
+    loss_obj = LOSSES[loss]()
+    targets = _check_targets(
+        target_losses, np.exp(loss_obj.initial_log_mean(sample_weight)), loss
+    )
+    if fit_intercept:
+        alpha_rows = np.column_stack([alpha_rows, alpha_rows.mean(axis=1)])
+        X = add_intercept_column(X, intercept_scaling)
+    Z = signed_rows(X, np.where(y == classes[1], 1.0, -1.0))
+
+    # One decreasing list of distinct stops; results are mapped back.
+    stops, where = np.unique(targets, return_inverse=True)
+    stops = stops[::-1]
+    where = len(stops) - 1 - where
+    networks, results = _trajectories(
+        Z, loss_obj, sample_weight, alpha_rows, depth, stops, tol, max_iter,
+        verbose, n_jobs,
+    )
+
+    n_alphas, n_coef = alpha_rows.shape
+    coef = np.full((n_alphas, len(stops), n_coef), np.nan)
+    log10_loss = np.full((n_alphas, len(stops)), np.nan)
+    for a, (network, result) in enumerate(zip(networks, results)):
+        for t, stop in enumerate(result.stops):
+            coef[a, t] = network.coef(stop.state)
+            log10_loss[a, t] = -stop.tau / LN10
+    coef, log10_loss = coef[:, where], log10_loss[:, where]
+    margins = np.asarray(Z @ coef.reshape(-1, n_coef).T).T.reshape(
+        n_alphas, len(targets), -1
+    )
+    min_margin = margins.min(axis=-1)
+    if fit_intercept:
+        intercept = intercept_scaling * coef[..., n_features]
+        coef = coef[..., :n_features]
+    else:
+        intercept = np.zeros(coef.shape[:2])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        l1_margin = min_margin / _p_norm(coef, 1.0)
+        l2_margin = min_margin / _p_norm(coef, 2.0)
+
+    status = np.array([r.status for r in results])
+    bad = np.flatnonzero(status != "target")
+    if bad.size:
+        warnings.warn(
+            f"{bad.size} of {n_alphas} trajectories stopped before the smallest "
+            f"target loss ({status[bad[0]]!r} at alphas[{bad[0]}], after reaching "
+            f"10**{results[bad[0]].log_loss / LN10:.4f}); their remaining entries "
+            "are NaN. For 'max_iter' increase max_iter or tol; for 'stalled' the "
+            "data are not linearly separable: keep the targets above the "
+            "reachable loss.",
+            ConvergenceWarning,
+        )
+    return Bunch(
+        alphas=np.asarray(alphas, dtype=float),
+        target_losses=targets,
+        coef=coef,
+        intercept=intercept,
+        log10_loss=log10_loss,
+        min_margin=min_margin,
+        l1_margin=l1_margin,
+        l2_margin=l2_margin,
+        n_grad_evals=np.array([r.n_evals for r in results]),
+        status=status,
+        classes=classes,
+    )

@@ -1,0 +1,120 @@
+"""Tests of sklearn_implicit.path.implicit_bias_path."""
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit.margins import normalized_margin
+from sklearn_implicit.path import implicit_bias_path
+
+TOL = 1e-6
+
+
+def _data(seed=0, n=12, d=5, offset=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) + offset
+    y = np.where(X @ rng.standard_normal(d) - offset > 0, "pos", "neg")
+    return X, y
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_path_equals_separate_fits(fit_intercept):
+    X, y = _data(offset=1.0 if fit_intercept else 0.0)
+    alphas = [0.2, 3.0]
+    targets = [1e-3, 0.3, 1e-2]  # any order; results follow it
+    path = implicit_bias_path(
+        X, y, alphas, targets, fit_intercept=fit_intercept, intercept_scaling=1.5,
+        tol=TOL,
+    )
+    assert path.coef.shape == (2, 3, 5)
+    assert path.intercept.shape == path.log10_loss.shape == (2, 3)
+    np.testing.assert_array_equal(path.status, ["target", "target"])
+    np.testing.assert_allclose(path.log10_loss, np.log10([targets] * 2), rtol=1e-12)
+    for a, alpha in enumerate(alphas):
+        for t, target in enumerate(targets):
+            clf = DiagonalLinearClassifier(
+                alpha=alpha, target_loss=target, fit_intercept=fit_intercept,
+                intercept_scaling=1.5, tol=TOL,
+            ).fit(X, y)
+            scale = np.abs(clf.coef_).max()
+            np.testing.assert_allclose(path.coef[a, t], clf.coef_[0], rtol=0,
+                                       atol=1e-6 * scale)
+            assert path.intercept[a, t] == pytest.approx(
+                clf.intercept_[0], abs=1e-6 * scale
+            )
+            for norm in ("l1", "l2"):
+                assert path[f"{norm}_margin"][a, t] == pytest.approx(
+                    normalized_margin(clf, X, y, norm=norm), rel=1e-6
+                )
+    np.testing.assert_array_equal(path.classes, ["neg", "pos"])
+
+
+def test_per_feature_alpha_depth_and_logistic_loss():
+    X, y = _data(seed=1)
+    alphas = np.array([np.linspace(0.1, 1.0, 5), np.full(5, 0.5)])
+    path = implicit_bias_path(X, y, alphas, [1e-2, 1e-6], depth=3, loss="logistic",
+                              tol=TOL)
+    clf = DiagonalLinearClassifier(alpha=alphas[0], depth=3, loss="logistic",
+                                   target_loss=1e-6, fit_intercept=False, tol=TOL)
+    clf.fit(X, y)
+    np.testing.assert_allclose(path.coef[0, 1], clf.coef_[0], rtol=1e-6)
+    assert path.alphas.shape == (2, 5)
+
+
+def test_one_trajectory_per_alpha_costs_about_one_fit():
+    X, y = _data(seed=2)
+    targets = np.logspace(-1, -20, 12)
+    path = implicit_bias_path(X, y, [1.0], targets)
+    clf = DiagonalLinearClassifier(alpha=1.0, target_loss=1e-20,
+                                   fit_intercept=False).fit(X, y)
+    # Twelve exact stops add a few steps, not twelve trajectories.
+    assert path.n_grad_evals[0] < 1.5 * clf.n_grad_evals_[0]
+
+
+def test_n_jobs_sparse_and_sample_weight_give_the_same_path():
+    X, y = _data(seed=3)
+    kwargs = dict(alphas=[0.3, 3.0], target_losses=[0.3, 0.05])
+    ref = implicit_bias_path(X, y, **kwargs)
+    with joblib.parallel_backend("threading"):
+        par = implicit_bias_path(X, y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(ref.coef, par.coef)
+    spr = implicit_bias_path(sp.csr_matrix(X), y, **kwargs)
+    np.testing.assert_allclose(spr.coef, ref.coef, rtol=1e-9)
+    # Zero-weight samples are left out, as in the estimators.
+    X_extra = np.vstack([X, 50 * np.ones((1, 5))])
+    y_extra = np.append(y, "neg")
+    sw = np.append(np.ones(12), 0.0)
+    wtd = implicit_bias_path(X_extra, y_extra, sample_weight=sw, **kwargs)
+    np.testing.assert_allclose(wtd.coef, ref.coef, rtol=1e-12)
+
+
+def test_not_separable_stalls_with_warning_and_nan():
+    X = np.array([[1.0], [2.0], [-1.0], [1.5]])
+    y = np.array([1, 1, 0, 0])
+    with pytest.warns(ConvergenceWarning, match="stalled"):
+        path = implicit_bias_path(X, y, [1.0], [0.95, 1e-8])
+    assert path.status[0] == "stalled"
+    assert np.isfinite(path.coef[0, 0]).all()
+    assert np.isnan(path.coef[0, 1]).all() and np.isnan(path.log10_loss[0, 1])
+
+
+def test_errors():
+    X, y = _data()
+    y3 = np.array(["a", "b", "c"] * 4)
+    with pytest.raises(ValueError, match="binary y only"):
+        implicit_bias_path(X, y3, [1.0], [0.1])
+    with pytest.raises(ValueError, match="target_losses must lie in"):
+        implicit_bias_path(X, y, [1.0], [0.1, 1.0])
+    with pytest.raises(ValueError, match="target_losses must lie in"):
+        implicit_bias_path(X, y, [1.0], [0.0])
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        implicit_bias_path(X, y, [1.0, -1.0], [0.1])
+    with pytest.raises(ValueError, match="shape"):
+        implicit_bias_path(X, y, np.ones((2, 3)), [0.1])
+    with pytest.raises(ValueError, match="loss must be one of"):
+        implicit_bias_path(X, y, [1.0], [0.1], loss="hinge")
+    with pytest.raises(ValueError, match="depth must be an integer"):
+        implicit_bias_path(X, y, [1.0], [0.1], depth=1)
