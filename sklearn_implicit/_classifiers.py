@@ -80,7 +80,11 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         unchanged, ``fit`` continues the stored trajectory towards a smaller
         ``target_loss`` (the data must be the same). A target at or above the
         stored loss restarts from the initialization, since the trajectory
-        passes that target before the stored point.
+        passes that target before the stored point. A fit that stops at
+        ``max_iter`` or at a stall stores the point it reached (with a
+        ConvergenceWarning), so the next warm-started fit continues from
+        there; a fit that raises, KeyboardInterrupt included, leaves every
+        fitted attribute as it was before the call.
 
     verbose : int, default=0
         Print one line per decade of loss when > 0.
@@ -286,13 +290,14 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     tol : float, default=1e-6
         Local error tolerance of the integrator: each step keeps the estimated
-        error of every layer below ``tol`` times the RMS entry of that layer
-        (with ``init='antisymmetric'``: times the RMS difference between the
-        two copies of that layer, which measures how far training has moved
-        it, so that accuracy holds also when the layers barely move). The
-        returned coefficients converge as ``tol`` shrinks; on test problems
-        their relative error against an independent high-accuracy
-        integration is of the order of ``tol``.
+        error of every layer below ``tol`` times the RMS entry of that layer.
+        With ``init='antisymmetric'`` the two networks are integrated as
+        their mean and half-difference, and the half-difference, which starts
+        at 0 and alone sets ``coef_``, is controlled relative to its own RMS
+        size, so the accuracy holds also at large ``alpha``, where the layers
+        barely move. The returned coefficients converge as ``tol`` shrinks;
+        on test problems their relative error against an independent
+        high-accuracy integration is below ``tol``.
 
     max_iter : int, default=10_000
         Maximum number of integrator steps (each costs about six gradient
@@ -427,9 +432,7 @@ class DeepLinearClassifier(BaseFlowClassifier):
         "random_state": ["random_state"],
     }
 
-    _trajectory_params = (
-        "alpha", "depth", "width", "init", "loss", "fit_intercept", "intercept_scaling"
-    )
+    _trajectory_params = (*BaseFlowClassifier._trajectory_params, "width", "init")
 
     def __init__(
         self,
@@ -488,10 +491,10 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     def _network_attributes(self, results):
         n_coef = results[0].coef.shape[0]
+        widths = self._hidden_widths()
+        antisymmetric = self.init == "antisymmetric"
         layers = [
-            single_network_layers(
-                r.last.state, n_coef, self._hidden_widths(), self.init == "antisymmetric"
-            )
+            single_network_layers(r.last.state, n_coef, widths, antisymmetric)
             for r in results
         ]
         self.coefs_ = [

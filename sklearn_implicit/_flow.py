@@ -62,7 +62,9 @@ class Evaluation:
 
     dstate: np.ndarray  # d state / d tau
     log_loss: float
-    log_dt_dtau: float  # log of d t / d tau (physical time per unit of clock)
+    # log of d t / d tau (physical time per unit of clock), t counted in units
+    # of exp(flow.log_time_unit); NaN where the state overflows
+    log_dt_dtau: float
     predictions: np.ndarray  # X @ beta (margins, for classification)
     coef: np.ndarray
     state: np.ndarray
@@ -86,7 +88,7 @@ class FlowResult:
     log_loss: float
     coef: np.ndarray
     predictions: np.ndarray
-    status: str  # "target", "stalled", "max_iter", "stationary"
+    status: str  # "target", "stalled", "max_iter", "stationary", "converged"
     n_iter: int
     n_evals: int
     history: dict = field(default_factory=dict)
@@ -111,6 +113,10 @@ class LinearFlow:
         self.sample_weight = sample_weight
         self._log_sw_sum = np.log(sample_weight.sum())
         self.n_evals = 0
+        # log of the unit in which evaluations measure physical time (set by
+        # integrate): t itself spans about 1e-450 to 1e450 over the accepted
+        # scales of X and alpha, so it is counted in a problem-sized unit.
+        self.log_time_unit = 0.0
 
     def predictions(self, state):
         coef = self.network.coef(state)
@@ -120,26 +126,39 @@ class LinearFlow:
         return self.loss.log_mean(predictions, self.sample_weight)
 
     def evaluate(self, state):
-        """Velocity in the log-loss clock; ``None`` at a stationary point."""
+        """Velocity in the log-loss clock.
+
+        ``log_dt_dtau`` is ``+inf`` at a stationary point (zero velocity) and
+        NaN where the state cannot be evaluated because its coefficients or
+        gradient overflow (a trial step went too far); steppers reject such
+        a step.
+        """
         self.n_evals += 1
-        coef, p = self.predictions(state)
-        log_loss = self.log_loss(p)
-        r, log_scale = self.loss.scaled_gradient(p, self.sample_weight)
-        g = np.asarray(self.X.T @ r).ravel()
-        g_max = np.max(np.abs(g))
-        if not np.isfinite(g_max):
-            raise FloatingPointError("non-finite gradient")
+        # Overflow only means that a trial state went too far: it is reported
+        # through the NaN below, not as a RuntimeWarning to the user.
+        with np.errstate(over="ignore", invalid="ignore"):
+            coef, p = self.predictions(state)
+            log_loss = self.log_loss(p)
+            r, log_scale = self.loss.scaled_gradient(p, self.sample_weight)
+            g = np.asarray(self.X.T @ r).ravel()
+            g_max = np.max(np.abs(g))
+        # log_loss = -inf is a loss of exactly 0: a stationary point, below.
+        if not (np.isfinite(g_max) and log_loss < np.inf):
+            return Evaluation(np.zeros_like(state), np.nan, np.nan, p, coef, state)
         if g_max == 0:
             return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
         g /= g_max
         # -grad_beta L = exp(log_g) * g
         log_g = log_scale - self._log_sw_sum + np.log(g_max)
-        velocity, log_power = self.network.velocity(state, g)
-        if log_power == -np.inf:
-            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
-        # d state/d tau = (d state/dt) / (d tau/dt), d tau/dt = power / L
-        dstate = velocity * np.exp(log_loss - log_g - log_power)
-        log_dt_dtau = log_loss - 2 * log_g - log_power
+        with np.errstate(over="ignore", invalid="ignore"):
+            velocity, log_power = self.network.velocity(state, g)
+            if log_power == -np.inf:
+                return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
+            # d state/d tau = (d state/dt) / (d tau/dt), d tau/dt = power / L
+            dstate = velocity * np.exp(log_loss - log_g - log_power)
+        log_dt_dtau = log_loss - 2 * log_g - log_power - self.log_time_unit
+        if not np.all(np.isfinite(dstate)):
+            return Evaluation(np.zeros_like(state), log_loss, np.nan, p, coef, state)
         return Evaluation(dstate, log_loss, log_dt_dtau, p, coef, state)
 
     def may_stall(self, predictions):
@@ -152,18 +171,25 @@ class LinearFlow:
         return np.min(predictions) <= 0
 
 
-def _history_record(flow, ev, tau, log_time):
-    coef = ev.coef
-    m = ev.predictions
+def _margin_fields(m, coef):
     min_margin = float(np.min(m))
     l1 = np.sum(np.abs(coef))
     l2 = np.sqrt(np.sum(coef**2))
-    record = {
-        "log10_loss": ev.log_loss / LN10,
-        "log10_time": log_time / LN10,
+    return {
         "min_margin": min_margin,
         "l1_margin": min_margin / l1 if l1 > 0 else 0.0,
         "l2_margin": min_margin / l2 if l2 > 0 else 0.0,
+    }
+
+
+def _history_record(flow, ev, tau, log_time):
+    # A loss that is not a margin loss (the squared loss) says what to record
+    # in place of the margins.
+    fields = getattr(flow.loss, "diagnostics", _margin_fields)
+    record = {
+        "log10_loss": ev.log_loss / LN10,
+        "log10_time": log_time / LN10,
+        **fields(ev.predictions, ev.coef),
         "n_evals": flow.n_evals,
     }
     # A network may add its own diagnostics (e.g. layer alignment); the
@@ -198,7 +224,10 @@ def integrate(
     start : FlowState
     stop_log_losses : sequence of float
         Decreasing log-losses below ``-start.tau`` at which the state is
-        recorded exactly; the integration ends at the last one.
+        recorded exactly; the integration ends at the last one. A last entry
+        ``-inf`` (a loss that vanishes at its minimum) runs until the flow has
+        converged: status ``'converged'`` once the estimated remaining change
+        of the coefficients is below ``tol`` relative to their norm.
     tol : float
         Local error tolerance (see the module docstring).
     max_iter : int
@@ -221,15 +250,27 @@ def integrate(
     state = start.state.copy()
     tau = float(start.tau)
     log_time = float(start.log_time)
-    # T = t exp(-tau); integrated alongside the state, excluded from the
-    # error control (it is a quadrature of the same smooth path).
-    T = np.exp(log_time - tau) if log_time > -np.inf else 0.0
     n_iter = 0
     stops = []
     records = []
     max_slope = 0.0
 
     ev = flow.evaluate(state)
+    if np.isnan(ev.log_dt_dtau):
+        raise FloatingPointError(
+            "The loss or its gradient overflows at the starting point of the "
+            "flow: the data are too large; rescale X."
+        )
+    if np.isfinite(ev.log_dt_dtau):
+        # Count time in units of the initial dt/dtau, so that T below starts
+        # of order one whatever the scales of X and alpha.
+        shift = ev.log_dt_dtau - tau
+        flow.log_time_unit += shift
+        ev.log_dt_dtau -= shift
+    unit = flow.log_time_unit
+    # T = t exp(-tau) (t in that unit); integrated alongside the state,
+    # excluded from the error control (a quadrature of the same smooth path).
+    T = np.exp(log_time - unit - tau) if log_time > -np.inf else 0.0
     records.append(_history_record(flow, ev, tau, log_time))
     if verbose:
         _print_record(records[-1], label)
@@ -238,7 +279,9 @@ def integrate(
     next_record = (np.floor(tau / history_every) + 1) * history_every
 
     f = ev.dstate
-    h = _initial_step(flow, state, f, taus[-1] - tau)
+    # A last stop at L = 0 (tau = inf) means: until the flow has converged.
+    converge = taus[-1] == np.inf
+    h = _initial_step(flow, state, f, 1.0 if converge else taus[-1] - tau)
     err_prev = 1e-4
     status = "target"
     i_stop = 0
@@ -258,26 +301,46 @@ def integrate(
         new_state, T_new, ev_new, err_vec = trial
         scale = flow.network.error_scale(new_state)
         err = np.max(np.abs(err_vec) / scale) / tol
+        # Gradient flow never raises the loss. The error estimate can miss a
+        # step that does when the columns of X differ in scale by many orders
+        # (it measures coefficients, not margins); such a step is rejected.
+        if ev_new.log_loss > ev.log_loss + 1e-12 * max(1.0, abs(ev.log_loss)):
+            err = np.inf
         if not (np.isfinite(err) and err <= 1.0):
             h *= max(0.1, 0.9 * min(err, 1e10) ** (-1 / stepper.order)) if np.isfinite(err) else 0.25
             continue
-        tau = target_tau if last else tau + h
+        tau_new = target_tau if last else tau + h
+        log_time_new = np.log(T_new) + tau_new + unit if T_new > 0 else log_time
+        stop = _stop_state(flow, new_state, tau_new, log_time_new) if last else None
+        if last and stop is None:
+            # The loss cannot be put on the target from there: the step went
+            # astray although its error estimate passed.
+            h *= 0.25
+            continue
+        tau = tau_new
+        moved = ev_new.coef - ev.coef
         state, T, ev = new_state, T_new, ev_new
-        log_time = np.log(T) + tau if T > 0 else log_time
+        log_time = log_time_new
         if last:
-            stops.append(_stop_state(flow, state, tau, log_time))
+            stops.append(stop)
             i_stop += 1
         if tau >= next_record or (last and i_stop == len(taus)):
-            records.append(_history_record(flow, ev, tau, log_time))
+            # A stop is recorded where it is returned, after its correction.
+            at = _point(flow, stop.state) if last else ev
+            records.append(_history_record(flow, at, tau, log_time))
             if verbose:
                 _print_record(records[-1], label)
             next_record = (np.floor(tau / history_every) + 1) * history_every
         # Stall: the log-log slope d(-log L)/d(log t) = t / (dt/dtau) keeps
         # falling towards zero while some margin is not positive.
-        slope = np.exp(log_time - ev.log_dt_dtau)
+        slope = np.exp(log_time - unit - ev.log_dt_dtau)
         max_slope = max(max_slope, slope)
         if slope < _STALL_SLOPE and slope < 0.5 * max_slope and flow.may_stall(ev.predictions):
             status = "stalled"
+            break
+        if converge and _converged(moved, h, ev.coef, tol):
+            records.append(_history_record(flow, ev, tau, log_time))
+            status = "converged"
             break
         # PI step-size control (Gustafsson), gentle on stiffness-limited steps.
         factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
@@ -285,6 +348,12 @@ def integrate(
         )
         h *= min(5.0, max(0.2, factor))
         err_prev = max(err, 1e-4)
+    if status != "target" and records[-1]["log10_loss"] != ev.log_loss / LN10:
+        # The history ends at the returned point also when the flow stopped
+        # short of the target.
+        records.append(_history_record(flow, ev, tau, log_time))
+        if verbose:
+            _print_record(records[-1], label)
     return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
 
 
@@ -302,24 +371,59 @@ class DormandPrince:
 
     def step(self, flow, state, T, tau, h, ev):
         k = [ev.dstate]
-        kT = [_dT(ev, T, tau)]
+        log_rates = [ev.log_dt_dtau]
         for s in range(1, 6):
             ys = state + h * np.tensordot(_A[s], k, axes=1)
-            Ts = T + h * (_A[s] @ kT)
             evs = flow.evaluate(ys)
             if not np.isfinite(evs.log_dt_dtau):
                 return None
             k.append(evs.dstate)
-            kT.append(_dT(evs, Ts, tau + _C[s] * h))
+            log_rates.append(evs.log_dt_dtau)
         new_state = state + h * np.tensordot(_B, k, axes=1)
         if not np.all(np.isfinite(new_state)):
             return None
-        T_new = T + h * (_B @ kT)
         ev_new = flow.evaluate(new_state)
         if not np.isfinite(ev_new.log_dt_dtau):
             return None
+        T_new = _advance_time(T, tau, h, np.array(log_rates), ev_new.log_dt_dtau)
         k.append(ev_new.dstate)
         return new_state, T_new, ev_new, h * np.tensordot(_E, k, axes=1)
+
+
+def _advance_time(T, tau, h, log_rates, log_rate_end):
+    """``T = t exp(-tau)`` after an explicit step, from ``log dt/dtau`` at the stages.
+
+    ``dT/dtau = dt/dtau exp(-tau) - T`` is stiff: the explicit method on it is
+    unstable beyond about 3 units of ``tau`` and already 0.2% wrong per step at
+    1.2, a typical late step (it put ``log10_time_`` off by up to 140 decades
+    at a loss of 1e-300). The decay of ``T`` is therefore exact, and the
+    increment of ``t`` is the method's quadrature of ``dt/dtau`` (Lawson's
+    form; relative error below 1e-5 while ``dt/dtau`` changes by less than a
+    factor ``e**2`` over the step). Over longer steps ``dt/dtau`` grows
+    exponentially (like ``exp(tau)``) and its logarithmic mean between the end
+    points, exact when ``log dt/dtau`` is linear in ``tau``, is used instead.
+    """
+    tau_new = tau + h
+    change = log_rate_end - log_rates[0]
+    # Overflow only happens on trial steps far too long, which are rejected.
+    with np.errstate(over="ignore", invalid="ignore"):
+        dT = h * (_B @ np.exp(log_rates - tau_new)) if abs(change) <= 2 else -1.0
+        if not (np.isfinite(dT) and dT > 0):
+            ends = np.exp(np.array([log_rates[0], log_rate_end]) - tau_new)
+            dT = h * (ends[1] - ends[0]) / change if change != 0 else h * ends[0]
+    return T * np.exp(-h) + dT
+
+
+def _converged(moved, h, coef, tol):
+    """Whether the rest of the path moves ``coef`` by less than ``tol`` (relative).
+
+    Near a minimum at which the loss vanishes quadratically (the excess of the
+    squared loss over its infimum) the distance to the limit decays like
+    ``sqrt(L) = exp(-tau / 2)``, so a step of length ``h`` that moved ``coef``
+    by ``moved`` leaves about ``|moved| / (exp(h / 2) - 1)`` to go.
+    """
+    remaining = np.linalg.norm(moved) / np.expm1(0.5 * h)
+    return remaining <= tol * np.linalg.norm(coef)
 
 
 def _dT(ev, T, tau):
@@ -338,7 +442,10 @@ def _initial_step(flow, state, f, span):
     f_max = np.max(np.abs(f))
     if f_max == 0:
         return span
-    probe = 1e-6 * span
+    # A probe that moves the state by more than a small fraction of its size
+    # (or of 1) leaves the linear range; such speeds occur at tiny feature
+    # scales or tiny alpha, where the loss barely moves at first.
+    probe = min(1e-6 * span, 1e-3 * max(1.0, np.max(np.abs(state))) / f_max)
     ev = flow.evaluate(state + probe * f)
     if not np.isfinite(ev.log_dt_dtau):
         return probe
@@ -346,21 +453,36 @@ def _initial_step(flow, state, f, span):
     return min(span, 0.01 / rate) if rate > 0 else span
 
 
+def _point(flow, state):
+    """An :class:`Evaluation` of ``state`` without its velocity (for records)."""
+    coef, p = flow.predictions(state)
+    return Evaluation(None, flow.log_loss(p), np.nan, p, coef, state)
+
+
 def _stop_state(flow, state, tau, log_time):
-    """Newton-correct ``state`` along the flow so that -log L = tau exactly."""
+    """Newton-correct ``state`` along the flow so that -log L = tau exactly.
+
+    Returns None when the corrected loss still misses the target by more than
+    1e-6 (relative, in log L): Newton's method diverged, which means that the
+    step to ``state`` strayed from the path.
+    """
     # Aim a hair past the target so that the returned loss is <= target
     # despite rounding in the loss itself.
     slack = 1e-13 * max(1.0, abs(tau))
     corrected = state
-    for _ in range(4):
-        coef, p = flow.predictions(corrected)
-        excess = -flow.log_loss(p) - tau
-        if 0 <= excess <= slack:
-            break
-        ev = flow.evaluate(corrected)
-        if not np.isfinite(ev.log_dt_dtau):
-            break
-        corrected = corrected - (excess - 0.5 * slack) * ev.dstate
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(4):
+            coef, p = flow.predictions(corrected)
+            excess = -flow.log_loss(p) - tau
+            if 0 <= excess <= slack:
+                break
+            ev = flow.evaluate(corrected)
+            if not np.isfinite(ev.log_dt_dtau):
+                break
+            corrected = corrected - (excess - 0.5 * slack) * ev.dstate
+        excess = -flow.log_loss(flow.predictions(corrected)[1]) - tau
+    if not abs(excess) <= 1e-6 * max(1.0, abs(tau)):
+        return None
     return FlowState(corrected.copy(), tau, log_time)
 
 
@@ -385,10 +507,16 @@ def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records):
     )
 
 
+_PRINTED_NAMES = {"min_margin": "min margin", "l1_margin": "l1-margin", "l2_margin": "l2-margin"}
+
+
 def _print_record(rec, label):
+    fields = "".join(
+        f"{_PRINTED_NAMES.get(key, key.replace('_', ' '))} = {value:.4g}, "
+        for key, value in rec.items()
+        if key not in ("log10_loss", "log10_time", "n_evals")
+    )
     print(
         f"{label}log10(loss) = {rec['log10_loss']:9.3f}, log10(t) = "
-        f"{rec['log10_time']:8.3f}, min margin = {rec['min_margin']:.4g}, "
-        f"l1-margin = {rec['l1_margin']:.4g}, l2-margin = {rec['l2_margin']:.4g}, "
-        f"gradient evaluations = {rec['n_evals']}"
+        f"{rec['log10_time']:8.3f}, {fields}gradient evaluations = {rec['n_evals']}"
     )

@@ -2,11 +2,17 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier, DiagonalLinearRegressor
 
 ESTIMATORS = [
     DiagonalLinearClassifier(),
     DiagonalLinearClassifier(depth=3, loss="logistic", fit_intercept=False),
+    # Small and loose: the checks also fit non-separable data, where the
+    # flow runs until it stalls or reaches max_iter.
+    DeepLinearClassifier(
+        depth=3, width=4, target_loss=1e-2, tol=1e-4, max_iter=100, random_state=0
+    ),
+    DiagonalLinearRegressor(),
 ]
 
 

@@ -7,6 +7,7 @@ integrator (see :class:`~sklearn_implicit._networks._contract.Network`).
 """
 
 from ._contract import Network
+from .dense import DenseNetwork
 from .diagonal import DiagonalNetwork
 
-__all__ = ["Network", "DiagonalNetwork"]
+__all__ = ["Network", "DenseNetwork", "DiagonalNetwork"]

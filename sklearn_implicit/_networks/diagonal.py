@@ -15,7 +15,7 @@ written through ``log_expit`` below, with ``k = D - 2``.
 """
 
 import numpy as np
-from scipy.special import log_expit
+from scipy.special import expit, log_expit
 
 from .._logspace import logsumexp
 
@@ -78,6 +78,28 @@ class DiagonalNetwork:
             (2 * depth - 2) * log_u, (2 * depth - 2) * log_v
         )
         return log_a, log_p
+
+    def log_rates_with_slopes(self, rho):
+        """``log a``, ``log P`` and their derivatives ``d log a/d rho``, ``d log P/d rho``.
+
+        For the Jacobian of the flow (:mod:`sklearn_implicit._stiff`);
+        ``J = d beta/d rho = P / a``. With ``k = D - 2``,
+        ``d log u/d rho = expit(k rho)`` and ``d log v/d rho = -expit(-k rho)``
+        (both ``1/2`` for ``D = 2``); the slopes are weighted means of these,
+        bounded by ``2 D - 2``, so nothing overflows.
+        """
+        depth = self.depth
+        log_a, log_p = self._log_rates(rho)
+        du, dv = expit((depth - 2) * rho), -expit((2 - depth) * rho)
+
+        def slope(power):
+            # d/drho log(u**power + v**power); u**power's share is
+            # expit(power * log(u/v)) = expit(power * rho)
+            share_u = expit(power * rho)
+            return power * (share_u * du + (1 - share_u) * dv)
+
+        dlog_a = np.zeros_like(rho) if depth == 2 else slope(depth - 2)
+        return log_a, log_p, dlog_a, slope(2 * depth - 2)
 
     def velocity(self, rho, g):
         log_a, log_p = self._log_rates(rho)

@@ -1,0 +1,321 @@
+"""Gradient-flow regressors: parameters, constraints and documentation."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseFlowEstimator, check_alpha, check_weights
+from ._flow import LN10
+from ._losses import SquaredLoss
+from ._networks import DiagonalNetwork
+from ._stiff import RosenbrockW
+from .interpolation import center, least_squares_fit
+from .utils._sklearn_compat import Interval, _fit_context
+
+
+class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
+    """Least-squares regression trained as a diagonal linear network by gradient flow.
+
+    The predictor is ``f(x) = x . beta + intercept`` with
+    ``beta = u**depth - v**depth`` (elementwise) and ``u = v = alpha`` at
+    initialization, so ``beta = 0`` at the start. ``fit`` follows the
+    continuous-time gradient flow ``d(u, v)/dt = -grad L(u, v)`` of the
+    weighted mean squared loss
+    ``L = sum_i s_i (x_i . beta + b - y_i)**2 / (2 sum_i s_i)``.
+
+    With the default ``target_loss=0`` it returns the limit of the flow. When
+    ``X`` has more features than samples that limit interpolates the data, and
+    which interpolant it is, the *implicit bias* of training, depends on
+    ``alpha`` (Woodworth et al., COLT 2020): the minimizer of the potential
+    ``Q^D_alpha`` among all interpolants, close to the minimum-l1-norm
+    interpolant (basis pursuit, sparse) for small ``alpha`` (the rich regime)
+    and to the minimum-l2-norm interpolant (``pinv(X) @ y``, dense) for large
+    ``alpha`` (the kernel regime).
+    :func:`~sklearn_implicit.interpolation.min_potential_interpolant` computes
+    it independently. A positive ``target_loss`` instead stops the flow at the
+    first time the loss equals it (early stopping).
+
+    The flow is integrated exactly (to the tolerance ``tol``), not
+    approximated by gradient descent, with the clock ``tau = -log(L - L_min)``
+    where ``L_min`` is the smallest loss the data allow (``min_loss_``, 0 when
+    the data can be interpolated), computed once by least squares. The flow of
+    ``L`` is the flow of ``L - L_min``, and in this clock it goes to infinity
+    in every case (instead of stopping short at ``-log L_min``), so the same
+    integrator reaches the limit of interpolating and non-interpolating
+    problems alike. Near the limit the flow is stiff (its slowest and fastest
+    directions differ by about ``1 / alpha**2`` in rate), so it is followed by
+    a linearly implicit (Rosenbrock) method.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,), default=1.0
+        Initialization scale of both weight vectors ``u`` and ``v``; an array
+        gives each feature its own scale.
+
+    depth : int, default=2
+        Depth ``D >= 2`` of the diagonal network.
+
+    target_loss : float, default=0.0
+        ``0`` follows the flow to its limit. A positive value stops the flow
+        at the first time the training loss equals it; it must lie below the
+        loss at initialization. A positive value at or below the smallest
+        loss the data allow (``min_loss_``) cannot be reached: the flow is
+        then followed to its limit and a ConvergenceWarning says so.
+
+    fit_intercept : bool, default=True
+        Fit a free intercept by centering ``X`` and ``y`` (weighted means),
+        as scikit-learn's linear regressors do: the flow runs on the centered
+        data (equivalently, the intercept is at every moment the best one for
+        the current ``beta``), so the implicit bias acts on the coefficients
+        only and the limit is comparable with basis pursuit and the
+        minimum-norm interpolant. (A constant column trained as one more
+        diagonal weight, as in the classifiers, would make the intercept part
+        of the sparse-versus-dense trade-off.) Centering makes a sparse ``X``
+        dense; with ``False`` the model is the homogeneous model of the
+        papers and a sparse ``X`` stays sparse.
+
+    tol : float, default=1e-6
+        Local error tolerance of the integrator (each step keeps the error of
+        every ``log(u_j / v_j)`` below ``tol``) and, with ``target_loss=0``,
+        the convergence test: the flow stops when the estimated remaining
+        change of ``coef_`` is below ``tol`` times its norm.
+
+    max_iter : int, default=10_000
+        Maximum number of integrator steps per target.
+
+    warm_start : bool, default=False
+        When True and ``alpha``, ``depth``, ``fit_intercept`` and the number
+        of targets are unchanged, ``fit`` continues the stored trajectory
+        towards a smaller ``target_loss`` (the data must be the same). A
+        target at or above the stored loss restarts from the initialization.
+
+    verbose : int, default=0
+        Print one line per decade of ``L - L_min`` when > 0.
+
+    n_jobs : int, default=None
+        Number of jobs for the targets of a multi-output fit, via joblib.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        End-to-end coefficients ``beta`` (1-D for a 1-D ``y``).
+
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept (0.0 when ``fit_intercept=False``).
+
+    converged_ : ndarray of bool of shape (n_targets,)
+        True where the flow was followed to its limit (``target_loss=0``, or
+        a target the data do not allow), False where it stopped at
+        ``target_loss``.
+
+    min_loss_ : ndarray of shape (n_targets,)
+        Smallest training loss the data allow (least squares); 0 when ``y``
+        can be interpolated.
+
+    loss_ : ndarray of shape (n_targets,)
+        Final training loss of each target.
+
+    log10_loss_ : ndarray of shape (n_targets,)
+        Base-10 logarithm of the final training loss.
+
+    log10_time_ : ndarray of shape (n_targets,)
+        Base-10 logarithm of the gradient-flow time at the end.
+
+    n_iter_ : int
+        Largest number of integrator steps over the targets.
+
+    n_grad_evals_ : ndarray of shape (n_targets,)
+        Number of gradient evaluations of each target's flow.
+
+    history_ : list of dict
+        One dict per target with 1-D arrays sampled along the path (at the
+        start, at the first step past each decade of ``L - L_min``, and at
+        the end): ``'log10_loss'`` (of ``L``), ``'log10_excess_loss'`` (of
+        ``L - L_min``, the clock), ``'log10_time'``, ``'l1_norm'`` and
+        ``'l2_norm'`` of ``beta``, and ``'n_evals'``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    sklearn_implicit.interpolation.min_potential_interpolant : The limit of
+        the flow, computed directly.
+    sklearn.linear_model.Lasso : An explicit l1 penalty.
+    sklearn.linear_model.Ridge : An explicit l2 penalty.
+
+    References
+    ----------
+    B. Woodworth, S. Gunasekar, J. D. Lee, E. Moroshko, P. Savarese, I. Golan,
+    D. Soudry, N. Srebro. "Kernel and rich regimes in overparametrized
+    models", COLT 2020, arXiv:2002.09277.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit import DiagonalLinearRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 40))
+    >>> w = np.zeros(40); w[:2] = [1.0, -1.0]
+    >>> y = X @ w
+    >>> rich = DiagonalLinearRegressor(alpha=0.01, fit_intercept=False).fit(X, y)
+    >>> np.round(rich.coef_[:3], 2)
+    array([ 0.99, -0.99, -0.  ])
+    >>> kernel = DiagonalLinearRegressor(alpha=10.0, fit_intercept=False).fit(X, y)
+    >>> np.round(kernel.coef_[:3], 2)
+    array([ 0.5 , -0.46, -0.12])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseFlowEstimator._parameter_constraints,
+        "target_loss": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        depth=2,
+        target_loss=0.0,
+        fit_intercept=True,
+        tol=1e-6,
+        max_iter=10_000,
+        warm_start=False,
+        verbose=0,
+        n_jobs=None,
+    ):
+        self.alpha = alpha
+        self.depth = depth
+        self.target_loss = target_loss
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _make_network(self, n_coef, alpha, random_state):
+        return DiagonalNetwork(alpha, self.depth)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Follow the gradient flow to its limit or to ``target_loss``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets; each column is fitted by its own flow.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the (weighted mean) loss.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True,
+            multi_output=True,
+        )
+        X, sample_weight, y = check_weights(X, sample_weight, y)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        n_features = X.shape[1]
+        alpha = check_alpha(self.alpha, n_features)
+        if self.fit_intercept:
+            X, Y, x_mean, y_mean = center(X, Y, sample_weight)
+        fit, min_loss = least_squares_fit(X, Y, sample_weight)
+        initial_loss = sample_weight @ Y**2 / (2 * sample_weight.sum())
+        if self.target_loss > 0 and np.any(self.target_loss >= initial_loss):
+            raise ValueError(
+                f"target_loss must be 0 (the limit of the flow) or below the loss "
+                f"at initialization (beta = 0), {initial_loss.min():.6g}; got "
+                f"target_loss={self.target_loss!r}."
+            )
+        # The flow runs on the fitted values: its gradient is the same (the
+        # residual y - fit is orthogonal to the columns) and its loss is
+        # L - L_min, which vanishes at the limit.
+        targets = np.maximum(self.target_loss - min_loss, 0.0)
+        key = self._warm_key(n_features, Y.shape[1])
+        starts = self._warm_starts(key, targets)
+        n_targets = Y.shape[1]
+        labels = ["" if n_targets == 1 else f"[target {k}] " for k in range(n_targets)]
+        self.min_loss_ = min_loss
+        results = self._run_flows(
+            [X] * n_targets, [SquaredLoss(fit[:, k]) for k in range(n_targets)],
+            sample_weight, starts, targets, labels, alpha, stepper=RosenbrockW,
+        )
+        coef = np.array([r.coef for r in results])
+        intercept = y_mean - coef @ x_mean if self.fit_intercept else np.zeros(n_targets)
+        self.coef_ = coef[0] if y.ndim == 1 else coef
+        self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
+        with np.errstate(divide="ignore"):
+            log_loss = np.logaddexp([r.log_loss for r in results], np.log(min_loss))
+        self.loss_ = np.exp(log_loss)
+        self.log10_loss_ = log_loss / LN10
+        self.converged_ = targets == 0
+        self._store_flows(results, starts, key)
+        self._warn(results, [f"target {k}" for k in range(n_targets)])
+        return self
+
+    def _flow_history(self, k, history):
+        excess = history["log10_loss"]
+        with np.errstate(divide="ignore"):
+            total = np.logaddexp(excess * LN10, np.log(self.min_loss_[k])) / LN10
+        return {"log10_loss": total, "log10_excess_loss": excess,
+                **{name: v for name, v in history.items() if name != "log10_loss"}}
+
+    def _flow_warning(self, k, r, which):
+        if r.status == "max_iter":
+            goal = "converging" if self.converged_[k] else (
+                f"reaching target_loss={self.target_loss:g}"
+            )
+            return self._max_iter_warning(which, goal, self.log10_loss_[k])
+        if not self.converged_[k] and r.status != "target":
+            # The loss stopped decreasing above a reachable target: rounding.
+            return (
+                f"Gradient flow{which} stalled at a training loss of "
+                f"10**{self.log10_loss_[k]:.4f} before reaching target_loss="
+                f"{self.target_loss:g}: the excess over the smallest loss the "
+                f"data allow ({self.min_loss_[k]:.6g}) is at the level of "
+                "rounding errors. The returned model is the flow's limit to "
+                "working precision; use target_loss=0 to ask for the limit."
+            )
+        if self.converged_[k] and self.target_loss > 0:
+            return (
+                f"target_loss={self.target_loss:g} is not above the smallest "
+                f"training loss the data allow{which}, {self.min_loss_[k]:.6g} "
+                "(least squares): the flow was followed to its limit instead "
+                "(converged_ is True). Use target_loss=0 to ask for the limit, "
+                "or a target above min_loss_ to stop early."
+            )
+        return None
+
+    def predict(self, X):
+        """Predict with the linear model ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
+        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_

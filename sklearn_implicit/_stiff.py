@@ -1,0 +1,479 @@
+"""Linearly implicit steps for the stiff late phase of the flow.
+
+Late in training the velocity ``F(rho) = d rho/d tau`` of the diagonal network
+(see :mod:`sklearn_implicit._flow` for the clock ``tau = -log L``) has
+eigenvalues of order one per unit of ``tau`` (the margins of the support
+vectors relax towards each other) while the path itself bends on the scale
+``tau``: an explicit method is then limited by stability, not accuracy. The
+steppers here satisfy the contract of :class:`~sklearn_implicit._flow.DormandPrince`
+and plug into :func:`~sklearn_implicit._flow.integrate` unchanged.
+
+The Jacobian
+------------
+With ``h = Z^T w`` (``w_i = s_i r_i / sum_j s_j l(m_j)`` the normalized
+weights, ``m = Z beta(rho)``), ``c = 1/(h . P h)``, ``a = d rho/dt`` and
+``P = d beta/dt`` per unit of gradient and ``J = d beta/d rho = P/a``
+(:meth:`DiagonalNetwork.log_rates_with_slopes`),
+``F = c a h`` and::
+
+    dF/drho = c diag(a' h) + c diag(a) Z^T M Z diag(J)
+              - c F (2 diag(J) Z^T M Z (P h) + P' h^2)^T,
+    M = dw/dm = w w^T - diag(s l''(m) / sum_j s_j l(m_j)),
+
+a diagonal plus a part of rank at most ``n + 1``. The diagonal is small (it is
+``F (log a)'``, zero for depth 2) and not stiff; the Rosenbrock-W method below
+tolerates an approximate Jacobian, so the low-rank solver leaves it out. The
+factors are formed with ``P`` divided by its largest entry (the products are
+invariant), so nothing overflows.
+
+Linear solves ``(I / (h gamma) - A) x = b`` use the Woodbury identity on the
+low-rank part: one ``(n+1) x (n+1)`` LU per step size after an ``O(n^2 d)``
+Gram matrix per Jacobian, and two products with ``Z`` per stage; when
+``d <= n`` the dense ``d x d`` system is cheaper and is solved directly.
+
+The method
+----------
+ROS34PW2 (Rang & Angermann, BIT 45, 2005): four stages, order 3 for *any*
+matrix ``A`` in place of the Jacobian (a W-method), embedded order 2,
+L-stable and stiffly accurate. Being a W-method, one Jacobian serves many
+steps on separable data (the late phase is accuracy-limited); it is rebuilt
+after a rejected step, when the weights, metric or speed have drifted, after
+a number of steps, and every step when it is cheap: when the loss has a
+positive infimum the eigenvalues scale like ``1/(tau_inf - tau)`` and a stale
+Jacobian costs more steps than a fresh one. The physical-time component ``T`` (``dT/dtau = dt/dtau
+exp(-tau) - T``) is a stage variable too, with the exact ``-1`` as its own
+Jacobian (it becomes stiff once steps exceed one unit of ``tau``).
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning, lu_factor, lu_solve
+
+from ._flow import DormandPrince, _dT
+
+# ROS34PW2 in the form of Hairer & Wanner (IV.7.4): alpha, Gamma, b, b_hat.
+_GAMMA = 0.435866521508459
+_ALPHA = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0],
+        [0.87173304301691801, 0.0, 0.0, 0.0],
+        [0.84457060015369423, -0.11299064236484185, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+    ]
+)
+_GAMMA_TABLE = np.array(
+    [
+        [_GAMMA, 0.0, 0.0, 0.0],
+        [-0.87173304301691801, _GAMMA, 0.0, 0.0],
+        [-0.90338057013044082, 0.054180672388095326, _GAMMA, 0.0],
+        [0.24212380706095346, -1.2232505839045147, 0.54526025533510214, _GAMMA],
+    ]
+)
+_B = np.array([0.24212380706095346, -1.2232505839045147, 1.5452602553351020, _GAMMA])
+_B_HAT = np.array(
+    [0.37810903145819369, -0.096042292212423178, 0.5, 0.2179332607542295]
+)
+# Transformed variables u_i = sum_j Gamma_ij k_j need no product with A:
+# (I/(h gamma) - A) u_i = F(y0 + sum_j a_ij u_j) + sum_j (c_ij / h) u_j.
+_GAMMA_INV = np.linalg.inv(_GAMMA_TABLE)
+_STAGE_A = _ALPHA @ _GAMMA_INV
+_STAGE_C = np.diag(1 / np.diag(_GAMMA_TABLE)) - _GAMMA_INV
+_WEIGHTS = _B @ _GAMMA_INV
+_ERROR_WEIGHTS = (_B - _B_HAT) @ _GAMMA_INV
+_NODES = _ALPHA.sum(axis=1)
+_N_STAGES = 4
+
+# Rebuild the Jacobian once the weights w have moved by this much in l1 norm,
+# or the metric P or the speed max|F| by this factor, since it was formed...
+_MAX_WEIGHT_DRIFT = 0.25
+_MAX_LOG_DRIFT = 0.5
+# ... or after this many steps. Very stiff problems (a loss with a positive
+# infimum on ill-conditioned data) need a fresh one every step; it is formed
+# every step when it costs at most this many evaluations.
+_MAX_AGE = 16
+_CHEAP_JACOBIAN = 8.0
+
+# Automatic switch: the explicit method is suspected to be stability-limited
+# when Hairer's estimate of h |lambda| (from its last two stages, both at the
+# end of the step) exceeds this for that many consecutive accepted steps;
+# then the stiff method is tried for a few steps and kept if it advances the
+# clock more cheaply.
+_STIFF_H_LAMBDA = 1.0
+_STIFF_STREAK = 5
+_TRIAL_STEPS = 10
+
+
+def supports_stiff(flow):
+    """Whether the flow's network and loss provide the Jacobian pieces."""
+    return hasattr(flow.network, "log_rates_with_slopes") and hasattr(
+        flow.loss, "log_curvature"
+    )
+
+
+def _weighted_gram(Z, weights):
+    """``Z diag(weights) Z^T`` (dense) for nonnegative weights."""
+    if sp.issparse(Z):
+        return np.asarray((Z @ sp.diags(weights) @ Z.T).todense())
+    scaled = Z * np.sqrt(weights)
+    # scaled @ scaled.T is a symmetric rank-k update (half the work)
+    return scaled @ scaled.T
+
+
+def _matvec(Z, v):
+    return np.asarray(Z @ v).reshape(Z.shape[0], *v.shape[1:])
+
+
+def _rmatvec(Z, v):
+    return np.asarray(Z.T @ v).ravel()
+
+
+class FlowJacobian:
+    """Jacobian of the velocity ``d rho/d tau`` at one evaluation, factored.
+
+    ``A = W K Y^T`` with ``W = [diag(a) Z^T, f]``, ``Y = [diag(j) Z^T, e]``
+    and ``K = blockdiag(c M, 1)`` (``P`` scaled by its largest entry, so
+    ``c``, ``j`` and ``f`` are scale-free versions of ``1/(h.Ph)``, ``J`` and
+    ``F``), plus the diagonal ``diag_part``.
+
+    Parameters
+    ----------
+    flow : LinearFlow
+        With a network providing ``log_rates_with_slopes`` and a loss
+        providing ``log_curvature``.
+    ev : Evaluation
+        The flow's evaluation at the state.
+    """
+
+    def __init__(self, flow, ev):
+        Z, sw = flow.X, flow.sample_weight
+        m, rho = ev.predictions, ev.state
+        log_a, log_p, dlog_a, dlog_p = flow.network.log_rates_with_slopes(rho)
+        r, log_scale = flow.loss.scaled_gradient(m, sw)
+        # log sum_j s_j l(m_j)
+        log_total = ev.log_loss + np.log(sw.sum())
+        w = r * np.exp(log_scale - log_total)
+        with np.errstate(divide="ignore"):
+            curvature = np.exp(np.log(sw) + flow.loss.log_curvature(m) - log_total)
+        h = _rmatvec(Z, w)
+        top = np.max(log_p)
+        p_scaled = np.exp(log_p - top)
+        c = 1.0 / np.dot(h, p_scaled * h)
+        a = np.exp(log_a)
+        j = np.exp(log_p - top - log_a)
+        f = c * a * h
+        ph = _matvec(Z, p_scaled * h)
+        Mp = w * np.dot(w, ph) - curvature * ph
+        e = -c * (2 * j * _rmatvec(Z, Mp) + np.exp(-top) * p_scaled * dlog_p * h * h)
+
+        self.Z, self.a, self.j, self.f, self.e, self.c = Z, a, j, f, e, c
+        self.w, self.curvature, self.log_p, self.h = w, curvature, log_p, h
+        self.diag_part = ev.dstate * dlog_a
+        self.speed = np.max(np.abs(ev.dstate))
+        self.n_samples, self.n_coef = Z.shape
+        n, d = Z.shape
+        self.dense = d <= n + 1
+        # flops of forming the factors, in units of one evaluation (4 n d)
+        self.cost = (d if self.dense else n) / 4
+        if self.dense:
+            self.matrix = self._dense_matrix()
+        else:
+            # C = Y^T W, the only O(n^2 d) piece
+            cross = _matvec(Z, np.column_stack([j * f, a * e]))
+            C = np.empty((n + 1, n + 1))
+            C[:n, :n] = _weighted_gram(Z, p_scaled)
+            C[:n, n] = cross[:, 0]
+            C[n, :n] = cross[:, 1]
+            C[n, n] = np.dot(e, f)
+            self.core = C
+
+    def apply_K(self, y):
+        """``K y`` for ``y`` of shape (n+1,) or (n+1, k)."""
+        out = y.copy()
+        top = y[:-1]
+        curvature = self.curvature if y.ndim == 1 else self.curvature[:, None]
+        out[:-1] = self.c * (np.multiply.outer(self.w, self.w @ top) - curvature * top)
+        return out
+
+    def _dense_matrix(self):
+        Zd = self.Z.toarray() if sp.issparse(self.Z) else self.Z
+        # Z^T M Z = h h^T - Z^T diag(curvature) Z, O(n d^2)
+        ZMZ = np.outer(self.h, self.h) - (Zd * self.curvature[:, None]).T @ Zd
+        A = self.c * self.a[:, None] * ZMZ * self.j[None, :]
+        A += np.outer(self.f, self.e)
+        A[np.diag_indices_from(A)] += self.diag_part
+        return A
+
+    def full_matrix(self):
+        """The dense ``d x d`` Jacobian, diagonal included (for checks)."""
+        return self.matrix if self.dense else self._dense_matrix()
+
+    def shifted_solver(self, shift):
+        """Solver of ``(shift I - A) x = b`` (``A`` without the diagonal part
+        in the low-rank form)."""
+        return _DenseSolver(self, shift) if self.dense else _WoodburySolver(self, shift)
+
+
+class _DenseSolver:
+    def __init__(self, jac, shift):
+        self.shift = shift
+        system = -jac.matrix
+        system[np.diag_indices_from(system)] += shift
+        self._lu = lu_factor(system, check_finite=False)
+
+    def project(self, v):
+        return None
+
+    def solve(self, b, yb):
+        return lu_solve(self._lu, b, check_finite=False), None
+
+
+class _WoodburySolver:
+    """``(s I - W K Y^T)^{-1} b = (b + W (s I - K C)^{-1} K Y^T b) / s``."""
+
+    def __init__(self, jac, shift):
+        self.jac, self.shift = jac, shift
+        system = -jac.apply_K(jac.core)
+        system[np.diag_indices_from(system)] += shift
+        self._lu = lu_factor(system, check_finite=False)
+
+    def project(self, v):
+        """``Y^T v``."""
+        jac = self.jac
+        return np.append(_matvec(jac.Z, jac.j * v), np.dot(jac.e, v))
+
+    def solve(self, b, yb):
+        """``x`` and ``Y^T x`` from ``b`` and ``Y^T b``."""
+        jac = self.jac
+        z = lu_solve(self._lu, jac.apply_K(yb), check_finite=False)
+        wz = jac.a * _rmatvec(jac.Z, z[:-1]) + jac.f * z[-1]
+        return (b + wz) / self.shift, (yb + jac.core @ z) / self.shift
+
+
+class RosenbrockW:
+    """ROS34PW2 step (order 3, embedded 2, L-stable) with a reused Jacobian.
+
+    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.DormandPrince`.
+    Four gradient evaluations per step (three stages and the new point), four
+    linear solves, and a new :class:`FlowJacobian` when the old one is stale:
+    after a rejected step, when the weights, the metric or the speed have
+    drifted, after ``_MAX_AGE`` steps, or every step when it is cheap.
+
+    Attributes
+    ----------
+    n_jacobians : int
+        Jacobians formed so far.
+    n_solves : int
+        Linear solves so far (each costs about two products with ``Z``).
+    """
+
+    order = 3  # local error of the embedded pair is O(h**3)
+
+    def __init__(self):
+        self.n_jacobians = 0
+        self.n_solves = 0
+        self._jac = None
+        self._jac_tau = None
+        self._age = 0
+        self._last_tau = None
+        self._solver = None
+        self._solver_shift = None
+
+    def _stale(self, flow, ev, tau):
+        jac = self._jac
+        if jac is None or self._age >= (1 if jac.cost <= _CHEAP_JACOBIAN else _MAX_AGE):
+            return True
+        if tau == self._last_tau and tau != self._jac_tau:
+            # the previous step from here was rejected with an old Jacobian
+            return True
+        r, log_scale = flow.loss.scaled_gradient(ev.predictions, flow.sample_weight)
+        w = r * np.exp(log_scale - ev.log_loss - np.log(flow.sample_weight.sum()))
+        if np.sum(np.abs(w - jac.w)) > _MAX_WEIGHT_DRIFT:
+            return True
+        log_p = flow.network.log_rates_with_slopes(ev.state)[1]
+        if np.max(np.abs(log_p - jac.log_p)) > _MAX_LOG_DRIFT:
+            return True
+        # the speed 1/(h.Ph) scales every eigenvalue
+        return abs(np.log(np.max(np.abs(ev.dstate)) / jac.speed)) > _MAX_LOG_DRIFT
+
+    def _linear_solver(self, flow, ev, tau, shift):
+        if self._stale(flow, ev, tau):
+            self._jac = FlowJacobian(flow, ev)
+            self._jac_tau = tau
+            self._age = 0
+            self.n_jacobians += 1
+            self._solver = None
+        if self._solver is None or self._solver_shift != shift:
+            # a singular system (h gamma times an eigenvalue = 1, possible
+            # only where the flow expands) gives non-finite stages, and the
+            # step is retried smaller; no warning needed
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LinAlgWarning)
+                self._solver = self._jac.shifted_solver(shift)
+            self._solver_shift = shift
+        return self._solver
+
+    def step(self, flow, state, T, tau, h, ev):
+        if not supports_stiff(flow):
+            raise TypeError(
+                "the stiff solver needs a network with log_rates_with_slopes and "
+                "a loss with log_curvature (the diagonal network with the "
+                "exponential or logistic loss); use the explicit solver."
+            )
+        shift = 1.0 / (h * _GAMMA)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            solver = self._linear_solver(flow, ev, tau, shift)
+            trial = self._stages(flow, solver, state, T, tau, h, ev)
+        self._last_tau = tau
+        self._age += 1
+        return trial
+
+    def _stages(self, flow, solver, state, T, tau, h, ev):
+        shift = solver.shift
+        u, yu, uT = [], [], []
+        ev_i = ev
+        for i in range(_N_STAGES):
+            a_i, c_i = _STAGE_A[i, :i], _STAGE_C[i, :i] / h
+            rhs = ev_i.dstate
+            if i > 0:
+                ev_i = flow.evaluate(state + np.tensordot(a_i, u, axes=1))
+                if not np.isfinite(ev_i.log_dt_dtau):
+                    return None
+                rhs = ev_i.dstate + np.tensordot(c_i, u, axes=1)
+            y_rhs = solver.project(ev_i.dstate)
+            if y_rhs is not None and i > 0:
+                y_rhs = y_rhs + np.tensordot(c_i, yu, axes=1)
+            u_i, yu_i = solver.solve(rhs, y_rhs)
+            self.n_solves += 1
+            if not np.all(np.isfinite(u_i)):
+                return None
+            u.append(u_i)
+            yu.append(yu_i)
+            # T has the exact Jacobian -1 (its equation is linear in T)
+            dT = _dT(ev_i, T + np.dot(a_i, uT), tau + _NODES[i] * h)
+            uT.append((dT + np.dot(c_i, uT)) / (shift + 1.0))
+        new_state = state + np.tensordot(_WEIGHTS, u, axes=1)
+        if not np.all(np.isfinite(new_state)):
+            return None
+        ev_new = flow.evaluate(new_state)
+        if not np.isfinite(ev_new.log_dt_dtau):
+            return None
+        T_new = T + np.dot(_WEIGHTS, uT)
+        return new_state, T_new, ev_new, np.tensordot(_ERROR_WEIGHTS, u, axes=1)
+
+    def extra_cost(self):
+        """Work beyond gradient evaluations so far, in evaluations."""
+        jac_cost = self._jac.cost if self._jac is not None else 0.0
+        return 0.5 * self.n_solves + self.n_jacobians * (1.0 + jac_cost)
+
+
+class _Recorder:
+    """Stands in for the flow inside an explicit step, keeping its evaluations."""
+
+    def __init__(self, flow):
+        self._flow = flow
+        self.evaluations = []
+
+    def evaluate(self, state):
+        ev = self._flow.evaluate(state)
+        self.evaluations.append(ev)
+        return ev
+
+
+class AutoStepper:
+    """Explicit Dormand-Prince while the flow is not stiff, ROS34PW2 once it is.
+
+    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.DormandPrince`
+    (``order`` follows the method in use). Stiffness is detected as in
+    Hairer's DOPRI5: the last two stages of a Dormand-Prince step are both at
+    the step's end, so ``h |F(y7) - F(y6)| / |y7 - y6|`` estimates
+    ``h |lambda|`` for free. After ``_STIFF_STREAK`` consecutive accepted steps
+    with an estimate above ``_STIFF_H_LAMBDA`` the stiff method is tried for
+    ``_TRIAL_STEPS`` accepted steps and kept if its cost per unit of the clock
+    (gradient evaluations plus linear solves and Jacobians, counted in
+    evaluations) is lower than that of the last explicit steps; otherwise the
+    explicit method resumes and the next trial waits twice as many steps as
+    the last wait. Flows without the Jacobian pieces stay explicit.
+
+    Attributes
+    ----------
+    switched_at : float or None
+        The clock ``tau`` at which the stiff method was adopted.
+    """
+
+    def __init__(self):
+        self.explicit = DormandPrince()
+        self.stiff = RosenbrockW()
+        self.switched_at = None
+        self._mode = "explicit"
+        self._streak = 0
+        self._wait = 0  # explicit steps before the next trial may start
+        self._patience = _TRIAL_STEPS
+        self._marks = []  # (tau, cost) at the start of each call
+        self._trial_start = None
+        self._explicit_rate = None
+
+    @property
+    def order(self):
+        return self.stiff.order if self._mode != "explicit" else self.explicit.order
+
+    def _cost(self, flow):
+        return flow.n_evals + self.stiff.extra_cost()
+
+    def _accepted_rate(self, k, start=0):
+        """Cost per unit clock over the last ``k`` accepted steps since
+        ``self._marks[start]`` (None if there are fewer)."""
+        marks = self._marks[start:]
+        # a mark where tau advanced ends an accepted step
+        ends = [i for i in range(1, len(marks)) if marks[i][0] > marks[i - 1][0]]
+        if len(ends) < k:
+            return None
+        first = ends[-k] - 1
+        span = marks[-1][0] - marks[first][0]
+        return (marks[-1][1] - marks[first][1]) / span
+
+    def step(self, flow, state, T, tau, h, ev):
+        self._marks.append((tau, self._cost(flow)))
+        if self._mode == "explicit" and len(self._marks) > 4 * _TRIAL_STEPS:
+            del self._marks[: -2 * _TRIAL_STEPS]
+        if self._mode == "trial":
+            self._judge_trial(tau)
+        if self._mode == "explicit":
+            return self._explicit_step(flow, state, T, tau, h, ev)
+        return self.stiff.step(flow, state, T, tau, h, ev)
+
+    def _judge_trial(self, tau):
+        rate = self._accepted_rate(_TRIAL_STEPS, self._trial_start)
+        if rate is None:
+            return
+        if rate < self._explicit_rate:
+            self._mode = "stiff"
+            self.switched_at = self._marks[self._trial_start][0]
+        else:
+            # the clock may be bounded (a positive infimum): wait in steps,
+            # longer after each failed trial
+            self._mode = "explicit"
+            self._patience *= 2
+            self._wait = self._patience
+            self._streak = 0
+        self._marks = self._marks[-1:]
+
+    def _explicit_step(self, flow, state, T, tau, h, ev):
+        recorder = _Recorder(flow)
+        trial = self.explicit.step(recorder, state, T, tau, h, ev)
+        if trial is None:
+            return None
+        # the estimate concerns a step that integrate may still reject; the
+        # streak only needs it to be large repeatedly
+        stage6, end = recorder.evaluations[-2:]
+        dy = np.linalg.norm(end.state - stage6.state)
+        h_lambda = h * np.linalg.norm(end.dstate - stage6.dstate) / dy if dy > 0 else 0.0
+        self._streak = self._streak + 1 if h_lambda > _STIFF_H_LAMBDA else 0
+        self._wait -= 1
+        if self._streak >= _STIFF_STREAK and self._wait <= 0 and supports_stiff(flow):
+            self._explicit_rate = self._accepted_rate(_TRIAL_STEPS)
+            if self._explicit_rate is not None:
+                self._mode = "trial"
+                self._trial_start = len(self._marks)
+        return trial
