@@ -26,9 +26,14 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._config import blas_limit, flow_blas_threads
+from ._stiff import AutoStepper, RosenbrockW, supports_stiff
 from ._flow import LN10, FlowState, LinearFlow, integrate
 from ._losses import LOSSES
 from .utils._sklearn_compat import Interval, LinearClassifierMixin, StrOptions
+
+# The step methods behind the estimators' ``solver`` parameter.
+SOLVERS = {"explicit": None, "stiff": RosenbrockW, "auto": AutoStepper}
+
 
 def check_alpha(alpha, n_features):
     """Validate ``alpha`` (positive scalar or per-feature array) as an array."""
@@ -129,13 +134,14 @@ def check_weights(X, sample_weight, *arrays):
 
 
 def _fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_iter,
-                  verbose, label, blas_threads, stepper=None):
+                  verbose, label, blas_threads, solver="explicit"):
     """Integrate one problem; module level so joblib can ship it.
 
     ``target_loss = 0`` follows the flow until it has converged (a loss whose
     minimum is 0, see :func:`~sklearn_implicit._flow.integrate`). A decreasing
     array of targets records the state at each (``result.stops``) and ends at
-    the last one.
+    the last one. ``solver`` names the step method (see :data:`SOLVERS`); the
+    steppers keep state, so each problem gets a new one.
     """
     with np.errstate(divide="ignore"):
         log_targets = np.log(np.atleast_1d(target_loss))
@@ -148,6 +154,14 @@ def _fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_
     # count so that its last bits do not depend on n_jobs or the backend.
     with blas_limit(blas_threads):
         flow = LinearFlow(network, loss, Z, sample_weight)
+        if solver == "stiff" and not supports_stiff(flow):
+            raise ValueError(
+                f"solver='stiff' needs the Jacobian of the flow, which "
+                f"{type(network).__name__} does not provide; use solver='auto' "
+                "(which stays explicit for it) or solver='explicit'."
+            )
+        stepper = SOLVERS[solver]
+        stepper = None if stepper is None else stepper()
         if start is None:
             state = network.initial_state()
             # A network may start at beta != 0 (random layers): the clock starts
@@ -184,6 +198,7 @@ class BaseFlowEstimator(BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
+        "solver": [StrOptions(set(SOLVERS))],
     }
 
     # Parameters that change the trajectory; a warm start needs them unchanged.
@@ -223,11 +238,8 @@ class BaseFlowEstimator(BaseEstimator):
         return list(states)
 
     def _run_flows(self, designs, losses, sample_weight, starts, target_losses,
-                   labels, alpha, stepper=None):
-        """Integrate every problem under joblib; one result per problem.
-
-        ``stepper`` is a class; each problem gets its own instance.
-        """
+                   labels, alpha):
+        """Integrate every problem under joblib; one result per problem."""
         random_state = check_random_state(getattr(self, "random_state", None))
         # Seeds are drawn before dispatch so that results do not depend on n_jobs.
         seeds = random_state.randint(np.iinfo(np.int32).max, size=len(losses))
@@ -245,7 +257,7 @@ class BaseFlowEstimator(BaseEstimator):
                 self.verbose,
                 label,
                 blas_threads,
-                None if stepper is None else stepper(),
+                self.solver,
             )
             for Z, loss, start, target, seed, label in zip(
                 designs, losses, starts, target_losses, seeds, labels

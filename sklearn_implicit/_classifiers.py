@@ -94,6 +94,16 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         joblib. ``None`` means 1 unless in a :func:`joblib.parallel_backend`
         context. With several jobs each worker limits BLAS to one thread.
 
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator. ``'explicit'``: Dormand-Prince 5(4).
+        ``'stiff'``: a linearly implicit Rosenbrock-W method of order 3
+        (ROS34PW2) whose linear solves use the low-rank structure of the
+        flow's Jacobian (diagonal networks only). ``'auto'``: explicit while
+        the flow is not stiff, switching to the Rosenbrock method when the
+        explicit steps become limited by stability (late in training, and on
+        ill-conditioned non-separable data); it stays explicit for networks
+        without a Jacobian. All three follow the same path to ``tol``.
+
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
@@ -178,6 +188,7 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         warm_start=False,
         verbose=0,
         n_jobs=None,
+        solver="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -190,6 +201,7 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.solver = solver
 
     def _make_network(self, n_coef, alpha, random_state):
         return DiagonalNetwork(alpha, self.depth)
@@ -327,6 +339,16 @@ class DeepLinearClassifier(BaseFlowClassifier):
         joblib. ``None`` means 1 unless in a :func:`joblib.parallel_backend`
         context. With several jobs each worker limits BLAS to one thread.
 
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator. ``'explicit'``: Dormand-Prince 5(4).
+        ``'stiff'``: a linearly implicit Rosenbrock-W method of order 3
+        (ROS34PW2) whose linear solves use the low-rank structure of the
+        flow's Jacobian (diagonal networks only). ``'auto'``: explicit while
+        the flow is not stiff, switching to the Rosenbrock method when the
+        explicit steps become limited by stability (late in training, and on
+        ill-conditioned non-separable data); it stays explicit for networks
+        without a Jacobian. All three follow the same path to ``tol``.
+
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
@@ -450,6 +472,7 @@ class DeepLinearClassifier(BaseFlowClassifier):
         warm_start=False,
         verbose=0,
         n_jobs=None,
+        solver="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -465,6 +488,7 @@ class DeepLinearClassifier(BaseFlowClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.solver = solver
 
     def _hidden_widths(self):
         """``width`` as a tuple of ``depth - 1`` positive ints."""

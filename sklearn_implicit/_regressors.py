@@ -11,7 +11,6 @@ from ._base import BaseFlowEstimator, check_alpha, check_weights
 from ._flow import LN10
 from ._losses import SquaredLoss
 from ._networks import DiagonalNetwork
-from ._stiff import RosenbrockW
 from .interpolation import center, least_squares_fit
 from .utils._sklearn_compat import Interval, _fit_context
 
@@ -97,6 +96,16 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     n_jobs : int, default=None
         Number of jobs for the targets of a multi-output fit, via joblib.
+
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator. ``'explicit'``: Dormand-Prince 5(4).
+        ``'stiff'``: a linearly implicit Rosenbrock-W method of order 3
+        (ROS34PW2) whose linear solves use the low-rank structure of the
+        flow's Jacobian (diagonal networks only). ``'auto'``: explicit while
+        the flow is not stiff, switching to the Rosenbrock method when the
+        explicit steps become limited by stability (late in training, and on
+        ill-conditioned non-separable data); it stays explicit for networks
+        without a Jacobian. All three follow the same path to ``tol``.
 
     Attributes
     ----------
@@ -189,6 +198,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         warm_start=False,
         verbose=0,
         n_jobs=None,
+        solver="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -199,6 +209,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.solver = solver
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -257,7 +268,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         self.min_loss_ = min_loss
         results = self._run_flows(
             [X] * n_targets, [SquaredLoss(fit[:, k]) for k in range(n_targets)],
-            sample_weight, starts, targets, labels, alpha, stepper=RosenbrockW,
+            sample_weight, starts, targets, labels, alpha,
         )
         coef = np.array([r.coef for r in results])
         intercept = y_mean - coef @ x_mean if self.fit_intercept else np.zeros(n_targets)

@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_X_y
 
-from ._base import _fit_one_flow, add_intercept_column, check_alpha, check_weights, signed_rows
+from ._base import SOLVERS, _fit_one_flow, add_intercept_column, check_alpha, check_weights, signed_rows
 from ._config import flow_blas_threads
 from ._flow import LN10
 from ._losses import LOSSES
@@ -61,7 +61,7 @@ def _check_targets(target_losses, initial_loss, loss):
 
 
 def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
-                  verbose, n_jobs):
+                  verbose, n_jobs, solver):
     """One flow per row of ``alphas`` through the decreasing losses ``stops``.
 
     Returns the networks and the :class:`~sklearn_implicit._flow.FlowResult`
@@ -75,7 +75,7 @@ def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
     results = Parallel(n_jobs=n_jobs)(
         delayed(_fit_one_flow)(
             network, loss, Z, sample_weight, None, stops, tol, max_iter, verbose,
-            label, blas_threads,
+            label, blas_threads, solver,
         )
         for network, label in zip(networks, labels)
     )
@@ -97,6 +97,7 @@ def implicit_bias_path(
     max_iter=10_000,
     n_jobs=None,
     verbose=0,
+    solver="auto",
 ):
     """Coefficients of diagonal networks for every (alpha, target loss) pair.
 
@@ -143,6 +144,8 @@ def implicit_bias_path(
         results do not depend on ``n_jobs``.
     verbose : int, default=0
         Print one line per decade of loss and trajectory when > 0.
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator (as in the estimators).
 
     Returns
     -------
@@ -193,6 +196,8 @@ def implicit_bias_path(
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}; got {loss!r}.")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {solver!r}.")
     if not (isinstance(depth, (int, np.integer)) and not isinstance(depth, bool)
             and depth >= 2):
         raise ValueError(f"depth must be an integer >= 2; got {depth!r}.")
@@ -225,7 +230,7 @@ def implicit_bias_path(
     where = len(stops) - 1 - where
     networks, results = _trajectories(
         Z, loss_obj, sample_weight, alpha_rows, depth, stops, tol, max_iter,
-        verbose, n_jobs,
+        verbose, n_jobs, solver,
     )
 
     n_alphas, n_coef = alpha_rows.shape
