@@ -17,7 +17,7 @@ from numbers import Integral, Real
 import joblib
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import log_expit, logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -435,14 +435,7 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        scores = self.decision_function(X)
-        factor = 1.0 if self.loss == "logistic" else 2.0
-        if scores.ndim == 1:
-            p1 = expit(factor * scores)
-            return np.column_stack([1.0 - p1, p1])
-        proba = expit(factor * scores)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
