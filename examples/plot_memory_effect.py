@@ -14,20 +14,14 @@ normalized flow result and the normalized prediction then shrinks like
 slowly or stalls: samples that were support points early in training keep
 the weight they accumulated (a memory effect), which the prediction ignores.
 
-Run ``python examples/plot_memory_effect.py``; the figure is written to
-``docs/figures/memory_effect.png``.
+The figure is part of the documentation's example gallery.
 """
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from sklearn_implicit import DiagonalLinearClassifier  # noqa: E402
-from sklearn_implicit.theory import predicted_coef  # noqa: E402
+from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit.theory import predicted_coef
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 10, 6
@@ -61,7 +55,4 @@ ax.minorticks_off()
 ax.set_title("Flow vs. prediction at fixed mu = alpha^2 / gamma", fontsize="medium")
 ax.legend(fontsize="small")
 
-out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "memory_effect.png"
-out.parent.mkdir(parents=True, exist_ok=True)
-fig.savefig(out, dpi=120)
-print(f"saved {out}")
+plt.show()

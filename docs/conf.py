@@ -1,0 +1,107 @@
+"""Sphinx configuration of the sklearn-implicit documentation.
+
+Build with ``docs/build.sh`` (warnings are errors). The gallery executes the
+``examples/plot_*.py`` scripts; ``examples/quickstart.py`` is shown, not run.
+"""
+
+import os
+import warnings
+
+from sphinx.ext import autosummary as _autosummary
+
+import sklearn_implicit
+
+project = "sklearn-implicit"
+author = "sklearn-implicit developers"
+copyright = "sklearn-implicit developers"
+release = sklearn_implicit.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
+                    "auto_examples/*.zip", "figures"]
+templates_path = ["_templates"]
+
+# API reference: one page per public object, from the docstrings.
+autosummary_generate = True
+# The class template (``_templates/autosummary/class.rst``) leaves out the
+# members inherited from scikit-learn (get_params, score, metadata routing):
+# scikit-learn documents them, and their docstrings refer to its own pages.
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+def _summary_without_split_literals(doc, document):
+    """The first sentence of a docstring, as autosummary extracts it, unless
+    that cuts an inline literal (``x_i . beta``): then the first paragraph."""
+    summary = _extract_summary(doc, document)
+    if summary.count("``") % 2 == 0:
+        return summary
+    paragraph = []
+    for line in doc:
+        if not line.strip():
+            if paragraph:
+                break
+            continue
+        paragraph.append(line.strip())
+    return " ".join(paragraph)
+
+
+_extract_summary = _autosummary.extract_summary
+_autosummary.extract_summary = _summary_without_split_literals
+
+
+def _literal_shapes(app, what, name, obj, options, lines):
+    """Shapes such as ``(n_features_in_,)`` in numpydoc type fields are plain
+    reST, where a trailing underscore makes a link target: quote them."""
+    for k, line in enumerate(lines):
+        lines[k] = line.replace("(n_features_in_,)", "(``n_features_in_``,)")
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _literal_shapes)
+
+
+# The docstrings refer to scikit-learn's glossary and classes, which live in
+# scikit-learn's own documentation; without intersphinx (the build must work
+# offline) those references are left as plain text.
+suppress_warnings = ["ref.term"]
+
+myst_heading_anchors = 3
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    # The quickstart is a plain script; the getting-started page shows it.
+    "ignore_pattern": r"quickstart\.py",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "backreferences_dir": "gen_modules/backreferences",
+    "doc_module": ("sklearn_implicit",),
+    "reference_url": {"sklearn_implicit": None},
+    "abort_on_example_error": True,
+    # No timing page in the source tree (each example page shows its time).
+    "write_computation_times": False,
+    "plot_gallery": os.environ.get("SPHINX_GALLERY_PLOT", "True"),
+}
+
+html_theme = "pydata_sphinx_theme"
+html_title = "sklearn-implicit"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_static_path = []
+
+# Matplotlib's non-interactive backend warns on plt.show() in the gallery.
+warnings.filterwarnings("ignore", message=".*non-interactive.*",
+                        category=UserWarning)
