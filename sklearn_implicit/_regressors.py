@@ -7,7 +7,7 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseFlowEstimator, check_alpha, check_weights
+from ._base import BaseFlowEstimator, check_alpha, check_weights, keep_state_on_error
 from ._flow import LN10
 from ._losses import SquaredLoss
 from ._networks import DiagonalNetwork
@@ -220,6 +220,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         return DiagonalNetwork(alpha, self.depth)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_error
     def fit(self, X, y, sample_weight=None):
         """Follow the gradient flow to its limit or to ``target_loss``.
 

@@ -321,8 +321,12 @@ class RosenbrockW:
                 "a loss with log_curvature (the diagonal network with the "
                 "exponential or logistic loss); use the explicit solver."
             )
-        shift = 1.0 / (h * _GAMMA)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # A step so small that the shift overflows cannot be taken:
+            # integrate shrinks or rejects it like any failed stage.
+            shift = 1.0 / (h * _GAMMA)
+            if not np.isfinite(shift):
+                return None
             solver = self._linear_solver(flow, ev, tau, shift)
             trial = self._stages(flow, solver, state, T, tau, h, ev)
         self._last_tau = tau
@@ -437,6 +441,8 @@ class AutoStepper:
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * _TRIAL_STEPS:
             del self._marks[: -2 * _TRIAL_STEPS]
+        if self._mode != "explicit" and self._stuck():
+            self._back_to_explicit()
         if self._mode == "trial":
             self._judge_trial(tau)
         if self._mode == "explicit":
@@ -451,12 +457,24 @@ class AutoStepper:
             self._mode = "stiff"
             self.switched_at = self._marks[self._trial_start][0]
         else:
-            # the clock may be bounded (a positive infimum): wait in steps,
-            # longer after each failed trial
-            self._mode = "explicit"
-            self._patience *= 2
-            self._wait = self._patience
-            self._streak = 0
+            self._back_to_explicit()
+        self._marks = self._marks[-1:]
+
+    def _stuck(self):
+        """No accepted stiff step for several trial lengths (extreme scales
+        can make every linearly implicit step fail)."""
+        window = 3 * _TRIAL_STEPS
+        if len(self._marks) < window:
+            return False
+        return self._marks[-window][0] == self._marks[-1][0]
+
+    def _back_to_explicit(self):
+        # The clock may be bounded (a positive infimum): wait in steps,
+        # longer after each failed trial.
+        self._mode = "explicit"
+        self._patience *= 2
+        self._wait = self._patience
+        self._streak = 0
         self._marks = self._marks[-1:]
 
     def _explicit_step(self, flow, state, T, tau, h, ev):
@@ -467,8 +485,19 @@ class AutoStepper:
         # the estimate concerns a step that integrate may still reject; the
         # streak only needs it to be large repeatedly
         stage6, end = recorder.evaluations[-2:]
-        dy = np.linalg.norm(end.state - stage6.state)
-        h_lambda = h * np.linalg.norm(end.dstate - stage6.dstate) / dy if dy > 0 else 0.0
+        # Hairer's estimate |h lambda| ~ h |f(y1) - f(y0)| / |y1 - y0|, with the
+        # differences scaled by their largest entry so that extreme feature
+        # scales cannot overflow the norms.
+        dy_vec = end.state - stage6.state
+        df_vec = end.dstate - stage6.dstate
+        dy_max, df_max = np.max(np.abs(dy_vec)), np.max(np.abs(df_vec))
+        if dy_max > 0 and df_max > 0 and np.isfinite(dy_max) and np.isfinite(df_max):
+            with np.errstate(over="ignore"):
+                h_lambda = h * (df_max / dy_max) * (
+                    np.linalg.norm(df_vec / df_max) / np.linalg.norm(dy_vec / dy_max)
+                )
+        else:
+            h_lambda = 0.0
         self._streak = self._streak + 1 if h_lambda > _STIFF_H_LAMBDA else 0
         self._wait -= 1
         if self._streak >= _STIFF_STREAK and self._wait <= 0 and supports_stiff(flow):
