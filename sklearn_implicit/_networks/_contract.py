@@ -13,6 +13,12 @@ class Network(Protocol):
     ``g = -grad_beta L`` and ``K`` is the network's (state-dependent) tangent
     kernel; the loss then decreases at the rate ``g . K g`` (the *power*).
 
+    Two methods are optional: ``diagnostics(state) -> dict`` adds scalars
+    to every history record (the dense network's layer alignment), and
+    ``log_rates_with_slopes(state)`` gives the diagonal pieces of the flow's
+    Jacobian that the stiff solver needs (see :mod:`sklearn_implicit._stiff`);
+    a network without it is integrated by the explicit method only.
+
     Attributes
     ----------
     n_coef : int
