@@ -106,6 +106,40 @@ def keep_state_on_error(fit):
     return wrapper
 
 
+def merge_duplicate_rows(Z, sample_weight):
+    """Identical rows of ``Z`` as one row carrying their summed weight.
+
+    The loss is a weighted sum over rows, so this changes nothing in exact
+    arithmetic; it makes repeated rows and integer weights the same problem
+    to the last bit (the stiff solver's cost model, for one, depends on the
+    number of rows), and puts the rows in an order that does not depend on
+    the input's. Candidates are found by sorting on a random projection and
+    confirmed by comparing the rows themselves, in O(n d).
+    """
+    n = Z.shape[0]
+    if n < 2:
+        return Z, sample_weight
+    if sp.issparse(Z):
+        Z = sp.csr_matrix(Z)
+        Z.sum_duplicates()
+        Z.sort_indices()
+    keys = np.asarray(Z @ np.random.RandomState(0).standard_normal(Z.shape[1])).ravel()
+    order = np.argsort(keys, kind="stable")
+    Z, keys, sample_weight = Z[order], keys[order], sample_weight[order]
+    if sp.issparse(Z):
+        diff = Z[1:] - Z[:-1]
+        diff.eliminate_zeros()
+        same_rows = np.diff(diff.indptr) == 0
+    else:
+        same_rows = np.all(Z[1:] == Z[:-1], axis=1)
+    repeat = (keys[1:] == keys[:-1]) & same_rows
+    if not repeat.any():
+        return Z, sample_weight
+    group = np.concatenate([[0], np.cumsum(~repeat)])
+    first = np.flatnonzero(np.concatenate([[True], ~repeat]))
+    return Z[first], np.bincount(group, weights=sample_weight)
+
+
 def signed_rows(X, z):
     """Rows ``z_i x_i``: margins are then ``Z @ beta``."""
     if sp.issparse(X):
@@ -239,7 +273,14 @@ class BaseFlowEstimator(BaseEstimator):
 
     def _run_flows(self, designs, losses, sample_weight, starts, target_losses,
                    labels, alpha):
-        """Integrate every problem under joblib; one result per problem."""
+        """Integrate every problem under joblib; one result per problem.
+
+        ``sample_weight`` is one array for all problems or a list, one each.
+        """
+        sample_weights = (
+            sample_weight if isinstance(sample_weight, list)
+            else [sample_weight] * len(losses)
+        )
         random_state = check_random_state(getattr(self, "random_state", None))
         # Seeds are drawn before dispatch so that results do not depend on n_jobs.
         seeds = random_state.randint(np.iinfo(np.int32).max, size=len(losses))
@@ -249,7 +290,7 @@ class BaseFlowEstimator(BaseEstimator):
                 self._make_network(Z.shape[1], alpha, np.random.RandomState(seed)),
                 loss,
                 Z,
-                sample_weight,
+                weights,
                 start,
                 target,
                 self.tol,
@@ -259,8 +300,8 @@ class BaseFlowEstimator(BaseEstimator):
                 blas_threads,
                 self.solver,
             )
-            for Z, loss, start, target, seed, label in zip(
-                designs, losses, starts, target_losses, seeds, labels
+            for Z, weights, loss, start, target, seed, label in zip(
+                designs, sample_weights, losses, starts, target_losses, seeds, labels
             )
         )
 
@@ -357,10 +398,17 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         labels = [
             "" if len(signs) == 1 else f"[class {classes[k]!r}] " for k in range(len(signs))
         ]
-        results = self._run_flows(
-            [signed_rows(X, z) for z in signs], [LOSSES[self.loss]()] * len(signs),
-            sample_weight, starts, targets, labels, alpha,
+        designs, weights = zip(
+            *(merge_duplicate_rows(signed_rows(X, z), sample_weight) for z in signs)
         )
+        results = self._run_flows(
+            list(designs), [LOSSES[self.loss]()] * len(signs),
+            list(weights), starts, targets, labels, alpha,
+        )
+        for z, r in zip(signs, results):
+            if r.status != "target":
+                # The warning counts the original samples, not merged rows.
+                r.predictions = np.asarray(signed_rows(X, z) @ r.coef).ravel()
         self._store(results, starts, n_features, key)
         self._warn(results, [f"class {c!r} vs rest" for c in classes])
         return self
