@@ -63,6 +63,16 @@ intercept : float
     ``y_mean - x_mean . coef`` with a fitted intercept (weighted means), else 0.
 n_iter : int
     Newton iterations of the dual solver.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sklearn_implicit.interpolation import min_potential_interpolant
+>>> X = np.array([[1.0, 1.0]])
+>>> result = min_potential_interpolant(X, np.array([2.0]), alpha=1.0, fit_intercept=False)
+>>> coef, intercept, n_iter = result  # a named tuple
+>>> print(np.round(coef, 6), intercept)
+[1. 1.] 0.0
 """
 
 

@@ -330,6 +330,16 @@ class MaxMarginResult(_MaxMarginBase):
         ``Z^T lambda = margin * coef`` (exact to rounding); for ``"l1"`` and
         ``"linf"`` they are the LP solver's multipliers (accurate to its
         1e-10 feasibility tolerance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit.margins import max_margin
+    >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> result = max_margin(X, np.array([1, -1]))
+    >>> coef, intercept, margin, support = result  # a named tuple
+    >>> print(np.round(coef, 6), round(margin, 6), support, result.dual_coef.sum())
+    [1. 0.] 1.0 [0 1] 1.0
     """
 
     dual_coef = None  # default for instances built by ``_make``/``_replace``
