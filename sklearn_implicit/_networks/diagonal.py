@@ -17,8 +17,6 @@ written through ``log_expit`` below, with ``k = D - 2``.
 import numpy as np
 from scipy.special import expit, log_expit
 
-from .._logspace import logsumexp
-
 _LOG2 = np.log(2.0)
 # Coefficients below this fraction of the largest are controlled in absolute
 # terms (relative to the largest).
