@@ -27,6 +27,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._config import blas_limit, flow_blas_threads
 from ._stiff import AutoStepper, RosenbrockW, supports_stiff
+from ._batch import FlowBatch
 from ._flow import LN10, FlowState, LinearFlow, integrate
 from ._losses import LOSSES
 from .utils._sklearn_compat import Interval, LinearClassifierMixin, StrOptions
@@ -71,6 +72,11 @@ def add_intercept_column(X, intercept_scaling):
 
 def check_summable(X):
     """Raise if sums over the samples of ``|X|`` overflow (the gradient would)."""
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return
+    # No sum can overflow below this bound, found without a copy of X.
+    if max(X.max(), -X.min()) < 1e300 / X.shape[0]:
+        return
     with np.errstate(over="ignore"):
         column_sums = np.asarray(abs(X).sum(axis=0)).ravel()
     if not np.all(np.isfinite(column_sums)):
@@ -126,13 +132,15 @@ def merge_duplicate_rows(Z, sample_weight):
     keys = np.asarray(Z @ np.random.RandomState(0).standard_normal(Z.shape[1])).ravel()
     order = np.argsort(keys, kind="stable")
     Z, keys, sample_weight = Z[order], keys[order], sample_weight[order]
-    if sp.issparse(Z):
-        diff = Z[1:] - Z[:-1]
+    # Only rows with equal keys can be equal; only those are compared.
+    repeat = keys[1:] == keys[:-1]
+    pairs = np.flatnonzero(repeat)
+    if pairs.size and sp.issparse(Z):
+        diff = Z[pairs + 1] - Z[pairs]
         diff.eliminate_zeros()
-        same_rows = np.diff(diff.indptr) == 0
-    else:
-        same_rows = np.all(Z[1:] == Z[:-1], axis=1)
-    repeat = (keys[1:] == keys[:-1]) & same_rows
+        repeat[pairs] = np.diff(diff.indptr) == 0
+    elif pairs.size:
+        repeat[pairs] = np.all(Z[pairs + 1] == Z[pairs], axis=1)
     if not repeat.any():
         return Z, sample_weight
     group = np.concatenate([[0], np.cumsum(~repeat)])
@@ -174,45 +182,77 @@ def _fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_
     ``target_loss = 0`` follows the flow until it has converged (a loss whose
     minimum is 0, see :func:`~sklearn_implicit._flow.integrate`). A decreasing
     array of targets records the state at each (``result.stops``) and ends at
-    the last one. ``solver`` names the step method (see :data:`SOLVERS`); the
-    steppers keep state, so each problem gets a new one.
+    the last one. ``solver`` names the step method (see :data:`SOLVERS`).
     """
-    with np.errstate(divide="ignore"):
-        log_targets = np.log(np.atleast_1d(target_loss))
-    log_target = log_targets[0]
-    if not sp.issparse(Z):
-        # Arrays shipped by Dask can arrive unaligned; numpy then skips BLAS
-        # and sums in another order (different last bits).
-        Z = np.require(Z, requirements=["A"])
+    Z = _aligned(Z)
     # The whole problem, initial loss included, runs under one BLAS thread
     # count so that its last bits do not depend on n_jobs or the backend.
     with blas_limit(blas_threads):
         flow = LinearFlow(network, loss, Z, sample_weight)
-        if solver == "stiff" and not supports_stiff(flow):
-            raise ValueError(
-                f"solver='stiff' needs the Jacobian of the flow, which "
-                f"{type(network).__name__} does not provide; use solver='auto' "
-                "(which stays explicit for it) or solver='explicit'."
-            )
-        stepper = SOLVERS[solver]
-        stepper = None if stepper is None else stepper()
-        if start is None:
-            state = network.initial_state()
-            # A network may start at beta != 0 (random layers): the clock starts
-            # at the actual initial loss of this problem.
-            log_loss = flow.log_loss(flow.predictions(state)[1])
-            if log_target > -np.inf and not log_target < log_loss:
-                problem = f" {label.strip()}" if label else ""
-                raise ValueError(
-                    f"target_loss must be below the loss at initialization, "
-                    f"{np.exp(log_loss):.6g} for loss={loss.name!r}{problem}; "
-                    f"got target_loss={np.atleast_1d(target_loss)[0]!r}."
-                )
-            start = FlowState(state, -log_loss, -np.inf)
-        return integrate(
-            flow, start, list(log_targets), tol=tol, max_iter=max_iter,
-            verbose=verbose, label=label, stepper=stepper,
+        return _integrate_problem(flow, start, target_loss, tol, max_iter, verbose,
+                                  label, solver)
+
+
+def _fit_flow_batch(networks, loss, Z, sample_weight, target_loss, tol, max_iter,
+                    verbose, labels, blas_threads, solver="explicit"):
+    """Integrate one problem per network on the same data, as one batch.
+
+    The products with ``Z`` of all the flows are stacked into matrix-matrix
+    products (see :mod:`sklearn_implicit._batch`); each flow is otherwise
+    integrated exactly as by :func:`_fit_one_flow`. Returns one result per
+    network, in order.
+    """
+    Z = _aligned(Z)
+    batch = FlowBatch(Z)
+    flows = [batch.flow(network, loss, sample_weight) for network in networks]
+    with blas_limit(blas_threads):
+        return batch.run(flows, lambda flow, k: _integrate_problem(
+            flow, None, target_loss, tol, max_iter, verbose, labels[k], solver
+        ))
+
+
+def _aligned(Z):
+    if sp.issparse(Z):
+        return Z
+    # Arrays shipped by Dask can arrive unaligned; numpy then skips BLAS and
+    # sums in another order (different last bits).
+    return np.require(Z, requirements=["A"])
+
+
+def _integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, solver):
+    """Check the target against the start and integrate (see :func:`_fit_one_flow`).
+
+    The steppers keep state, so each problem gets a new one.
+    """
+    with np.errstate(divide="ignore"):
+        log_targets = np.log(np.atleast_1d(target_loss))
+    log_target = log_targets[0]
+    network = flow.network
+    if solver == "stiff" and not supports_stiff(flow):
+        raise ValueError(
+            f"solver='stiff' needs the Jacobian of the flow, which "
+            f"{type(network).__name__} does not provide; use solver='auto' "
+            "(which stays explicit for it) or solver='explicit'."
         )
+    stepper = SOLVERS[solver]
+    stepper = None if stepper is None else stepper()
+    if start is None:
+        state = network.initial_state()
+        # A network may start at beta != 0 (random layers): the clock starts
+        # at the actual initial loss of this problem.
+        log_loss = flow.log_loss(flow.predictions(state)[1])
+        if log_target > -np.inf and not log_target < log_loss:
+            problem = f" {label.strip()}" if label else ""
+            raise ValueError(
+                f"target_loss must be below the loss at initialization, "
+                f"{np.exp(log_loss):.6g} for loss={flow.loss.name!r}{problem}; "
+                f"got target_loss={np.atleast_1d(target_loss)[0]!r}."
+            )
+        start = FlowState(state, -log_loss, -np.inf)
+    return integrate(
+        flow, start, list(log_targets), tol=tol, max_iter=max_iter,
+        verbose=verbose, label=label, stepper=stepper,
+    )
 
 
 class BaseFlowEstimator(BaseEstimator):

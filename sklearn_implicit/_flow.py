@@ -118,9 +118,19 @@ class LinearFlow:
         # scales of X and alpha, so it is counted in a problem-sized unit.
         self.log_time_unit = 0.0
 
+    def product(self, coef):
+        """``X @ coef``: with :meth:`transpose_product`, the only use of ``X``
+        in an evaluation (a batch of flows serves both from stacked columns,
+        see :mod:`sklearn_implicit._batch`)."""
+        return np.asarray(self.X @ coef).ravel()
+
+    def transpose_product(self, r):
+        """``X.T @ r``."""
+        return np.asarray(self.X.T @ r).ravel()
+
     def predictions(self, state):
         coef = self.network.coef(state)
-        return coef, np.asarray(self.X @ coef).ravel()
+        return coef, self.product(coef)
 
     def log_loss(self, predictions):
         return self.loss.log_mean(predictions, self.sample_weight)
@@ -140,7 +150,7 @@ class LinearFlow:
             coef, p = self.predictions(state)
             log_loss = self.log_loss(p)
             r, log_scale = self.loss.scaled_gradient(p, self.sample_weight)
-            g = np.asarray(self.X.T @ r).ravel()
+            g = self.transpose_product(r)
             g_max = np.max(np.abs(g))
         # log_loss = -inf is a loss of exactly 0: a stationary point, below.
         if not (np.isfinite(g_max) and log_loss < np.inf):
@@ -370,24 +380,28 @@ class DormandPrince:
     order = _ORDER
 
     def step(self, flow, state, T, tau, h, ev):
-        k = [ev.dstate]
-        log_rates = [ev.log_dt_dtau]
+        # Stage velocities as rows: each combination is one matrix-vector
+        # product, with no list of vectors to copy into an array.
+        k = np.empty((7, state.shape[0]))
+        k[0] = ev.dstate
+        log_rates = np.empty(6)
+        log_rates[0] = ev.log_dt_dtau
         for s in range(1, 6):
-            ys = state + h * np.tensordot(_A[s], k, axes=1)
+            ys = state + (h * _A[s]) @ k[:s]
             evs = flow.evaluate(ys)
             if not np.isfinite(evs.log_dt_dtau):
                 return None
-            k.append(evs.dstate)
-            log_rates.append(evs.log_dt_dtau)
-        new_state = state + h * np.tensordot(_B, k, axes=1)
+            k[s] = evs.dstate
+            log_rates[s] = evs.log_dt_dtau
+        new_state = state + (h * _B) @ k[:6]
         if not np.all(np.isfinite(new_state)):
             return None
         ev_new = flow.evaluate(new_state)
         if not np.isfinite(ev_new.log_dt_dtau):
             return None
-        T_new = _advance_time(T, tau, h, np.array(log_rates), ev_new.log_dt_dtau)
-        k.append(ev_new.dstate)
-        return new_state, T_new, ev_new, h * np.tensordot(_E, k, axes=1)
+        T_new = _advance_time(T, tau, h, log_rates, ev_new.log_dt_dtau)
+        k[6] = ev_new.dstate
+        return new_state, T_new, ev_new, (h * _E) @ k
 
 
 def _advance_time(T, tau, h, log_rates, log_rate_end):

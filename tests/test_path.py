@@ -118,3 +118,72 @@ def test_errors():
         implicit_bias_path(X, y, [1.0], [0.1], loss="hinge")
     with pytest.raises(ValueError, match="depth must be an integer"):
         implicit_bias_path(X, y, [1.0], [0.1], depth=1)
+
+
+@pytest.mark.parametrize("solver", ["explicit", "auto"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batched_path_equals_unbatched(solver, sparse):
+    X, y = _data(seed=4, n=15, d=6)
+    X = sp.csr_matrix(X) if sparse else X
+    # Scales over four decades, depths with different rates: the trajectories
+    # of one batch take very different numbers of steps.
+    alphas = np.geomspace(0.01, 100.0, 7)
+    targets = [0.2, 1e-4, 1e-40]
+    one = implicit_bias_path(X, y, alphas, targets, depth=3, solver=solver,
+                             batch_size=1, tol=TOL)
+    batched = implicit_bias_path(X, y, alphas, targets, depth=3, solver=solver,
+                                 batch_size=4, tol=TOL)
+    np.testing.assert_array_equal(batched.status, one.status)
+    np.testing.assert_array_equal(batched.log10_loss, one.log10_loss)
+    # The stacked products round differently; the flow carries that along its
+    # path to within the tolerance.
+    scale = np.abs(one.coef).max(axis=-1, keepdims=True)
+    np.testing.assert_allclose(batched.coef / scale, one.coef / scale, rtol=0,
+                               atol=20 * TOL)
+    # Each trajectory keeps its own steps.
+    np.testing.assert_allclose(batched.n_grad_evals, one.n_grad_evals, rtol=0.05)
+
+
+def test_batched_path_is_reproducible_and_independent_of_n_jobs():
+    X, y = _data(seed=5)
+    kwargs = dict(alphas=np.geomspace(0.1, 10.0, 6), target_losses=[0.1, 1e-6],
+                  batch_size=3)
+    ref = implicit_bias_path(X, y, **kwargs)
+    again = implicit_bias_path(X, y, **kwargs)
+    with joblib.parallel_backend("threading"):
+        par = implicit_bias_path(X, y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(again.coef, ref.coef)
+    np.testing.assert_array_equal(par.coef, ref.coef)
+    np.testing.assert_array_equal(par.n_grad_evals, ref.n_grad_evals)
+
+
+def test_batch_with_stalled_and_capped_trajectories():
+    # Not separable: every trajectory stalls; the batch must still finish
+    # each one and report it, whatever the others do.
+    X = np.array([[1.0], [2.0], [-1.0], [1.5]])
+    y = np.array([1, 1, 0, 0])
+    with pytest.warns(ConvergenceWarning, match="stalled"):
+        path = implicit_bias_path(X, y, [0.1, 1.0, 10.0], [0.95, 1e-8], batch_size=3)
+    np.testing.assert_array_equal(path.status, ["stalled"] * 3)
+    assert np.isfinite(path.coef[:, 0]).all() and np.isnan(path.coef[:, 1]).all()
+    X, y = _data(seed=6)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        path = implicit_bias_path(X, y, [1e-3, 1.0], [0.5, 1e-200], max_iter=30,
+                                  batch_size=2)
+    assert set(path.status) == {"max_iter"}
+
+
+@pytest.mark.parametrize("batch_size", [0, -2, 1.5, "big", True])
+def test_batch_size_errors(batch_size):
+    X, y = _data()
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto'"):
+        implicit_bias_path(X, y, [1.0], [0.1], batch_size=batch_size)
+
+
+def test_auto_batch_size_rule():
+    from sklearn_implicit.path import _check_batch_size
+
+    assert _check_batch_size("auto", 64, 1000, 10_000) == 64
+    assert _check_batch_size("auto", 7, 1000, 10_000) == 1  # too few scales
+    assert _check_batch_size("auto", 64, 10, 100) == 1  # too small to pay
+    assert _check_batch_size(5, 3, 10, 100) == 5

@@ -18,6 +18,10 @@ import numpy as np
 from scipy.special import expit, log_expit
 
 _LOG2 = np.log(2.0)
+_LOG4 = np.log(4.0)
+# Depth 2 uses sinh and cosh directly while |rho| stays below this (and
+# 8 alpha**2 cosh(rho) is finite), logarithms beyond.
+_LINEAR_RHO = 700.0
 # Coefficients below this fraction of the largest are controlled in absolute
 # terms (relative to the largest).
 _FLOOR = 1e-3
@@ -39,9 +43,79 @@ class DiagonalNetwork:
         self.depth = int(depth)
         self.n_coef = self.log_alpha.shape[0]
         self._log_depth = np.log(self.depth)
+        self._two_alpha2 = 2.0 * np.exp(2.0 * self.log_alpha)
+        # alpha**2 must not be subnormal for the sinh/cosh forms (see _at)
+        self._linear = self.depth == 2 and bool(np.all(self._two_alpha2 > 1e-290))
+        self._memo = None
 
     def initial_state(self):
         return np.zeros(self.n_coef)
+
+    def _at(self, rho):
+        """``(coef, log a, P / max P, log max P, log P or None)`` at ``rho``.
+
+        ``a`` is ``d rho/dt`` and ``P`` is ``d beta/dt`` per unit of ``g``.
+        An evaluation asks for the coefficients, then the velocity, and the
+        integrator then asks for the error scale of the same state: the
+        quantities of the last state are kept (states are never modified in
+        place, so identity is enough).
+        """
+        memo = self._memo
+        if memo is not None and memo[0] is rho:
+            return memo[1]
+        depth = self.depth
+        point = None
+        if self._linear and np.max(np.abs(rho), initial=0.0) < _LINEAR_RHO:
+            # beta = 2 alpha**2 sinh(rho), P = 8 alpha**2 cosh(rho), both from
+            # one expm1 (transcendental functions are most of the cost of an
+            # evaluation at large d): with e = exp(|rho|) = 1 + m,
+            # sinh |rho| = m (m + 2) / (2 e) has no cancellation near rho = 0,
+            # and nothing overflows below _LINEAR_RHO.
+            with np.errstate(over="ignore"):  # a large alpha: logarithms below
+                m = np.expm1(np.abs(rho))
+                e = 1.0 + m
+                coef = np.copysign(self._two_alpha2 * (0.5 * m) * ((m + 2.0) / e), rho)
+                p = (2.0 * self._two_alpha2) * (e + 1.0 / e)
+                top = np.max(p)
+            if 0 < top < np.inf:
+                point = (coef, _LOG4, p / top, np.log(top), None)
+        if point is None:
+            point = self._at_in_logs(rho)
+        # Shared by every caller of this state: read-only, so that no caller
+        # can change what the next one gets.
+        point[0].flags.writeable = False
+        self._memo = (rho, point)
+        return point
+
+    def _at_in_logs(self, rho):
+        """:meth:`_at` from logarithms, for any depth and any size of ``rho``.
+
+        With ``log u - log v = rho`` every sum ``u**c + v**c`` is
+        ``max(u, v)**c (1 + exp(-c |rho|))``: one exponential per sum.
+        """
+        depth = self.depth
+        abs_rho = np.abs(rho)
+        if depth == 2:
+            log_big = self.log_alpha + 0.5 * abs_rho
+        else:
+            k = depth - 2
+            # max(log u, log v), from the conservation law (see log_weights)
+            log_big = self.log_alpha - (_LOG2 + log_expit(-k * abs_rho)) / k
+        # u**D - v**D = sign(rho) max(u, v)**D (1 - exp(-D |rho|)): no
+        # cancellation near rho = 0 and no overflow of the smaller term.
+        decay = np.expm1(-depth * abs_rho)
+        coef = np.sign(rho) * np.exp(depth * log_big) * -decay
+        if depth == 2:
+            log_a = _LOG4
+            # 1 + exp(-2 |rho|) = 2 + expm1(-2 |rho|)
+            log_p = _LOG4 + 2.0 * log_big + np.log(2.0 + decay)
+        else:
+            log_a = self._log_depth + k * log_big + np.log1p(np.exp(-k * abs_rho))
+            c = 2 * depth - 2
+            log_p = (2 * self._log_depth + c * log_big
+                     + np.log1p(np.exp(-c * abs_rho)))
+        top = np.max(log_p)
+        return coef, log_a, np.exp(log_p - top), top, log_p
 
     def log_weights(self, rho):
         """``(log u, log v)`` from ``rho`` through the conservation law."""
@@ -54,28 +128,14 @@ class DiagonalNetwork:
         return log_u, log_v
 
     def coef(self, rho):
-        log_u, log_v = self.log_weights(rho)
-        # u**D - v**D = sign(rho) max(u, v)**D (1 - exp(-D |rho|)): no
-        # cancellation near rho = 0 and no overflow of the smaller term.
-        log_big = np.maximum(log_u, log_v)
-        return np.sign(rho) * np.exp(self.depth * log_big) * -np.expm1(
-            -self.depth * np.abs(rho)
-        )
+        return self._at(rho)[0]
 
     def _log_rates(self, rho):
         """``log a`` (d rho/dt per unit g) and ``log P`` (d beta/dt per unit g)."""
-        depth = self.depth
-        log_u, log_v = self.log_weights(rho)
-        if depth == 2:
-            log_a = np.full_like(rho, 2 * _LOG2)
-        else:
-            log_a = self._log_depth + np.logaddexp(
-                (depth - 2) * log_u, (depth - 2) * log_v
-            )
-        log_p = 2 * self._log_depth + np.logaddexp(
-            (2 * depth - 2) * log_u, (2 * depth - 2) * log_v
-        )
-        return log_a, log_p
+        _, log_a, p_scaled, log_top, log_p = self._at(rho)
+        if log_p is None:
+            log_p = log_top + np.log(p_scaled)
+        return np.full(rho.shape, log_a) if np.ndim(log_a) == 0 else log_a, log_p
 
     def log_rates_with_slopes(self, rho):
         """``log a``, ``log P`` and their derivatives ``d log a/d rho``, ``d log P/d rho``.
@@ -100,12 +160,10 @@ class DiagonalNetwork:
         return log_a, log_p, dlog_a, slope(2 * depth - 2)
 
     def velocity(self, rho, g):
-        log_a, log_p = self._log_rates(rho)
-        # sum P g**2 with P scaled by its largest entry (P may overflow).
-        top = np.max(log_p)
-        power = np.dot(np.exp(log_p - top), g * g)
-        log_power = top + np.log(power) if power > 0 else -np.inf
-        return np.exp(log_a) * g, log_power
+        _, log_a, p_scaled, log_top, _ = self._at(rho)
+        power = np.dot(p_scaled, g * g)
+        log_power = log_top + np.log(power) if power > 0 else -np.inf
+        return (4.0 * g if log_a is _LOG4 else np.exp(log_a) * g), log_power
 
     def error_scale(self, rho):
         # The change of rho_j that changes beta_j by its own size, or by
@@ -114,7 +172,11 @@ class DiagonalNetwork:
         # absolute error in rho, since dbeta/drho ~ D |beta|) and relative to
         # the largest one for the small coefficients. An absolute error in rho
         # alone would be blind at large alpha, where rho stays tiny.
-        log_a, log_p = self._log_rates(rho)
-        size = np.abs(self.coef(rho))
+        coef, log_a, p_scaled, log_top, log_p = self._at(rho)
+        size = np.abs(coef)
         floor = max(_FLOOR * np.max(size), 1e-300)
-        return np.maximum(size, floor) * np.exp(log_a - log_p)
+        if log_p is None:
+            rate = np.exp(log_a - log_top) / p_scaled
+        else:
+            rate = np.exp(log_a - log_p)
+        return np.maximum(size, floor) * rate
