@@ -96,7 +96,7 @@ class Settings:
     per_eval_fit_sizes: tuple = ((100, 1000), (1000, 10000))
     per_eval_block: float = 0.2  # seconds per timed block of calls
     # case "path"
-    path_size: tuple = (1000, 10000)
+    path_sizes: tuple = ((100, 1000), (1000, 10000))
     path_ks: tuple = (1, 8, 64)
     path_alpha_range: tuple = (0.1, 1.0)
     path_target: float = 1e-5
@@ -138,7 +138,7 @@ class Settings:
         )
         defaults = dict(
             mode="quick", repeats=3, time_budget=3.0, evals_grids=[small],
-            per_eval_fit_sizes=((100, 1000),), path_size=(100, 1000),
+            per_eval_fit_sizes=((100, 1000),), path_sizes=((100, 1000),),
             threads_fit_sizes=((100, 1000),), gd_max_steps=100_000, path_budget=30.0,
         )
         return cls(**{**defaults, **kw})
@@ -158,7 +158,7 @@ class Settings:
             gd_configs=((2, 1.0, "exponential"),), gd_target=1e-2, gd_dir_err=1e-2,
             gd_max_steps=20_000, gd_flow_tols=(1e-3, 1e-6), gd_extrapolate=(1e-10,),
             per_eval_sizes=(size,), per_eval_fit_sizes=(size,), per_eval_block=0.01,
-            path_size=size, path_ks=(1, 2), path_target=1e-3, path_budget=30.0,
+            path_sizes=(size,), path_ks=(1, 2), path_target=1e-3, path_budget=30.0,
             threads_sizes=(size,), threads_fit_sizes=(size,), threads_target=1e-3,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
         )
@@ -666,56 +666,64 @@ def case_per_eval(settings):
 
 
 def case_path(settings):
-    """Cost per trajectory of ``implicit_bias_path`` against single fits."""
-    try:
-        from sklearn_implicit.path import implicit_bias_path
-    except ImportError as exc:
-        return _result("Alpha path", "not available: sklearn_implicit.path."
-                       f"implicit_bias_path cannot be imported ({exc}).")
-    size = tuple(settings.path_size)
-    X, y = make_problem(*size, seed=settings.seed)
+    """Cost per trajectory of ``implicit_bias_path``, batched and one by one, against single fits."""
+    from sklearn_implicit.path import implicit_bias_path
+
     lo, hi = settings.path_alpha_range
     target = settings.path_target
+    tables, checks, notes = [], [], []
+    for size in settings.path_sizes:
+        size = tuple(size)
+        X, y = make_problem(*size, seed=settings.seed)
 
-    def single(alpha):
-        return fit_flow(X, y, depth=2, alpha=alpha, loss="exponential", target=target,
-                        tol=DEFAULT_TOL, max_evals=10**6, fit_params=settings.fit_params)
+        def single(alpha):
+            return fit_flow(X, y, depth=2, alpha=alpha, loss="exponential", target=target,
+                            tol=DEFAULT_TOL, max_evals=10**6, fit_params=settings.fit_params)
 
-    # A single fit's cost: the mean over the ends and the middle of the alpha range.
-    probe = (lo, float(np.sqrt(lo * hi)), hi)
-    single_seconds = float(np.mean([timed(lambda a=a: single(a), settings)[0] for a in probe]))
-    rows, checks = [], []
-    per_trajectory = None
-    for k in settings.path_ks:
-        alphas = np.geomspace(lo, hi, k) if k > 1 else np.array([probe[1]])
-        if per_trajectory is not None and per_trajectory * k > settings.path_budget:
-            rows.append({"k": k, "path time [s]": None, "per trajectory [s]": None,
-                         "per trajectory / single fit": None,
-                         "status": f"skipped: estimated {per_trajectory * k:.0f} s > "
-                                   f"budget {settings.path_budget:g} s"})
-            continue
-        seconds, n_runs, _ = timed(lambda: implicit_bias_path(
-            X, y, alphas, [target], depth=2, loss="exponential", fit_intercept=False,
-            tol=DEFAULT_TOL), settings)
-        per_trajectory = seconds / k
-        rows.append({"k": k, "path time [s]": seconds, "per trajectory [s]": per_trajectory,
-                     "per trajectory / single fit": per_trajectory / single_seconds,
-                     "status": f"{n_runs} repeats"})
-    last = rows[-1]
-    if last["k"] == 64:
-        value = last["per trajectory / single fit"]
-        checks.append(_check("64 alphas batched <= 1/5 of a single fit per trajectory",
-                             "skipped" if value is None else f"{value:.3g}",
-                             value is not None and value <= 0.2))
+        # A single fit's cost: the mean over the ends and the middle of the alpha range.
+        probe = (lo, float(np.sqrt(lo * hi)), hi)
+        single_seconds = float(np.mean([timed(lambda a=a: single(a), settings)[0]
+                                        for a in probe]))
+        notes.append(f"{size[0]} x {size[1]}: single fit {single_seconds:.3g} s")
+        rows = []
+        for k in settings.path_ks:
+            alphas = np.geomspace(lo, hi, k) if k > 1 else np.array([probe[1]])
+            # k = 1 is one flow; larger k batched, and one by one (batch_size=1)
+            # while that fits the budget: the comparison says where batching pays.
+            for batch_size in ([1] if k == 1 else [k, 1]):
+                estimate = single_seconds * k * (1.0 if batch_size == 1 else 0.3)
+                row = {"k": k, "batch_size": batch_size}
+                if estimate > settings.path_budget:
+                    rows.append({**row, "path time [s]": None, "per trajectory [s]": None,
+                                 "per trajectory / single fit": None, "max evals": None,
+                                 "status": f"skipped: estimated {estimate:.0f} s > budget "
+                                           f"{settings.path_budget:g} s"})
+                    continue
+                seconds, n_runs, path = timed(lambda: implicit_bias_path(
+                    X, y, alphas, [target], depth=2, loss="exponential",
+                    fit_intercept=False, tol=DEFAULT_TOL, batch_size=batch_size), settings)
+                rows.append({**row, "path time [s]": seconds, "per trajectory [s]": seconds / k,
+                             "per trajectory / single fit": seconds / k / single_seconds,
+                             "max evals": int(np.max(path.n_grad_evals)),
+                             "status": f"{n_runs} repeats"})
+        tables.append({"title": f"n x d = {size[0]} x {size[1]}",
+                       "columns": ["k", "batch_size", "path time [s]", "per trajectory [s]",
+                                   "per trajectory / single fit", "max evals", "status"],
+                       "rows": rows})
+        if size == (1000, 10000):
+            batched = [r for r in rows if r["k"] == 64 and r["batch_size"] == 64]
+            value = batched[0]["per trajectory / single fit"] if batched else None
+            checks.append(_check("64 alphas batched <= 1/5 of a single fit per trajectory",
+                                 "skipped" if value is None else f"{value:.3g}",
+                                 value is not None and value <= 0.2))
     return _result(
         "Alpha path",
-        f"implicit_bias_path on n x d = {size[0]} x {size[1]}, D=2, exponential, target "
-        f"{target:g}, k alphas geometric in [{lo:g}, {hi:g}] (k = 1: the middle one); single "
-        f"fit: mean median time of DiagonalLinearClassifier at alpha in "
-        f"{tuple(round(a, 4) for a in probe)} = {single_seconds:.3g} s.",
-        tables=[{"title": "", "columns": ["k", "path time [s]", "per trajectory [s]",
-                                          "per trajectory / single fit", "status"],
-                 "rows": rows}], checks=checks,
+        f"implicit_bias_path, D=2, exponential, target {target:g}, k alphas geometric in "
+        f"[{lo:g}, {hi:g}] (k = 1: the middle one), one trajectory per alpha, in one batch "
+        f"(batch_size = k) or one by one (batch_size = 1), one process. Single fit: mean "
+        f"median time of DiagonalLinearClassifier at alpha in "
+        f"{tuple(round(a, 4) for a in probe)} ({'; '.join(notes)}).",
+        tables=tables, checks=checks,
     )
 
 

@@ -95,51 +95,10 @@ def test_gradient_descent_tracks_flow_time(bench):
     assert bench.direction_error(res.coef, fit.coef) < 1e-2
 
 
-def _fake_path(X, y, alphas, target_losses, *, depth=2, loss="exponential",
-               fit_intercept=False, tol=1e-6):
-    """A stand-in for implicit_bias_path: one fit per alpha."""
-    from sklearn_implicit import DiagonalLinearClassifier
-
-    return [
-        DiagonalLinearClassifier(alpha=a, depth=depth, loss=loss, target_loss=target_losses[-1],
-                                 fit_intercept=fit_intercept, tol=tol).fit(X, y).coef_
-        for a in alphas
-    ]
-
-
-class _FakeDeep:
-    """A stand-in for DeepLinearClassifier with the parameters the case passes."""
-
-    def __init__(self, depth=2, width=32, target_loss=1e-5, fit_intercept=True,
-                 random_state=None, max_iter=10_000):
-        from sklearn_implicit import DiagonalLinearClassifier
-
-        self._clf = DiagonalLinearClassifier(depth=depth, target_loss=target_loss,
-                                             fit_intercept=fit_intercept, max_iter=max_iter)
-
-    def fit(self, X, y):
-        self._clf.fit(X, y)
-        self.n_grad_evals_ = self._clf.n_grad_evals_
-        self.log10_loss_ = self._clf.log10_loss_
-        return self
-
-
-def test_path_and_deep_cases_run_against_stand_ins(bench, monkeypatch):
-    """The cases for code written concurrently run once it exists."""
-    import types
-
-    import sklearn_implicit
-
-    module = types.ModuleType("sklearn_implicit.path")
-    module.implicit_bias_path = _fake_path
-    monkeypatch.setitem(sys.modules, "sklearn_implicit.path", module)
-    monkeypatch.setattr(sklearn_implicit, "DeepLinearClassifier", _FakeDeep, raising=False)
-    settings = bench.Settings.toy(repeats=1)
-    path = bench.run_case("path", settings)
-    rows = path["tables"][0]["rows"]
-    assert [r["k"] for r in rows] == list(settings.path_ks)
-    assert all(r["per trajectory / single fit"] > 0 for r in rows)
-    deep = bench.run_case("deep", settings)
-    rows = deep["tables"][0]["rows"]
-    assert [r["target"] for r in rows] == list(settings.deep_targets)
-    assert all(r["evals"] > 0 and r["eval / bare pair"] > 0 for r in rows)
+def test_path_case_compares_batched_and_one_by_one(toy_results):
+    settings, results = toy_results
+    rows = results["path"]["tables"][0]["rows"]
+    # k = 1 once; every larger k batched (batch_size = k) and one by one.
+    expected = [(k, b) for k in settings.path_ks for b in ([1] if k == 1 else [k, 1])]
+    assert [(r["k"], r["batch_size"]) for r in rows] == expected
+    assert all(r["per trajectory / single fit"] > 0 and r["max evals"] > 0 for r in rows)

