@@ -96,7 +96,7 @@ class Settings:
     per_eval_fit_sizes: tuple = ((100, 1000), (1000, 10000))
     per_eval_block: float = 0.2  # seconds per timed block of calls
     # case "path"
-    path_sizes: tuple = ((100, 1000), (1000, 10000))
+    path_sizes: tuple = ((100, 1000), (300, 3000), (1000, 10000))
     path_ks: tuple = (1, 8, 64)
     path_alpha_range: tuple = (0.1, 1.0)
     path_target: float = 1e-5

@@ -10,6 +10,7 @@ at each requested loss on its way down.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets
@@ -33,11 +34,14 @@ from .margins import _p_norm
 
 __all__ = ["implicit_bias_path"]
 
-# batch_size='auto': batch from this many scales on designs of at least this
-# many entries (n_samples * n_features), in batches of at most this many
-# scales; measured in benchmarks/RESULTS.md (case path).
+# batch_size='auto': batch from this many scales on dense designs of at least
+# this many entries (n_samples * n_features), in batches of at most this many
+# scales. benchmarks/RESULTS.md (case path) times one batch against one by
+# one: batching is slower at 100 x 1000, about even near 300 x 3000 and
+# several times faster at 1000 x 10000; on small data the hand-over between
+# trajectories costs more than the stacked products save.
 _AUTO_MIN_ALPHAS = 8
-_AUTO_MIN_SIZE = 100_000
+_AUTO_MIN_SIZE = 1_000_000
 _AUTO_MAX_BATCH = 64
 
 
@@ -110,10 +114,12 @@ def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
     return networks, [result for batch in batches for result in batch]
 
 
-def _check_batch_size(batch_size, n_alphas, n_samples, n_features):
+def _check_batch_size(batch_size, n_alphas, X):
     """The batch size to use: ``batch_size``, or the measured rule for 'auto'."""
     if batch_size == "auto":
-        if n_alphas < _AUTO_MIN_ALPHAS or n_samples * n_features < _AUTO_MIN_SIZE:
+        n_samples, n_features = X.shape
+        if (n_alphas < _AUTO_MIN_ALPHAS or sp.issparse(X)
+                or n_samples * n_features < _AUTO_MIN_SIZE):
             return 1
         return _AUTO_MAX_BATCH
     if not (isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
@@ -196,8 +202,8 @@ def implicit_bias_path(
         data. Each trajectory keeps its own steps, so entries agree with
         unbatched ones to the tolerance (not to the last bit). ``1``
         integrates every scale on its own. ``'auto'`` batches (up to 64 scales
-        per batch) from 8 scales on data with at least 100,000 entries, where
-        the benchmarks measured a gain, and uses 1 otherwise. Batches (or
+        per batch) from 8 scales on dense data with at least 1,000,000
+        entries, where the benchmarks measured a gain, and uses 1 otherwise. Batches (or
         single trajectories) are distributed over ``n_jobs`` workers; the
         batches depend on ``batch_size`` only, so results do not depend on
         ``n_jobs``.
@@ -272,7 +278,7 @@ def implicit_bias_path(
         )
     n_features = X.shape[1]
     alpha_rows = _check_alphas(alphas, n_features)
-    batch_size = _check_batch_size(batch_size, alpha_rows.shape[0], *X.shape)
+    batch_size = _check_batch_size(batch_size, alpha_rows.shape[0], X)
     loss_obj = LOSSES[loss]()
     targets = _check_targets(
         target_losses, np.exp(loss_obj.initial_log_mean(sample_weight)), loss

@@ -182,7 +182,9 @@ def test_batch_size_errors(batch_size):
 def test_auto_batch_size_rule():
     from sklearn_implicit.path import _check_batch_size
 
-    assert _check_batch_size("auto", 64, 1000, 10_000) == 64
-    assert _check_batch_size("auto", 7, 1000, 10_000) == 1  # too few scales
-    assert _check_batch_size("auto", 64, 10, 100) == 1  # too small to pay
-    assert _check_batch_size(5, 3, 10, 100) == 5
+    big, small = np.zeros((1000, 1000)), np.zeros((10, 100))
+    assert _check_batch_size("auto", 64, big) == 64
+    assert _check_batch_size("auto", 7, big) == 1  # too few scales
+    assert _check_batch_size("auto", 64, small) == 1  # too small to pay
+    assert _check_batch_size("auto", 64, sp.csr_matrix(big)) == 1
+    assert _check_batch_size(5, 3, small) == 5
