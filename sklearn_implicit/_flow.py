@@ -117,6 +117,9 @@ class LinearFlow:
         # integrate): t itself spans about 1e-450 to 1e450 over the accepted
         # scales of X and alpha, so it is counted in a problem-sized unit.
         self.log_time_unit = 0.0
+        self._loss_and_gradient = getattr(
+            loss, "log_mean_and_scaled_gradient", self._separate_loss_and_gradient
+        )
 
     def product(self, coef):
         """``X @ coef``: with :meth:`transpose_product`, the only use of ``X``
@@ -148,28 +151,30 @@ class LinearFlow:
         # through the NaN below, not as a RuntimeWarning to the user.
         with np.errstate(over="ignore", invalid="ignore"):
             coef, p = self.predictions(state)
-            log_loss = self.log_loss(p)
-            r, log_scale = self.loss.scaled_gradient(p, self.sample_weight)
+            log_loss, r, log_scale = self._loss_and_gradient(p, self.sample_weight)
             g = self.transpose_product(r)
-            g_max = np.max(np.abs(g))
-        # log_loss = -inf is a loss of exactly 0: a stationary point, below.
-        if not (np.isfinite(g_max) and log_loss < np.inf):
-            return Evaluation(np.zeros_like(state), np.nan, np.nan, p, coef, state)
-        if g_max == 0:
-            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
-        g /= g_max
-        # -grad_beta L = exp(log_g) * g
-        log_g = log_scale - self._log_sw_sum + np.log(g_max)
-        with np.errstate(over="ignore", invalid="ignore"):
+            g_max = np.abs(g).max()
+            # log_loss = -inf is a loss of exactly 0: a stationary point, below.
+            if not (np.isfinite(g_max) and log_loss < np.inf):
+                return Evaluation(np.zeros_like(state), np.nan, np.nan, p, coef, state)
+            if g_max == 0:
+                return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
+            g /= g_max
+            # -grad_beta L = exp(log_g) * g
+            log_g = log_scale - self._log_sw_sum + np.log(g_max)
             velocity, log_power = self.network.velocity(state, g)
             if log_power == -np.inf:
                 return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
             # d state/d tau = (d state/dt) / (d tau/dt), d tau/dt = power / L
             dstate = velocity * np.exp(log_loss - log_g - log_power)
         log_dt_dtau = log_loss - 2 * log_g - log_power - self.log_time_unit
-        if not np.all(np.isfinite(dstate)):
+        if not np.isfinite(dstate).all():
             return Evaluation(np.zeros_like(state), log_loss, np.nan, p, coef, state)
         return Evaluation(dstate, log_loss, log_dt_dtau, p, coef, state)
+
+    def _separate_loss_and_gradient(self, p, sample_weight):
+        return (self.loss.log_mean(p, sample_weight),
+                *self.loss.scaled_gradient(p, sample_weight))
 
     def may_stall(self, predictions):
         """Whether the loss may have a positive infimum (a stall is possible)."""

@@ -13,6 +13,9 @@ integrator talks to it through three methods, all vectorized over samples:
 ``initial_log_mean(sample_weight)``
     the value of ``log_mean`` at ``p = 0`` (the network starts at beta = 0).
 
+Optional: ``log_mean_and_scaled_gradient(p, sample_weight)`` returns both
+results at once where they share work (the exponential loss: one pass).
+
 For classification ``p_i`` is the margin ``y_i x_i . beta`` with labels in
 {-1, +1} folded into the data; for regression it is the residual-defining
 prediction and the loss holds the targets.
@@ -52,6 +55,15 @@ class ExponentialLoss:
 
     def scaled_gradient(self, p, sample_weight):
         return _scaled(-p, sample_weight)
+
+    def log_mean_and_scaled_gradient(self, p, sample_weight):
+        # l = -l' = exp(-p): the mean is the sum of the scaled gradient.
+        # Weights are positive here (the estimators drop zero weights).
+        log_sr = np.log(sample_weight) - p
+        log_scale = log_sr.max()
+        r = np.exp(log_sr - log_scale)
+        log_mean = log_scale + np.log(r.sum()) - np.log(sample_weight.sum())
+        return log_mean, r, log_scale
 
     def initial_log_mean(self, sample_weight):
         return 0.0

@@ -19,8 +19,7 @@ from scipy.special import expit, log_expit
 
 _LOG2 = np.log(2.0)
 _LOG4 = np.log(4.0)
-# Depth 2 uses sinh and cosh directly while |rho| stays below this (and
-# 8 alpha**2 cosh(rho) is finite), logarithms beyond.
+# Largest |rho| for the sinh/cosh forms of depth 2 (see __init__)
 _LINEAR_RHO = 700.0
 # Coefficients below this fraction of the largest are controlled in absolute
 # terms (relative to the largest).
@@ -44,8 +43,12 @@ class DiagonalNetwork:
         self.n_coef = self.log_alpha.shape[0]
         self._log_depth = np.log(self.depth)
         self._two_alpha2 = 2.0 * np.exp(2.0 * self.log_alpha)
-        # alpha**2 must not be subnormal for the sinh/cosh forms (see _at)
-        self._linear = self.depth == 2 and bool(np.all(self._two_alpha2 > 1e-290))
+        # Depth 2 uses sinh and cosh directly while |rho| stays below this
+        # bound (P = 8 alpha**2 cosh(rho) <= 8 max(alpha)**2 exp(|rho|) < 1e300
+        # and alpha**2 is not subnormal), logarithms beyond.
+        self._linear_rho = -np.inf
+        if self.depth == 2 and np.all(self._two_alpha2 > 1e-290):
+            self._linear_rho = min(_LINEAR_RHO, np.log(1e300) - np.log(8.0) - 2.0 * self.log_alpha.max())
         self._memo = None
 
     def initial_state(self):
@@ -64,20 +67,19 @@ class DiagonalNetwork:
         if memo is not None and memo[0] is rho:
             return memo[1]
         point = None
-        if self._linear and np.max(np.abs(rho), initial=0.0) < _LINEAR_RHO:
+        abs_rho = np.abs(rho)
+        if abs_rho.max(initial=0.0) < self._linear_rho:
             # beta = 2 alpha**2 sinh(rho), P = 8 alpha**2 cosh(rho), both from
             # one expm1 (transcendental functions are most of the cost of an
             # evaluation at large d): with e = exp(|rho|) = 1 + m,
             # sinh |rho| = m (m + 2) / (2 e) has no cancellation near rho = 0,
-            # and nothing overflows below _LINEAR_RHO.
-            with np.errstate(over="ignore"):  # a large alpha: logarithms below
-                m = np.expm1(np.abs(rho))
-                e = 1.0 + m
-                coef = np.copysign(self._two_alpha2 * (0.5 * m) * ((m + 2.0) / e), rho)
-                p = (2.0 * self._two_alpha2) * (e + 1.0 / e)
-                top = np.max(p)
-            if 0 < top < np.inf:
-                point = (coef, _LOG4, p / top, np.log(top), None)
+            # and below _linear_rho nothing overflows.
+            m = np.expm1(abs_rho)
+            e = 1.0 + m
+            coef = np.copysign(self._two_alpha2 * (0.5 * m) * ((m + 2.0) / e), rho)
+            p = (2.0 * self._two_alpha2) * (e + 1.0 / e)
+            top = p.max()
+            point = (coef, _LOG4, p / top, np.log(top), None)
         if point is None:
             point = self._at_in_logs(rho)
         # Shared by every caller of this state: read-only, so that no caller
