@@ -32,6 +32,8 @@ the path, which is what ``tol`` controls).
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
 
 LN10 = np.log(10.0)
 
@@ -117,6 +119,7 @@ class LinearFlow:
         # integrate): t itself spans about 1e-450 to 1e450 over the accepted
         # scales of X and alpha, so it is counted in a problem-sized unit.
         self.log_time_unit = 0.0
+        self._separable = None  # found when a stall is suspected
         self._loss_and_gradient = getattr(
             loss, "log_mean_and_scaled_gradient", self._separate_loss_and_gradient
         )
@@ -182,8 +185,48 @@ class LinearFlow:
         if stall is not None:
             return stall(predictions)
         # Margin losses: once every margin is positive the data are separated
-        # and the loss goes to 0 along the ray; before that it may not.
-        return np.min(predictions) <= 0
+        # and the loss goes to 0 along the ray. Before that, a slow phase (the
+        # escape from the saddle at 0 with tiny features or a tiny alpha, over
+        # many decades of time) looks like a stall; only data that no linear
+        # function separates can stall. A linear program says which.
+        if np.min(predictions) > 0:
+            return False
+        if self._separable is None:
+            self._separable = linearly_separable(self.X)
+        return not self._separable
+
+
+def linearly_separable(Z):
+    """Whether some ``b`` has ``Z @ b > 0`` in every row; None if undecided.
+
+    Strict separability does not change when rows or columns are scaled by
+    positive factors, so both are scaled to a largest entry of 1 (features
+    of 1e-150 or 1e150 are then no harder than others), and the linear
+    program ``Z b >= 1`` (b free) is solved by HiGHS.
+    """
+    Z = sp.csr_matrix(Z, dtype=float) if sp.issparse(Z) else np.asarray(Z, dtype=float)
+    n, d = Z.shape
+    if n == 0:
+        return True
+    rows = _max_abs(Z, axis=1)
+    if np.any(rows == 0):
+        return False  # a zero row has margin 0 for every b
+    Z = sp.diags(1.0 / rows) @ Z if sp.issparse(Z) else Z / rows[:, None]
+    cols = _max_abs(Z, axis=0)
+    cols[cols == 0] = 1.0
+    A = -(Z @ sp.diags(1.0 / cols)) if sp.issparse(Z) else -(Z / cols)
+    res = linprog(np.zeros(d), A_ub=A, b_ub=-np.ones(n), bounds=(None, None),
+                  method="highs")
+    if res.status == 0:
+        return True
+    if res.status == 2:
+        return False
+    return None
+
+
+def _max_abs(Z, axis):
+    top = abs(Z).max(axis=axis)
+    return np.asarray(top.todense() if sp.issparse(top) else top, dtype=float).ravel()
 
 
 def _margin_fields(m, coef):

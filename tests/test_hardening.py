@@ -271,6 +271,43 @@ def test_stall_stops_early_at_the_infimum(loss):
     assert_all_finite(est, X)
 
 
+@pytest.mark.parametrize("scale", [1e-150, 1e-50])
+def test_tiny_features_on_separable_data_do_not_stall(scale):
+    # The escape from the saddle at 0 lasts many decades of time with tiny
+    # features, and its log-log slope falls below the stall threshold while
+    # some margins are negative. It used to be reported as a stall ("data not
+    # separable"); a linear program now confirms a stall first, so the flow
+    # goes on and reaches the target.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 5))
+    y = (X @ rng.standard_normal(5) > 0).astype(int)
+    est = DiagonalLinearClassifier(alpha=1.0, target_loss=1e-10, fit_intercept=False)
+    assert not fit_recording(est, X * scale, y)
+    assert est.log10_loss_[0] == pytest.approx(-10, abs=1e-10)
+    assert misclassified_fraction(est, X * scale, y) == 0
+    # The same path as the unscaled data at alpha * sqrt(scale) (with
+    # u' = sqrt(scale) u the depth-2 flow is the unscaled one, time rescaled),
+    # to the tolerance.
+    ref = DiagonalLinearClassifier(alpha=np.sqrt(scale), target_loss=1e-10,
+                                   fit_intercept=False, tol=1e-8).fit(X, y)
+    np.testing.assert_allclose(est.coef_ * scale, ref.coef_,
+                               atol=1e-4 * np.abs(ref.coef_).max())
+
+
+def test_linear_separability_check():
+    from sklearn_implicit._flow import linearly_separable
+
+    X, y = separable_problem(n=12)
+    Z = np.where(y == 1, 1.0, -1.0)[:, None] * X
+    for scale in (1e-150, 1.0, 1e150):
+        assert linearly_separable(Z * scale) is True
+        assert linearly_separable(sp.csr_matrix(Z * scale)) is True
+    # columns 300 orders of magnitude apart
+    assert linearly_separable(Z * np.array([1e-150, 1e150, 1.0])) is True
+    assert linearly_separable(np.vstack([Z, -Z[:1]])) is False  # a point and its opposite
+    assert linearly_separable(np.vstack([Z, np.zeros(Z.shape[1])])) is False  # a zero row
+
+
 def test_duplicated_points_with_opposite_labels_warn():
     # Separable but for one point duplicated with the opposite label: the
     # loss tends to a positive infimum without reaching it while the other
