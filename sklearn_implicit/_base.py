@@ -480,11 +480,9 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         return (
             f"Gradient flow{which} stalled before reaching target_loss="
             f"{self.target_loss:g}: {reached} and {misclassified:.1%} of the "
-            "training points are not separated (margin <= 0), so the data "
-            "look not linearly separable and the loss has a positive infimum "
-            "(or, with features or alpha many orders of magnitude below 1, "
-            "the flow crawls along a plateau: rescale X). "
-            "The returned model is the flow's point at the stall; raise "
+            "training points are not separated (margin <= 0). The data are "
+            "not linearly separable (a linear program confirmed it), so the "
+            "loss has a positive infimum. The returned model is the flow's point at the stall; raise "
             "target_loss above the reachable loss, or add features that "
             "separate the classes."
         )

@@ -191,8 +191,10 @@ class LinearFlow:
         # function separates can stall. A linear program says which.
         if np.min(predictions) > 0:
             return False
+        # Undecided (the solver gave up) counts as separable: the flow then
+        # runs on to max_iter, whose warning makes no claim about the data.
         if self._separable is None:
-            self._separable = linearly_separable(self.X)
+            self._separable = linearly_separable(self.X) is not False
         return not self._separable
 
 
