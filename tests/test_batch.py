@@ -66,3 +66,24 @@ def test_run_needs_the_batch_flows_in_order():
     with pytest.raises(ValueError, match="all the flows of this batch"):
         batch.run(flows[::-1], lambda flow, k: k)
     assert batch.run(flows, lambda flow, k: k) == [0, 1, 2]
+
+
+def test_keyboard_interrupt_while_serving_stops_every_flow():
+    import _thread
+
+    _, batch, flows = _batch(4)
+    before = threading.active_count()
+
+    def run(flow, k):
+        for i in range(200):
+            flow.evaluate(np.full(5, 0.01 * i))
+            if k == 1 and i == 3:
+                # as if Ctrl-C arrived in the serving (main) thread
+                _thread.interrupt_main()
+        return k
+
+    with pytest.raises(KeyboardInterrupt):
+        batch.run(flows, run)
+    assert threading.active_count() == before
+    # No flow ran to its end: the interrupt stopped them all.
+    assert all(flow.n_evals < 200 for flow in flows)
