@@ -99,6 +99,7 @@ class FlowBatch:
         self._replies = {}
         self._wake = []
         self._running = 0
+        self._next = {}  # whose turn follows whose in the current round
         self._abort = False
 
     def flow(self, network, loss, sample_weight):
@@ -135,7 +136,7 @@ class FlowBatch:
                 self._abort = True
             finally:
                 self._running -= 1
-                _signal(self._turn_over)
+                self._pass_turn(k)
 
         threads = []
         try:
@@ -149,10 +150,13 @@ class FlowBatch:
                 # Every running trajectory has posted one request.
                 batch = sorted(self._pending.items())
                 self._pending = {}
-                for index, reply in self._compute(batch):
-                    self._replies[index] = reply
-                    _signal(self._wake[index])
-                    self._turn_over.acquire()
+                self._replies.update(self._compute(batch))
+                # Each trajectory hands the turn to the next one, the last
+                # back to this thread: one thread switch per turn.
+                order = [index for index, _ in batch]
+                self._next = dict(zip(order, order[1:]))
+                _signal(self._wake[order[0]])
+                self._turn_over.acquire()
         finally:
             self._shut_down()
             for thread in threads:
@@ -166,12 +170,16 @@ class FlowBatch:
         if self._abort:
             raise _Aborted
         self._pending[index] = (kind, vector)
-        _signal(self._turn_over)
+        self._pass_turn(index)
         self._wake[index].acquire()
         reply = self._replies.pop(index)
         if reply is _ABORTED:
             raise _Aborted
         return reply
+
+    def _pass_turn(self, index):
+        following = self._next.get(index)
+        _signal(self._turn_over if following is None else self._wake[following])
 
     def _compute(self, batch):
         replies = []
