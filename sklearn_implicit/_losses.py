@@ -14,7 +14,9 @@ integrator talks to it through three methods, all vectorized over samples:
     the value of ``log_mean`` at ``p = 0`` (the network starts at beta = 0).
 
 Optional: ``log_mean_and_scaled_gradient(p, sample_weight)`` returns both
-results at once where they share work (the exponential loss: one pass).
+results at once where they share work (the exponential loss: one pass);
+``log_mean_is_exact = True`` says that ``log_mean`` keeps full relative
+accuracy at any loss, so that the integrator may check its clock against it.
 
 For classification ``p_i`` is the margin ``y_i x_i . beta`` with labels in
 {-1, +1} folded into the data; for regression it is the residual-defining
@@ -49,6 +51,7 @@ class ExponentialLoss:
     """l(m) = exp(-m): log l = -m, -l' = exp(-m)."""
 
     name = "exponential"
+    log_mean_is_exact = True
 
     def log_mean(self, p, sample_weight):
         return _weighted_log_mean(-p, sample_weight)
@@ -85,6 +88,7 @@ class LogisticLoss:
     """
 
     name = "logistic"
+    log_mean_is_exact = True
 
     def log_terms(self, p):
         p = np.asarray(p, dtype=float)

@@ -1,6 +1,7 @@
 """DeepLinearClassifier: exactness, implicit bias, conventions and bad input."""
 
 import time
+import warnings
 from functools import reduce
 
 import joblib
@@ -435,3 +436,19 @@ def test_cost_depth3_width100():
               f"{clf.n_iter_} steps, {seconds:.2f} s")
         assert clf.log10_loss_[0] == pytest.approx(-10)
         assert clf.n_grad_evals_[0] < 1000
+
+
+def test_large_alpha_deep_network_stops_at_the_target():
+    # Found by the long fuzz: at alpha=1000 and depth 9 the layers' error
+    # scale let a step's loss drift 6.7 units of -log L away from the clock,
+    # and the stop correction then ended above the target without a warning.
+    # The integrator now also bounds the drift of the loss from the clock.
+    X = np.array([[3.45584192, 8.21618144, 3.30437076, -13.03157232],
+                  [9.05355867, 4.46374572, -5.36953235, 5.81118104]])
+    y = np.array([0, 1])
+    est = DeepLinearClassifier(width=3, random_state=0, alpha=1000.0, depth=9,
+                               target_loss=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.fit(X, y)
+    assert -10 - 1e-9 <= est.log10_loss_[0] <= -10
