@@ -23,7 +23,8 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
-    max_examples=10_000,
+    # 10,000 cases per estimator unless the environment asks for another count
+    max_examples=int(os.environ.get("SKLEARN_IMPLICIT_FUZZ_EXAMPLES", "10000")),
     deadline=None,
     suppress_health_check=_QUIET,
     print_blob=True,
