@@ -118,7 +118,7 @@ class FlowBatch:
     >>> batch = FlowBatch(Z)
     >>> flows = [batch.flow(DiagonalNetwork(np.full(2, a), 2), ExponentialLoss(),
     ...                     np.ones(2)) for a in (0.1, 1.0)]
-    >>> batch.run(flows, lambda flow, k: flow.evaluate(np.zeros(2)).log_loss)
+    >>> batch.run(flows, lambda flow, k: float(flow.evaluate(np.zeros(2)).log_loss))
     [0.0, 0.0]
     """
 
