@@ -100,7 +100,8 @@ class DiagonalNetwork:
             log_big = self.log_alpha + 0.5 * abs_rho
         else:
             k = depth - 2
-            # max(log u, log v), from the conservation law (see log_weights)
+            # max(log u, log v) from the conservation law: u**(-k) =
+            # alpha**(-k) 2 expit(-k rho), v**(-k) = alpha**(-k) 2 expit(k rho)
             log_big = self.log_alpha - (_LOG2 + log_expit(-k * abs_rho)) / k
         # u**D - v**D = sign(rho) max(u, v)**D (1 - exp(-D |rho|)): no
         # cancellation near rho = 0 and no overflow of the smaller term.
@@ -117,16 +118,6 @@ class DiagonalNetwork:
                      + np.log1p(np.exp(-c * abs_rho)))
         top = np.max(log_p)
         return coef, log_a, np.exp(log_p - top), top, log_p
-
-    def log_weights(self, rho):
-        """``(log u, log v)`` from ``rho`` through the conservation law."""
-        depth = self.depth
-        if depth == 2:
-            return self.log_alpha + 0.5 * rho, self.log_alpha - 0.5 * rho
-        k = depth - 2
-        log_u = self.log_alpha - (_LOG2 + log_expit(-k * rho)) / k
-        log_v = self.log_alpha - (_LOG2 + log_expit(k * rho)) / k
-        return log_u, log_v
 
     def coef(self, rho):
         return self._at(rho)[0]
