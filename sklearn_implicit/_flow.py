@@ -405,7 +405,8 @@ def integrate(
             next_record = (np.floor(tau / history_every) + 1) * history_every
         # Stall: the log-log slope d(-log L)/d(log t) = t / (dt/dtau) keeps
         # falling towards zero while some margin is not positive.
-        slope = np.exp(log_time - unit - ev.log_dt_dtau)
+        # (capped: a slope beyond e**700 only says "far from a stall")
+        slope = np.exp(min(log_time - unit - ev.log_dt_dtau, 700.0))
         max_slope = max(max_slope, slope)
         if slope < _STALL_SLOPE and slope < 0.5 * max_slope and flow.may_stall(ev.predictions):
             status = "stalled"

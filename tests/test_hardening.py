@@ -429,3 +429,19 @@ def test_max_iter_in_a_warm_fit_stores_the_partial_point():
     np.testing.assert_allclose(est.coef_, cold.coef_, rtol=1e-6)
     assert est.history_[0]["log10_loss"][0] == 0
     assert np.all(np.diff(est.history_[0]["log10_loss"]) <= 0)
+
+
+def test_huge_constant_column_with_large_alpha_warns_only_once():
+    # Found by the long fuzz: a constant column of -4.8e145 with alpha=1000
+    # on it at depth 9 overflowed the stall test's log-log slope (a
+    # RuntimeWarning beside the ConvergenceWarning).
+    X = np.array([[-4.8211931267997824e145, 0.82161814350115836, 0.33043707618338714],
+                  [-4.8211931267997824e145, 0.90535586667311774, 0.44637457236401129],
+                  [-4.8211931267997824e145, 0.58111810419635312, 0.36457239618607573],
+                  [-4.8211931267997824e145, 0.028422241315796789, 0.54671298661244694]])
+    y = np.array([0, 1, 0, 1])
+    est = DiagonalLinearClassifier(alpha=np.array([1000.0, 1.0, 1.0]), depth=9,
+                                   target_loss=0.1, fit_intercept=False, max_iter=43)
+    (message,) = fit_recording(est, X, y)
+    assert "smallest training loss reached is 10**" in message
+    assert_all_finite(est, X)
