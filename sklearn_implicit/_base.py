@@ -482,9 +482,9 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             f"{self.target_loss:g}: {reached} and {misclassified:.1%} of the "
             "training points are not separated (margin <= 0). The data are "
             "not linearly separable (a linear program confirmed it), so the "
-            "loss has a positive infimum. The returned model is the flow's point at the stall; raise "
-            "target_loss above the reachable loss, or add features that "
-            "separate the classes."
+            "loss has a positive infimum. The returned model is the flow's "
+            "point at the stall; raise target_loss above the reachable loss, "
+            "or add features that separate the classes."
         )
 
     def decision_function(self, X):

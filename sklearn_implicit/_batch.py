@@ -16,8 +16,9 @@ waiting on a product, it stacks the posted vectors in trajectory order,
 computes the products, and hands each trajectory its reply in turn. The
 threads act as coroutines: one runs at a time, and a round starts only when
 all of them are waiting, so which vectors share a round, and in what order,
-is decided by the computation and never by timing. Results are reproducible, and equal to separate fits to
-rounding, which the flow carries along its path to within ``tol``.
+is decided by the computation and never by timing. Results are reproducible,
+and equal to separate fits to rounding, which the flow carries along its path
+to within ``tol``.
 
 Work that a stepper does with ``X`` outside an evaluation (the Jacobian of
 the stiff stepper) stays in its own thread; it is correct there, just not

@@ -48,7 +48,9 @@ class DiagonalNetwork:
         # and alpha**2 is not subnormal), logarithms beyond.
         self._linear_rho = -np.inf
         if self.depth == 2 and np.all(self._two_alpha2 > 1e-290):
-            self._linear_rho = min(_LINEAR_RHO, np.log(1e300) - np.log(8.0) - 2.0 * self.log_alpha.max())
+            self._linear_rho = min(
+                _LINEAR_RHO, np.log(1e300) - np.log(8.0) - 2.0 * self.log_alpha.max()
+            )
         self._memo = None
 
     def initial_state(self):
@@ -66,7 +68,6 @@ class DiagonalNetwork:
         memo = self._memo
         if memo is not None and memo[0] is rho:
             return memo[1]
-        point = None
         abs_rho = np.abs(rho)
         if abs_rho.max(initial=0.0) < self._linear_rho:
             # beta = 2 alpha**2 sinh(rho), P = 8 alpha**2 cosh(rho), both from
@@ -80,7 +81,7 @@ class DiagonalNetwork:
             p = (2.0 * self._two_alpha2) * (e + 1.0 / e)
             top = p.max()
             point = (coef, _LOG4, p / top, np.log(top), None)
-        if point is None:
+        else:
             point = self._at_in_logs(rho)
         # Shared by every caller of this state: read-only, so that no caller
         # can change what the next one gets.
