@@ -19,8 +19,8 @@ one because ``t`` grows like ``1/L``; ``log t = log T + tau``.
 
 Accuracy
 --------
-Steps are taken by the Dormand-Prince 5(4) pair with a PI step-size
-controller; a step is accepted when the estimated local error of every state
+Explicit steps are taken by DOP853 (Dormand and Prince's 8th-order method with
+Hairer's error estimators) with a PI step-size controller; a step is accepted when the estimated local error of every state
 component, divided by the network's ``error_scale``, is at most ``tol``. For
 the diagonal network the state is ``log(u / v)``, so ``tol`` is the admissible
 local error in the relative size of each large coefficient. At every requested
@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
+
+from . import _dop853
 
 LN10 = np.log(10.0)
 
@@ -51,7 +53,9 @@ _B = np.array([35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84])
 _E = np.array(
     [71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40]
 )
-_ORDER = 5
+
+# Local error estimates below this fraction of tol are taken as rounding.
+_ROUNDING_ERR = 1e-6
 
 # A flow whose log-loss grows by less than this per e-fold of training time,
 # and keeps slowing down, has converged to a positive loss.
@@ -298,14 +302,14 @@ def integrate(
     verbose : int
         Print one line per history record when > 0.
     stepper : object, default=None
-        The step method (see :class:`DormandPrince` for the contract);
-        Dormand-Prince 5(4) when None.
+        The step method (see :class:`ExplicitRungeKutta` for the contract);
+        :class:`DormandPrince853` when None.
 
     Returns
     -------
     FlowResult
     """
-    stepper = DormandPrince() if stepper is None else stepper
+    stepper = DormandPrince853() if stepper is None else stepper
     clock_check = getattr(flow.loss, "log_mean_is_exact", False)
     taus = [-float(s) for s in stop_log_losses]
     state = start.state.copy()
@@ -415,10 +419,21 @@ def integrate(
             records.append(_history_record(flow, ev, tau, log_time))
             status = "converged"
             break
-        # PI step-size control (Gustafsson), gentle on stiffness-limited steps.
+        # PI step-size control (Gustafsson), gentle on stiffness-limited
+        # steps: a pure integral controller (larger steps in smooth phases)
+        # lets the step size hover at the stability limit, where rounding
+        # errors were seen to grow a million-fold (dense and sparse copies of
+        # one problem then differ in the 7th digit).
         factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
             0.4 / stepper.order
         )
+        # An error estimate this far below the tolerance is mostly rounding:
+        # the embedded difference cancels to the last digits (DOP853's most
+        # of all), and a factor computed from it made the steps of two
+        # copies of one problem (dense and sparse X) differ by 10% after one
+        # step. It asks for the largest growth instead.
+        if err < _ROUNDING_ERR:
+            factor = 5.0
         h *= min(5.0, max(0.2, factor))
         err_prev = max(err, 1e-4)
     if status != "target" and records[-1]["log10_loss"] != ev.log_loss / LN10:
@@ -430,44 +445,113 @@ def integrate(
     return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
 
 
-class DormandPrince:
-    """Explicit Dormand-Prince 5(4) step with the error of the embedded pair.
+class ExplicitRungeKutta:
+    """Explicit Runge-Kutta step with an embedded error estimate.
 
-    A stepper's contract with :func:`integrate`: ``order`` (of the error
-    estimate, for step-size control) and ``step(flow, state, T, tau, h, ev)``
-    returning ``(new_state, new_T, evaluation at new_state, error vector)`` or
-    ``None`` when a stage cannot be evaluated. ``ev`` is the evaluation at
-    ``state`` (first-same-as-last: the new evaluation is the next ``ev``).
+    A stepper's contract with :func:`integrate`: ``order`` (the power of the
+    step size in the local error estimate, for step-size control) and
+    ``step(flow, state, T, tau, h, ev)`` returning ``(new_state, new_T,
+    evaluation at new_state, error vector)`` or ``None`` when a stage cannot
+    be evaluated. ``ev`` is the evaluation at ``state`` (first same as last:
+    the new evaluation is the next ``ev``). The error vector is compared with
+    the network's ``error_scale`` component by component.
+
+    Subclasses give the tableau: ``_A`` (row ``s`` holds the ``s`` weights of
+    stage ``s``), ``_B`` (the solution weights) and :meth:`_error`; the last
+    stage must be at the end of the step (``c = 1``), where
+    :class:`~sklearn_implicit._stiff.AutoStepper` compares it with the new
+    point to detect stiffness.
     """
 
-    order = _ORDER
+    # (tau, log dt/dtau) at the start of the last two distinct steps, for
+    # the time quadrature of long steps
+    _starts = ()
 
     def step(self, flow, state, T, tau, h, ev):
+        if not self._starts or self._starts[-1][0] != tau:
+            self._starts = (*self._starts[-1:], (tau, ev.log_dt_dtau))
+        n_stages = len(self._B)
         # Stage velocities as rows: each combination is one matrix-vector
         # product, with no list of vectors to copy into an array.
-        k = np.empty((7, state.shape[0]))
+        k = np.empty((n_stages + 1, state.shape[0]))
         k[0] = ev.dstate
-        log_rates = np.empty(6)
+        log_rates = np.empty(n_stages)
         log_rates[0] = ev.log_dt_dtau
-        for s in range(1, 6):
-            ys = state + (h * _A[s]) @ k[:s]
+        for s in range(1, n_stages):
+            ys = state + (h * self._A[s]) @ k[:s]
             evs = flow.evaluate(ys)
             if not np.isfinite(evs.log_dt_dtau):
                 return None
             k[s] = evs.dstate
             log_rates[s] = evs.log_dt_dtau
-        new_state = state + (h * _B) @ k[:6]
+        new_state = state + (h * self._B) @ k[:n_stages]
         if not np.all(np.isfinite(new_state)):
             return None
         ev_new = flow.evaluate(new_state)
         if not np.isfinite(ev_new.log_dt_dtau):
             return None
-        T_new = _advance_time(T, tau, h, log_rates, ev_new.log_dt_dtau)
-        k[6] = ev_new.dstate
-        return new_state, T_new, ev_new, (h * _E) @ k
+        # The previous start helps only when it is the last accepted point
+        # and not far: after a stiff stretch of AutoStepper it can be old.
+        previous = self._starts[0] if len(self._starts) == 2 else None
+        if previous is not None and not (tau - 4 * h <= previous[0] < tau):
+            previous = None
+        T_new = _advance_time(T, tau, h, log_rates, ev_new.log_dt_dtau, self._B,
+                              self._quadrature_span, previous)
+        k[n_stages] = ev_new.dstate
+        return new_state, T_new, ev_new, self._error(flow, new_state, h, k)
 
 
-def _advance_time(T, tau, h, log_rates, log_rate_end):
+class DormandPrince(ExplicitRungeKutta):
+    """Dormand-Prince 5(4): six evaluations per step, error of order 4."""
+
+    order = 5
+    _A = _A
+    _B = _B
+    # largest change of log dt/dtau over a step for which the quadrature
+    # of dt/dtau by the weights _B is used (see _advance_time)
+    _quadrature_span = 2.0
+    # |h lambda| on the negative real axis beyond which the step is unstable
+    # (Hairer's DOPRI5 code tests for stiffness against it)
+    stability_limit = 3.25
+
+    def _error(self, flow, new_state, h, k):
+        return (h * _E) @ k
+
+
+class DormandPrince853(ExplicitRungeKutta):
+    """DOP853: twelve evaluations per step, order 8, error estimate of order 7.
+
+    At the tolerances that a direction error of 1e-8 needs, it takes about
+    half the evaluations of :class:`DormandPrince` (``benchmarks/``).
+    """
+
+    order = 8
+    _A = _dop853.A
+    _B = _dop853.B
+    # an 8th-order quadrature: exp(c s) on [0, 1] to 2e-5 up to c = 4
+    _quadrature_span = 4.0
+    stability_limit = 6.1  # as in Hairer's DOP853 code
+
+    def _error(self, flow, new_state, h, k):
+        # Hairer's blend of the 5th- and 3rd-order estimators, which keeps the
+        # 3rd-order one from dominating when it is the larger: the 5th-order
+        # error vector, rescaled by |e5| / sqrt(|e5|**2 + |e3|**2 / 100) in the
+        # norm that integrate applies (max over components of error / scale).
+        e5 = (h * _dop853.E5) @ k
+        e3 = (h * _dop853.E3) @ k
+        # (extreme scales: a zero scale or tiny norms make the ratio 0 or
+        # inf; integrate then rejects or accepts on e5 alone)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            scale = flow.network.error_scale(new_state)
+            n5 = np.max(np.abs(e5) / scale)
+            n3 = np.max(np.abs(e3) / scale)
+            ratio = 1.0 / np.sqrt(1.0 + 0.01 * (n3 / n5) ** 2)
+        if not (n5 > 0 and np.isfinite(n5) and np.isfinite(ratio)):
+            return e5
+        return e5 * ratio
+
+
+def _advance_time(T, tau, h, log_rates, log_rate_end, weights, span, previous=None):
     """``T = t exp(-tau)`` after an explicit step, from ``log dt/dtau`` at the stages.
 
     ``dT/dtau = dt/dtau exp(-tau) - T`` is stiff: the explicit method on it is
@@ -475,20 +559,51 @@ def _advance_time(T, tau, h, log_rates, log_rate_end):
     1.2, a typical late step (it put ``log10_time_`` off by up to 140 decades
     at a loss of 1e-300). The decay of ``T`` is therefore exact, and the
     increment of ``t`` is the method's quadrature of ``dt/dtau`` (Lawson's
-    form; relative error below 1e-5 while ``dt/dtau`` changes by less than a
-    factor ``e**2`` over the step). Over longer steps ``dt/dtau`` grows
-    exponentially (like ``exp(tau)``) and its logarithmic mean between the end
-    points, exact when ``log dt/dtau`` is linear in ``tau``, is used instead.
+    form; relative error below about 1e-5 while ``log dt/dtau`` changes by
+    less than ``span`` over the step: 2 for Dormand-Prince 5(4), 4 for
+    DOP853). Over longer steps ``dt/dtau`` grows
+    exponentially (like ``exp(tau)``) and ``log dt/dtau`` is interpolated
+    instead: by the parabola through the ends and ``previous`` (``(tau,
+    log dt/dtau)`` at the start of the previous step; see
+    :func:`_piecewise_log_mean`), or linearly between the ends (the
+    logarithmic mean) when there is none.
     """
     tau_new = tau + h
     change = log_rate_end - log_rates[0]
     # Overflow only happens on trial steps far too long, which are rejected.
     with np.errstate(over="ignore", invalid="ignore"):
-        dT = h * (_B @ np.exp(log_rates - tau_new)) if abs(change) <= 2 else -1.0
+        dT = h * (weights @ np.exp(log_rates - tau_new)) if abs(change) <= span else -1.0
+        if not (np.isfinite(dT) and dT > 0) and previous is not None:
+            dT = _piecewise_log_mean(tau, h, log_rates[0], log_rate_end, previous)
         if not (np.isfinite(dT) and dT > 0):
             ends = np.exp(np.array([log_rates[0], log_rate_end]) - tau_new)
             dT = h * (ends[1] - ends[0]) / change if change != 0 else h * ends[0]
     return T * np.exp(-h) + dT
+
+
+def _piecewise_log_mean(tau, h, log_rate, log_rate_end, previous, pieces=16):
+    """``integral of exp(log dt/dtau - tau - h)`` over the step, from a parabola.
+
+    ``log dt/dtau`` is nearly linear in ``tau`` late in training (it grows
+    like ``tau``), but its small curvature, over the long steps of a
+    high-order method, makes the logarithmic mean of the end points off by
+    up to 1e-3 relative (14 units of ``tau``, a loss of 1e-50). The parabola
+    through the previous accepted point and the two ends of the step is
+    summed as ``pieces`` logarithmic means (exact for piecewise linear).
+    """
+    tau_prev, log_rate_prev = previous
+    x = np.array([tau_prev - tau, 0.0, h])
+    v = np.array([log_rate_prev, log_rate, log_rate_end]) - (tau + h)
+    parabola = np.polyfit(x, v, 2)
+    grid = np.linspace(0.0, h, pieces + 1)
+    values = np.polyval(parabola, grid)
+    # the ends are exact, whatever the rounding of the fit
+    values[0], values[-1] = v[1], v[2]
+    rise = np.diff(values)
+    small = np.abs(rise) < 1e-8
+    # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny
+    factor = np.where(small, 1.0 + 0.5 * rise, np.expm1(rise) / np.where(small, 1.0, rise))
+    return float(np.sum(np.diff(grid) * np.exp(values[:-1]) * factor))
 
 
 def _converged(moved, h, coef, tol):

@@ -98,7 +98,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         Number of jobs for the targets of a multi-output fit, via joblib.
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
-        Step method of the integrator. ``'explicit'``: Dormand-Prince 5(4).
+        Step method of the integrator. ``'explicit'``: DOP853 (order 8).
         ``'stiff'``: a linearly implicit Rosenbrock-W method of order 3
         (ROS34PW2) whose linear solves use the low-rank structure of the
         flow's Jacobian (diagonal networks only). ``'auto'``: explicit while

@@ -5,7 +5,7 @@ Late in training the velocity ``F(rho) = d rho/d tau`` of the diagonal network
 eigenvalues of order one per unit of ``tau`` (the margins of the support
 vectors relax towards each other) while the path itself bends on the scale
 ``tau``: an explicit method is then limited by stability, not accuracy. The
-steppers here satisfy the contract of :class:`~sklearn_implicit._flow.DormandPrince`
+steppers here satisfy the contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`
 and plug into :func:`~sklearn_implicit._flow.integrate` unchanged.
 
 The Jacobian
@@ -51,7 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning, lu_factor, lu_solve
 
-from ._flow import DormandPrince, _dT
+from ._flow import DormandPrince853, _dT
 
 # ROS34PW2 in the form of Hairer & Wanner (IV.7.4): alpha, Gamma, b, b_hat.
 _GAMMA = 0.435866521508459
@@ -97,10 +97,10 @@ _CHEAP_JACOBIAN = 8.0
 
 # Automatic switch: the explicit method is suspected to be stability-limited
 # when Hairer's estimate of h |lambda| (from its last two stages, both at the
-# end of the step) exceeds this for that many consecutive accepted steps;
-# then the stiff method is tried for a few steps and kept if it advances the
-# clock more cheaply.
-_STIFF_H_LAMBDA = 1.0
+# end of the step) exceeds this fraction of the method's stability limit for
+# that many consecutive accepted steps; then the stiff method is tried for a
+# few steps and kept if it advances the clock more cheaply.
+_STIFF_H_LAMBDA = 0.3
 _STIFF_STREAK = 5
 _TRIAL_STEPS = 10
 
@@ -254,7 +254,7 @@ class _WoodburySolver:
 class RosenbrockW:
     """ROS34PW2 step (order 3, embedded 2, L-stable) with a reused Jacobian.
 
-    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.DormandPrince`.
+    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`.
     Four gradient evaluations per step (three stages and the new point), four
     linear solves, and a new :class:`FlowJacobian` when the old one is stale:
     after a rejected step, when the weights, the metric or the speed have
@@ -384,16 +384,22 @@ class _Recorder:
         self.evaluations.append(ev)
         return ev
 
+    def __getattr__(self, name):
+        # everything else (the network, for error scales) is the flow's
+        return getattr(self._flow, name)
+
 
 class AutoStepper:
-    """Explicit Dormand-Prince while the flow is not stiff, ROS34PW2 once it is.
+    """An explicit Runge-Kutta method while the flow is not stiff, ROS34PW2 once it is.
 
-    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.DormandPrince`
-    (``order`` follows the method in use). Stiffness is detected as in
-    Hairer's DOPRI5: the last two stages of a Dormand-Prince step are both at
-    the step's end, so ``h |F(y7) - F(y6)| / |y7 - y6|`` estimates
-    ``h |lambda|`` for free. After ``_STIFF_STREAK`` consecutive accepted steps
-    with an estimate above ``_STIFF_H_LAMBDA`` the stiff method is tried for
+    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`
+    (``order`` follows the method in use). The explicit method is DOP853.
+    Stiffness is detected as in Hairer's codes: the last stage of the
+    explicit step and the new point are both at the step's end, so
+    ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
+    for free. After ``_STIFF_STREAK`` consecutive accepted steps with an
+    estimate above ``_STIFF_H_LAMBDA`` times the explicit method's stability
+    limit on the negative real axis the stiff method is tried for
     ``_TRIAL_STEPS`` accepted steps and kept if its cost per unit of the clock
     (gradient evaluations plus linear solves and Jacobians, counted in
     evaluations) is lower than that of the last explicit steps; otherwise the
@@ -407,7 +413,7 @@ class AutoStepper:
     """
 
     def __init__(self):
-        self.explicit = DormandPrince()
+        self.explicit = DormandPrince853()
         self.stiff = RosenbrockW()
         self.switched_at = None
         self._mode = "explicit"
@@ -498,7 +504,8 @@ class AutoStepper:
                 )
         else:
             h_lambda = 0.0
-        self._streak = self._streak + 1 if h_lambda > _STIFF_H_LAMBDA else 0
+        limit = _STIFF_H_LAMBDA * self.explicit.stability_limit
+        self._streak = self._streak + 1 if h_lambda > limit else 0
         self._wait -= 1
         if self._streak >= _STIFF_STREAK and self._wait <= 0 and supports_stiff(flow):
             self._explicit_rate = self._accepted_rate(_TRIAL_STEPS)

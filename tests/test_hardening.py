@@ -5,6 +5,7 @@ Random cases over the same ranges are in test_fuzz.py; the error messages
 already covered by test_diagonal.py are not repeated here.
 """
 
+import copy
 import itertools
 import re
 import warnings
@@ -372,8 +373,12 @@ def test_keyboard_interrupt_leaves_the_previous_fit(monkeypatch, multiclass):
     before = fitted_state(est)
     coef = est.coef_.copy()
     # Interrupt deep inside the continued integration (of the last problem
-    # for a multiclass fit, after the others finished).
-    n_evals = int(est.n_grad_evals_.sum()) + 20
+    # for a multiclass fit, after the others finished): 20 evaluations
+    # before its end, counted on a copy.
+    counted = interrupt_after(monkeypatch, np.inf)
+    copy.deepcopy(est).set_params(target_loss=1e-40).fit(X, y)
+    monkeypatch.undo()
+    n_evals = counted["n"] - 20
     calls = interrupt_after(monkeypatch, n_evals)
     with pytest.raises(KeyboardInterrupt):
         est.set_params(target_loss=1e-40).fit(X, y)
