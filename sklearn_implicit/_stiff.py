@@ -335,36 +335,43 @@ class RosenbrockW:
 
     def _stages(self, flow, solver, state, T, tau, h, ev):
         shift = solver.shift
-        u, yu, uT = [], [], []
+        # Stage increments as rows: each combination is one matrix-vector
+        # product (np.tensordot over lists cost a sixth of a step).
+        u = np.empty((_N_STAGES, state.shape[0]))
+        yu = None  # Y^T u, kept by the low-rank solver
+        uT = np.zeros(_N_STAGES)
         ev_i = ev
         for i in range(_N_STAGES):
             a_i, c_i = _STAGE_A[i, :i], _STAGE_C[i, :i] / h
             rhs = ev_i.dstate
             if i > 0:
-                ev_i = flow.evaluate(state + np.tensordot(a_i, u, axes=1))
+                ev_i = flow.evaluate(state + a_i @ u[:i])
                 if not np.isfinite(ev_i.log_dt_dtau):
                     return None
-                rhs = ev_i.dstate + np.tensordot(c_i, u, axes=1)
+                rhs = ev_i.dstate + c_i @ u[:i]
             y_rhs = solver.project(ev_i.dstate)
             if y_rhs is not None and i > 0:
-                y_rhs = y_rhs + np.tensordot(c_i, yu, axes=1)
+                y_rhs = y_rhs + c_i @ yu[:i]
             u_i, yu_i = solver.solve(rhs, y_rhs)
             self.n_solves += 1
             if not np.all(np.isfinite(u_i)):
                 return None
-            u.append(u_i)
-            yu.append(yu_i)
+            u[i] = u_i
+            if yu_i is not None:
+                if yu is None:
+                    yu = np.empty((_N_STAGES, yu_i.shape[0]))
+                yu[i] = yu_i
             # T has the exact Jacobian -1 (its equation is linear in T)
-            dT = _dT(ev_i, T + np.dot(a_i, uT), tau + _NODES[i] * h)
-            uT.append((dT + np.dot(c_i, uT)) / (shift + 1.0))
-        new_state = state + np.tensordot(_WEIGHTS, u, axes=1)
+            dT = _dT(ev_i, T + a_i @ uT[:i], tau + _NODES[i] * h)
+            uT[i] = (dT + c_i @ uT[:i]) / (shift + 1.0)
+        new_state = state + _WEIGHTS @ u
         if not np.all(np.isfinite(new_state)):
             return None
         ev_new = flow.evaluate(new_state)
         if not np.isfinite(ev_new.log_dt_dtau):
             return None
-        T_new = T + np.dot(_WEIGHTS, uT)
-        return new_state, T_new, ev_new, np.tensordot(_ERROR_WEIGHTS, u, axes=1)
+        T_new = T + _WEIGHTS @ uT
+        return new_state, T_new, ev_new, _ERROR_WEIGHTS @ u
 
     def extra_cost(self):
         """Work beyond gradient evaluations so far, in evaluations."""
