@@ -46,6 +46,7 @@ Jacobian (it becomes stiff once steps exceed one unit of ``tau``).
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,15 +76,56 @@ _B = np.array([0.24212380706095346, -1.2232505839045147, 1.5452602553351020, _GA
 _B_HAT = np.array(
     [0.37810903145819369, -0.096042292212423178, 0.5, 0.2179332607542295]
 )
-# Transformed variables u_i = sum_j Gamma_ij k_j need no product with A:
-# (I/(h gamma) - A) u_i = F(y0 + sum_j a_ij u_j) + sum_j (c_ij / h) u_j.
+
+
+@dataclass(frozen=True)
+class _Tableau:
+    """A Rosenbrock method in transformed variables ``u_i = sum_j Gamma_ij k_j``,
+    which need no product with ``A``:
+    ``(I/(h gamma) - A) u_i = F(y0 + sum_j a_ij u_j) + sum_j (c_ij / h) u_j``,
+    ``y1 = y0 + sum_i weights_i u_i``, error ``sum_i error_weights_i u_i``."""
+
+    name: str
+    gamma: float
+    stage_a: np.ndarray
+    stage_c: np.ndarray
+    nodes: np.ndarray  # stage times (for T), in units of h
+    weights: np.ndarray
+    error_weights: np.ndarray
+    order: int  # the local error estimate is O(h**order)
+
+
 _GAMMA_INV = np.linalg.inv(_GAMMA_TABLE)
-_STAGE_A = _ALPHA @ _GAMMA_INV
-_STAGE_C = np.diag(1 / np.diag(_GAMMA_TABLE)) - _GAMMA_INV
-_WEIGHTS = _B @ _GAMMA_INV
-_ERROR_WEIGHTS = (_B - _B_HAT) @ _GAMMA_INV
-_NODES = _ALPHA.sum(axis=1)
-_N_STAGES = 4
+_ROS34PW2 = _Tableau(
+    "ROS34PW2", _GAMMA, _ALPHA @ _GAMMA_INV,
+    np.diag(1 / np.diag(_GAMMA_TABLE)) - _GAMMA_INV, _ALPHA.sum(axis=1),
+    _B @ _GAMMA_INV, (_B - _B_HAT) @ _GAMMA_INV, 3,
+)
+
+# RODAS4 (Hairer & Wanner, Solving ODEs II, VI.4, and their RODAS code),
+# given there in the transformed variables: six stages, order 4, embedded
+# order 3, L-stable and stiffly accurate (the last two stages end at the new
+# point, and the last increment is the error estimate). A Rosenbrock method,
+# not a W-method: its order needs the exact Jacobian at every step.
+_RODAS4_A = np.zeros((6, 6))
+_RODAS4_A[1, :1] = [1.544]
+_RODAS4_A[2, :2] = [0.9466785280815826, 0.2557011698983284]
+_RODAS4_A[3, :3] = [3.314825187068521, 2.896124015972201, 0.9986419139977817]
+_RODAS4_A[4, :4] = [1.221224509226641, 6.019134481288629, 12.53708332932087,
+                    -0.6878860361058950]
+_RODAS4_A[5, :5] = [*_RODAS4_A[4, :4], 1.0]
+_RODAS4_C = np.zeros((6, 6))
+_RODAS4_C[1, :1] = [-5.6688]
+_RODAS4_C[2, :2] = [-2.430093356833875, -0.2063599157091915]
+_RODAS4_C[3, :3] = [-0.1073529058151375, -9.594562251023355, -20.47028614809616]
+_RODAS4_C[4, :4] = [7.496443313967647, -10.24680431464352, -33.99990352819905,
+                    11.70890893206160]
+_RODAS4_C[5, :5] = [8.083246795921522, -7.981132988064893, -31.52159432874371,
+                    16.31930543123136, -6.058818238834054]
+_RODAS4 = _Tableau(
+    "RODAS4", 0.25, _RODAS4_A, _RODAS4_C, np.array([0.0, 0.386, 0.21, 0.63, 1.0, 1.0]),
+    np.array([*_RODAS4_A[4, :4], 1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0]), 4,
+)
 
 # Rebuild the Jacobian once the weights w have moved by this much in l1 norm,
 # or the metric P or the speed max|F| by this factor, since it was formed...
@@ -91,9 +133,15 @@ _MAX_WEIGHT_DRIFT = 0.25
 _MAX_LOG_DRIFT = 0.5
 # ... or after this many steps. Very stiff problems (a loss with a positive
 # infimum on ill-conditioned data) need a fresh one every step; it is formed
-# every step when it costs at most this many evaluations.
+# every step, and the order-4 method that needs it is used, when it costs at
+# most this many evaluations.
 _MAX_AGE = 16
 _CHEAP_JACOBIAN = 8.0
+# The Gram matrix of a Jacobian (n**2 d flops, BLAS 3) runs at about this many
+# times the flop rate of an evaluation's two matrix-vector products (4 n d
+# flops): measured 5.6, 24 and 34 evaluations per Jacobian at 100 x 1000,
+# 300 x 3000 and 1000 x 10000 (model: 4.1, 10.4 and 32).
+_GRAM_SPEEDUP = 8.0
 
 # Automatic switch: the explicit method is suspected to be stability-limited
 # when Hairer's estimate of h |lambda| (from its last two stages, both at the
@@ -174,8 +222,12 @@ class FlowJacobian:
         self.n_samples, self.n_coef = Z.shape
         n, d = Z.shape
         self.dense = d <= n + 1
-        # flops of forming the factors, in units of one evaluation (4 n d)
-        self.cost = (d if self.dense else n) / 4
+        # cost of forming the factors, in evaluations (two products with Z
+        # and the Gram matrix)
+        self.cost = 1.0 + (d if self.dense else n) / (4 * _GRAM_SPEEDUP)
+        # the low-rank form leaves out the diagonal part, which only some
+        # networks (the diagonal network of depth 2) do not have
+        self.exact = self.dense or getattr(flow.network, "jacobian_is_low_rank", False)
         if self.dense:
             self.matrix = self._dense_matrix()
         else:
@@ -252,33 +304,47 @@ class _WoodburySolver:
 
 
 class RosenbrockW:
-    """ROS34PW2 step (order 3, embedded 2, L-stable) with a reused Jacobian.
+    """Linearly implicit step: ROS34PW2 with a reused Jacobian, or RODAS4.
 
     Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`.
-    Four gradient evaluations per step (three stages and the new point), four
-    linear solves, and a new :class:`FlowJacobian` when the old one is stale:
-    after a rejected step, when the weights, the metric or the speed have
-    drifted, after ``_MAX_AGE`` steps, or every step when it is cheap.
+    The method is chosen at the first Jacobian of a problem: RODAS4 (order 4,
+    embedded 3; six evaluations and six linear solves per step) when the
+    low-rank Jacobian is exact (depth 2, or the dense form) and cheap enough
+    to form at every step, which that method needs; otherwise ROS34PW2
+    (order 3 for any matrix in place of the Jacobian, embedded 2; four
+    evaluations and four solves per step) with a Jacobian that is formed
+    anew only when it is stale: after a rejected step, when the weights, the
+    metric or the speed have drifted, after ``_MAX_AGE`` steps, or every step
+    when it is cheap.
 
     Attributes
     ----------
+    method : str
+        ``'ROS34PW2'`` or ``'RODAS4'``.
     n_jacobians : int
         Jacobians formed so far.
     n_solves : int
         Linear solves so far (each costs about two products with ``Z``).
     """
 
-    order = 3  # local error of the embedded pair is O(h**3)
-
     def __init__(self):
         self.n_jacobians = 0
         self.n_solves = 0
+        self._tableau = _ROS34PW2
         self._jac = None
         self._jac_tau = None
         self._age = 0
         self._last_tau = None
         self._solver = None
         self._solver_shift = None
+
+    @property
+    def order(self):
+        return self._tableau.order
+
+    @property
+    def method(self):
+        return self._tableau.name
 
     def _stale(self, flow, ev, tau):
         jac = self._jac
@@ -297,13 +363,18 @@ class RosenbrockW:
         # the speed 1/(h.Ph) scales every eigenvalue
         return abs(np.log(np.max(np.abs(ev.dstate)) / jac.speed)) > _MAX_LOG_DRIFT
 
-    def _linear_solver(self, flow, ev, tau, shift):
-        if self._stale(flow, ev, tau):
-            self._jac = FlowJacobian(flow, ev)
-            self._jac_tau = tau
-            self._age = 0
-            self.n_jacobians += 1
-            self._solver = None
+    def _refresh_jacobian(self, flow, ev, tau):
+        if not self._stale(flow, ev, tau):
+            return
+        self._jac = FlowJacobian(flow, ev)
+        self._jac_tau = tau
+        self._age = 0
+        self.n_jacobians += 1
+        self._solver = None
+        if self.n_jacobians == 1 and self._jac.exact and self._jac.cost <= _CHEAP_JACOBIAN:
+            self._tableau = _RODAS4
+
+    def _linear_solver(self, shift):
         if self._solver is None or self._solver_shift != shift:
             # a singular system (h gamma times an eigenvalue = 1, possible
             # only where the flow expands) gives non-finite stages, and the
@@ -322,12 +393,13 @@ class RosenbrockW:
                 "exponential or logistic loss); use the explicit solver."
             )
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            self._refresh_jacobian(flow, ev, tau)
             # A step so small that the shift overflows cannot be taken:
             # integrate shrinks or rejects it like any failed stage.
-            shift = 1.0 / (h * _GAMMA)
+            shift = 1.0 / (h * self._tableau.gamma)
             if not np.isfinite(shift):
                 return None
-            solver = self._linear_solver(flow, ev, tau, shift)
+            solver = self._linear_solver(shift)
             trial = self._stages(flow, solver, state, T, tau, h, ev)
         self._last_tau = tau
         self._age += 1
@@ -337,12 +409,14 @@ class RosenbrockW:
         shift = solver.shift
         # Stage increments as rows: each combination is one matrix-vector
         # product (np.tensordot over lists cost a sixth of a step).
-        u = np.empty((_N_STAGES, state.shape[0]))
+        tableau = self._tableau
+        n_stages = len(tableau.weights)
+        u = np.empty((n_stages, state.shape[0]))
         yu = None  # Y^T u, kept by the low-rank solver
-        uT = np.zeros(_N_STAGES)
+        uT = np.zeros(n_stages)
         ev_i = ev
-        for i in range(_N_STAGES):
-            a_i, c_i = _STAGE_A[i, :i], _STAGE_C[i, :i] / h
+        for i in range(n_stages):
+            a_i, c_i = tableau.stage_a[i, :i], tableau.stage_c[i, :i] / h
             rhs = ev_i.dstate
             if i > 0:
                 ev_i = flow.evaluate(state + a_i @ u[:i])
@@ -359,24 +433,26 @@ class RosenbrockW:
             u[i] = u_i
             if yu_i is not None:
                 if yu is None:
-                    yu = np.empty((_N_STAGES, yu_i.shape[0]))
+                    yu = np.empty((n_stages, yu_i.shape[0]))
                 yu[i] = yu_i
             # T has the exact Jacobian -1 (its equation is linear in T)
-            dT = _dT(ev_i, T + a_i @ uT[:i], tau + _NODES[i] * h)
+            dT = _dT(ev_i, T + a_i @ uT[:i], tau + tableau.nodes[i] * h)
             uT[i] = (dT + c_i @ uT[:i]) / (shift + 1.0)
-        new_state = state + _WEIGHTS @ u
+        new_state = state + tableau.weights @ u
         if not np.all(np.isfinite(new_state)):
             return None
         ev_new = flow.evaluate(new_state)
         if not np.isfinite(ev_new.log_dt_dtau):
             return None
-        T_new = T + _WEIGHTS @ uT
-        return new_state, T_new, ev_new, _ERROR_WEIGHTS @ u
+        T_new = T + tableau.weights @ uT
+        return new_state, T_new, ev_new, tableau.error_weights @ u
 
     def extra_cost(self):
-        """Work beyond gradient evaluations so far, in evaluations."""
+        """Work beyond gradient evaluations so far, in evaluations (a linear
+        solve costs two products with ``Z``, like an evaluation: measured
+        0.7 to 1.2 evaluations)."""
         jac_cost = self._jac.cost if self._jac is not None else 0.0
-        return 0.5 * self.n_solves + self.n_jacobians * (1.0 + jac_cost)
+        return 1.0 * self.n_solves + self.n_jacobians * jac_cost
 
 
 class _Recorder:

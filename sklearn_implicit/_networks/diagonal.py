@@ -53,6 +53,12 @@ class DiagonalNetwork:
             )
         self._memo = None
 
+    @property
+    def jacobian_is_low_rank(self):
+        """Whether the Jacobian of the flow has no diagonal part (see
+        :mod:`sklearn_implicit._stiff`): ``d log a/d rho = 0``, depth 2."""
+        return self.depth == 2
+
     def initial_state(self):
         return np.zeros(self.n_coef)
 
