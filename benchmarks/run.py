@@ -441,7 +441,7 @@ def case_tol_scan(settings):
             err = direction_error(fit.coef, ref.coef) if fit.reached and ref.reached else None
             ok = err is not None and err <= settings.scan_dir_err
             rows.append({"target": target, "tol": tol, "reached": _reached(fit),
-                         "evals": fit.n_evals, "dir. error": err,
+                         "evals": fit.n_evals, "time [s]": fit.seconds, "dir. error": err,
                          "meets dir. error": ok})
             if ok and candidate is not None:
                 chosen = candidate
@@ -478,8 +478,8 @@ def case_tol_scan(settings):
         f"direction error against the reference (tol={settings.ref_tol:g}) is <= "
         f"{settings.scan_dir_err:g} at two consecutive tols; the first of the two is "
         "the tol reported (the error is not monotone in tol).",
-        tables=[{"title": "", "columns": ["target", "tol", "reached", "evals", "dir. error",
-                                          "meets dir. error"], "rows": rows}],
+        tables=[{"title": "", "columns": ["target", "tol", "reached", "evals", "time [s]",
+                                          "dir. error", "meets dir. error"], "rows": rows}],
         checks=checks, notes=notes,
     )
 

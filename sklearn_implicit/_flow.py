@@ -174,7 +174,8 @@ class LinearFlow:
                 return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
             # d state/d tau = (d state/dt) / (d tau/dt), d tau/dt = power / L
             dstate = velocity * np.exp(log_loss - log_g - log_power)
-        log_dt_dtau = log_loss - 2 * log_g - log_power - self.log_time_unit
+            # (overflows to inf only at a trial state far too far: rejected)
+            log_dt_dtau = log_loss - 2 * log_g - log_power - self.log_time_unit
         if not np.isfinite(dstate).all():
             return Evaluation(np.zeros_like(state), log_loss, np.nan, p, coef, state)
         return Evaluation(dstate, log_loss, log_dt_dtau, p, coef, state)
@@ -592,13 +593,18 @@ def _piecewise_log_mean(tau, h, log_rate, log_rate_end, previous, pieces=16):
     summed as ``pieces`` logarithmic means (exact for piecewise linear).
     """
     tau_prev, log_rate_prev = previous
-    x = np.array([tau_prev - tau, 0.0, h])
-    v = np.array([log_rate_prev, log_rate, log_rate_end]) - (tau + h)
-    parabola = np.polyfit(x, v, 2)
-    grid = np.linspace(0.0, h, pieces + 1)
-    values = np.polyval(parabola, grid)
-    # the ends are exact, whatever the rounding of the fit
-    values[0], values[-1] = v[1], v[2]
+    back = tau - tau_prev
+    v0, v1, v2 = np.array([log_rate_prev, log_rate, log_rate_end]) - (tau + h)
+    if not (back > 0 and h > 0 and np.isfinite([v0, v1, v2]).all()):
+        return np.nan
+    # Lagrange form of the parabola through (-back, v0), (0, v1), (h, v2)
+    x = np.linspace(0.0, h, pieces + 1)
+    values = (v0 * x * (x - h) / (back * (back + h))
+              - v1 * (x + back) * (x - h) / (back * h)
+              + v2 * x * (x + back) / (h * (h + back)))
+    grid = x
+    # the ends are exact, whatever the rounding
+    values[0], values[-1] = v1, v2
     rise = np.diff(values)
     small = np.abs(rise) < 1e-8
     # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny

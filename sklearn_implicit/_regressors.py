@@ -99,9 +99,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: a linearly implicit Rosenbrock-W method of order 3
-        (ROS34PW2) whose linear solves use the low-rank structure of the
-        flow's Jacobian (diagonal networks only). ``'auto'``: explicit while
+        ``'stiff'``: a linearly implicit Rosenbrock method whose linear
+        solves use the low-rank structure of the flow's Jacobian (diagonal
+        networks only): RODAS4 (order 4) where that Jacobian is exact and
+        cheap enough to form at every step (depth 2, up to about 200
+        samples), ROS34PW2 (order 3, reusing Jacobians) otherwise. ``'auto'``: explicit while
         the flow is not stiff, switching to the Rosenbrock method when the
         explicit steps become limited by stability (late in training, and on
         ill-conditioned non-separable data); it stays explicit for networks

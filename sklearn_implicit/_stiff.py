@@ -21,8 +21,8 @@ weights, ``m = Z beta(rho)``), ``c = 1/(h . P h)``, ``a = d rho/dt`` and
     M = dw/dm = w w^T - diag(s l''(m) / sum_j s_j l(m_j)),
 
 a diagonal plus a part of rank at most ``n + 1``. The diagonal is small (it is
-``F (log a)'``, zero for depth 2) and not stiff; the Rosenbrock-W method below
-tolerates an approximate Jacobian, so the low-rank solver leaves it out. The
+``F (log a)'``, zero for depth 2) and not stiff; the W-method below tolerates
+an approximate Jacobian, so the low-rank solver leaves it out. The
 factors are formed with ``P`` divided by its largest entry (the products are
 invariant), so nothing overflows.
 
@@ -31,8 +31,15 @@ low-rank part: one ``(n+1) x (n+1)`` LU per step size after an ``O(n^2 d)``
 Gram matrix per Jacobian, and two products with ``Z`` per stage; when
 ``d <= n`` the dense ``d x d`` system is cheaper and is solved directly.
 
-The method
-----------
+The methods
+-----------
+RODAS4 (Hairer & Wanner, Solving ODEs II, VI.4): six stages, order 4,
+embedded order 3, L-stable and stiffly accurate; a Rosenbrock method, so
+its order needs the exact Jacobian at every step. It is used where that is
+exact (no diagonal part: depth 2) and cheap (at most ``_CHEAP_JACOBIAN``
+evaluations, about ``n <= 200``), where it takes fewer evaluations than
+ROS34PW2 for a smaller error (``tests/test_stiff.py``). Otherwise:
+
 ROS34PW2 (Rang & Angermann, BIT 45, 2005): four stages, order 3 for *any*
 matrix ``A`` in place of the Jacobian (a W-method), embedded order 2,
 L-stable and stiffly accurate. Being a W-method, one Jacobian serves many
@@ -126,6 +133,7 @@ _RODAS4 = _Tableau(
     "RODAS4", 0.25, _RODAS4_A, _RODAS4_C, np.array([0.0, 0.386, 0.21, 0.63, 1.0, 1.0]),
     np.array([*_RODAS4_A[4, :4], 1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0]), 4,
 )
+_TABLEAUS = {t.name: t for t in (_ROS34PW2, _RODAS4)}
 
 # Rebuild the Jacobian once the weights w have moved by this much in l1 norm,
 # or the metric P or the speed max|F| by this factor, since it was formed...
@@ -142,6 +150,9 @@ _CHEAP_JACOBIAN = 8.0
 # flops): measured 5.6, 24 and 34 evaluations per Jacobian at 100 x 1000,
 # 300 x 3000 and 1000 x 10000 (model: 4.1, 10.4 and 32).
 _GRAM_SPEEDUP = 8.0
+# ROS34PW2 keeps the LU factors of the last step size while 1/(h gamma) has
+# changed by at most this fraction.
+_SHIFT_REUSE = 0.2
 
 # Automatic switch: the explicit method is suspected to be stability-limited
 # when Hairer's estimate of h |lambda| (from its last two stages, both at the
@@ -151,6 +162,11 @@ _GRAM_SPEEDUP = 8.0
 _STIFF_H_LAMBDA = 0.3
 _STIFF_STREAK = 5
 _TRIAL_STEPS = 10
+# After a failed trial the next waits this many times longer; more where a
+# trial's few Jacobians are expensive (at 1000 x 10000 each is about 40
+# evaluations).
+_TRIAL_BACKOFF = 2
+_TRIAL_BACKOFF_EXPENSIVE = 4
 
 
 def supports_stiff(flow):
@@ -225,6 +241,10 @@ class FlowJacobian:
         # cost of forming the factors, in evaluations (two products with Z
         # and the Gram matrix)
         self.cost = 1.0 + (d if self.dense else n) / (4 * _GRAM_SPEEDUP)
+        # an (n+1)- or d-square LU with its set-up (measured: 1.4, 2.6 and
+        # 4.3 evaluations at 100 x 1000, 300 x 3000 and 1000 x 10000)
+        size = d if self.dense else n
+        self.factorization_cost = 1.0 + size**2 / (3 * d * _GRAM_SPEEDUP)
         # the low-rank form leaves out the diagonal part, which only some
         # networks (the diagonal network of depth 2) do not have
         self.exact = self.dense or getattr(flow.network, "jacobian_is_low_rank", False)
@@ -317,6 +337,12 @@ class RosenbrockW:
     metric or the speed have drifted, after ``_MAX_AGE`` steps, or every step
     when it is cheap.
 
+    Parameters
+    ----------
+    method : {None, 'RODAS4', 'ROS34PW2'}, default=None
+        None chooses as above; a name forces that method (RODAS4 then forms
+        a Jacobian at every step whatever it costs).
+
     Attributes
     ----------
     method : str
@@ -325,18 +351,21 @@ class RosenbrockW:
         Jacobians formed so far.
     n_solves : int
         Linear solves so far (each costs about two products with ``Z``).
+    n_factorizations : int
+        LU factorizations so far (one per Jacobian and step size).
     """
 
-    def __init__(self):
+    def __init__(self, method=None):
         self.n_jacobians = 0
         self.n_solves = 0
-        self._tableau = _ROS34PW2
+        self._forced = None if method is None else _TABLEAUS[method]
+        self._tableau = self._forced or _ROS34PW2
         self._jac = None
         self._jac_tau = None
         self._age = 0
         self._last_tau = None
         self._solver = None
-        self._solver_shift = None
+        self.n_factorizations = 0
 
     @property
     def order(self):
@@ -348,7 +377,9 @@ class RosenbrockW:
 
     def _stale(self, flow, ev, tau):
         jac = self._jac
-        if jac is None or self._age >= (1 if jac.cost <= _CHEAP_JACOBIAN else _MAX_AGE):
+        every_step = jac is not None and (
+            jac.cost <= _CHEAP_JACOBIAN or self._tableau is _RODAS4)
+        if jac is None or self._age >= (1 if every_step else _MAX_AGE):
             return True
         if tau == self._last_tau and tau != self._jac_tau:
             # the previous step from here was rejected with an old Jacobian
@@ -371,18 +402,29 @@ class RosenbrockW:
         self._age = 0
         self.n_jacobians += 1
         self._solver = None
-        if self.n_jacobians == 1 and self._jac.exact and self._jac.cost <= _CHEAP_JACOBIAN:
+        if (self._forced is None and self.n_jacobians == 1 and self._jac.exact
+                and self._jac.cost <= _CHEAP_JACOBIAN):
             self._tableau = _RODAS4
 
     def _linear_solver(self, shift):
-        if self._solver is None or self._solver_shift != shift:
-            # a singular system (h gamma times an eigenvalue = 1, possible
-            # only where the flow expands) gives non-finite stages, and the
-            # step is retried smaller; no warning needed
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", LinAlgWarning)
-                self._solver = self._jac.shifted_solver(shift)
-            self._solver_shift = shift
+        solver = self._solver
+        # A W-method stays of its order with any matrix in place of the
+        # Jacobian, so the factors of a nearby step size serve (the matrix
+        # is then the Jacobian plus a small multiple of I). RODAS4 needs
+        # the exact shift.
+        if solver is not None and (
+            solver.shift == shift
+            or (self._tableau is _ROS34PW2
+                and abs(solver.shift / shift - 1.0) <= _SHIFT_REUSE)
+        ):
+            return solver
+        # a singular system (h gamma times an eigenvalue = 1, possible
+        # only where the flow expands) gives non-finite stages, and the
+        # step is retried smaller; no warning needed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LinAlgWarning)
+            self._solver = self._jac.shifted_solver(shift)
+        self.n_factorizations += 1
         return self._solver
 
     def step(self, flow, state, T, tau, h, ev):
@@ -451,8 +493,10 @@ class RosenbrockW:
         """Work beyond gradient evaluations so far, in evaluations (a linear
         solve costs two products with ``Z``, like an evaluation: measured
         0.7 to 1.2 evaluations)."""
-        jac_cost = self._jac.cost if self._jac is not None else 0.0
-        return 1.0 * self.n_solves + self.n_jacobians * jac_cost
+        if self._jac is None:
+            return 0.0
+        return (1.0 * self.n_solves + self.n_jacobians * self._jac.cost
+                + self.n_factorizations * self._jac.factorization_cost)
 
 
 class _Recorder:
@@ -486,8 +530,9 @@ class AutoStepper:
     ``_TRIAL_STEPS`` accepted steps and kept if its cost per unit of the clock
     (gradient evaluations plus linear solves and Jacobians, counted in
     evaluations) is lower than that of the last explicit steps; otherwise the
-    explicit method resumes and the next trial waits twice as many steps as
-    the last wait. Flows without the Jacobian pieces stay explicit.
+    explicit method resumes and the next trial waits ``_TRIAL_BACKOFF`` times
+    as many steps as the last wait (``_TRIAL_BACKOFF_EXPENSIVE`` where
+    Jacobians are expensive). Flows without the Jacobian pieces stay explicit.
 
     Attributes
     ----------
@@ -539,9 +584,12 @@ class AutoStepper:
         return self.stiff.step(flow, state, T, tau, h, ev)
 
     def _judge_trial(self, tau):
-        rate = self._accepted_rate(_TRIAL_STEPS, self._trial_start)
-        if rate is None:
+        if self._accepted_rate(_TRIAL_STEPS, self._trial_start) is None:
             return
+        # The first steps of a trial pay for its first Jacobian and for the
+        # growth of the step size from the explicit method's: the method is
+        # judged on the rest.
+        rate = self._accepted_rate(_TRIAL_STEPS // 2, self._trial_start)
         if rate < self._explicit_rate:
             self._mode = "stiff"
             self.switched_at = self._marks[self._trial_start][0]
@@ -561,7 +609,9 @@ class AutoStepper:
         # The clock may be bounded (a positive infimum): wait in steps,
         # longer after each failed trial.
         self._mode = "explicit"
-        self._patience *= 2
+        jac = self.stiff._jac
+        cheap = jac is None or jac.cost <= _CHEAP_JACOBIAN
+        self._patience *= _TRIAL_BACKOFF if cheap else _TRIAL_BACKOFF_EXPENSIVE
         self._wait = self._patience
         self._streak = 0
         self._marks = self._marks[-1:]
