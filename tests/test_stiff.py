@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.datasets import load_iris
 
-from sklearn_implicit._flow import DormandPrince, FlowState, LinearFlow, integrate
+from sklearn_implicit._flow import DormandPrince, DormandPrince853, FlowState, LinearFlow, integrate
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit._stiff import AutoStepper, FlowJacobian, RosenbrockW
@@ -262,3 +262,13 @@ def test_rodas4_beats_ros34pw2_where_it_is_chosen():
     assert chosen.method == "RODAS4"
     assert results["RODAS4"][0] < results["ROS34PW2"][0]
     assert results["RODAS4"][1] < results["ROS34PW2"][1]
+
+
+@pytest.mark.parametrize("stepper, order", [(DormandPrince(), 5), (DormandPrince853(), 8)])
+def test_explicit_tableaus_integrate_polynomials_to_their_order(stepper, order):
+    # The bushy-tree order conditions sum_i b_i c_i**(k-1) = 1/k, k <= order,
+    # with nodes c_i = sum_j a_ij: a check on the transcribed coefficients.
+    weights = stepper._B
+    nodes = np.array([row.sum() for row in stepper._A])
+    for k in range(1, order + 1):
+        assert weights @ nodes ** (k - 1) == pytest.approx(1 / k, abs=1e-14)
