@@ -602,14 +602,13 @@ def _piecewise_log_mean(tau, h, log_rate, log_rate_end, previous, pieces=16):
     values = (v0 * x * (x - h) / (back * (back + h))
               - v1 * (x + back) * (x - h) / (back * h)
               + v2 * x * (x + back) / (h * (h + back)))
-    grid = x
     # the ends are exact, whatever the rounding
     values[0], values[-1] = v1, v2
     rise = np.diff(values)
     small = np.abs(rise) < 1e-8
     # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny
     factor = np.where(small, 1.0 + 0.5 * rise, np.expm1(rise) / np.where(small, 1.0, rise))
-    return float(np.sum(np.diff(grid) * np.exp(values[:-1]) * factor))
+    return float(np.sum((h / pieces) * np.exp(values[:-1]) * factor))
 
 
 def _converged(moved, h, coef, tol):
