@@ -51,8 +51,9 @@ except ImportError:  # pragma: no cover - older package versions
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOL = DiagonalLinearClassifier().get_params()["tol"]
-# DP5 with FSAL: six gradient evaluations per step (the cap on evaluations is
-# passed to the estimator as a cap on steps).
+# The cap on evaluations is passed to the estimators as a cap on steps: six
+# evaluations per step (a stiff step takes 4 or 6, an explicit DOP853 step
+# 12, so a capped fit can show up to twice the cap).
 EVALS_PER_STEP = 6
 
 
