@@ -20,10 +20,11 @@ one because ``t`` grows like ``1/L``; ``log t = log T + tau``.
 Accuracy
 --------
 Explicit steps are taken by DOP853 (Dormand and Prince's 8th-order method with
-Hairer's error estimators) with a PI step-size controller; a step is accepted when the estimated local error of every state
-component, divided by the network's ``error_scale``, is at most ``tol``. For
-the diagonal network the state is ``log(u / v)``, so ``tol`` is the admissible
-local error in the relative size of each large coefficient. At every requested
+Hairer's error estimators) with a PI step-size controller; a step is accepted
+when the estimated local error of every state component, divided by the
+network's ``error_scale``, is at most ``tol``. For the diagonal network the
+state is ``log(u / v)``, so ``tol`` is the admissible local error in the
+relative size of each large coefficient. At every requested
 stop the state is corrected by Newton steps along the flow so that the loss
 equals the target to rounding (the remaining error is a displacement along
 the path, which is what ``tol`` controls).

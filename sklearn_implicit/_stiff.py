@@ -238,12 +238,13 @@ class FlowJacobian:
         self.n_samples, self.n_coef = Z.shape
         n, d = Z.shape
         self.dense = d <= n + 1
+        # the side of the system that is factored
+        size = d if self.dense else n
         # cost of forming the factors, in evaluations (two products with Z
         # and the Gram matrix)
-        self.cost = 1.0 + (d if self.dense else n) / (4 * _GRAM_SPEEDUP)
+        self.cost = 1.0 + size / (4 * _GRAM_SPEEDUP)
         # an (n+1)- or d-square LU with its set-up (measured: 1.4, 2.6 and
         # 4.3 evaluations at 100 x 1000, 300 x 3000 and 1000 x 10000)
-        size = d if self.dense else n
         self.factorization_cost = 1.0 + size**2 / (3 * d * _GRAM_SPEEDUP)
         # the low-rank form leaves out the diagonal part, which only some
         # networks (the diagonal network of depth 2) do not have
@@ -517,11 +518,11 @@ class _Recorder:
 
 
 class AutoStepper:
-    """An explicit Runge-Kutta method while the flow is not stiff, ROS34PW2 once it is.
+    """DOP853 while the flow is not stiff, a :class:`RosenbrockW` step once it is.
 
     Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`
-    (``order`` follows the method in use). The explicit method is DOP853.
-    Stiffness is detected as in Hairer's codes: the last stage of the
+    Satisfies the stepper contract of
+    :class:`~sklearn_implicit._flow.ExplicitRungeKutta`
     explicit step and the new point are both at the step's end, so
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
     for free. After ``_STIFF_STREAK`` consecutive accepted steps with an
