@@ -520,10 +520,10 @@ class _Recorder:
 class AutoStepper:
     """DOP853 while the flow is not stiff, a :class:`RosenbrockW` step once it is.
 
-    Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`
     Satisfies the stepper contract of
-    :class:`~sklearn_implicit._flow.ExplicitRungeKutta`
-    explicit step and the new point are both at the step's end, so
+    :class:`~sklearn_implicit._flow.ExplicitRungeKutta` (``order`` follows
+    the method in use). Stiffness is detected as in Hairer's codes: the last
+    stage of the explicit step and the new point are both at the step's end, so
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
     for free. After ``_STIFF_STREAK`` consecutive accepted steps with an
     estimate above ``_STIFF_H_LAMBDA`` times the explicit method's stability
