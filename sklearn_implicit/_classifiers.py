@@ -63,7 +63,7 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
     tol : float, default=1e-6
         Local error tolerance of the integrator: every step keeps its
         estimated error in each coefficient below ``tol`` times that
-        coefficient's size (times 1e-3 of the largest one, for coefficients
+        coefficient's size (times 1e-2 of the largest one, for coefficients
         smaller than that). The returned coefficients converge as ``tol``
         shrinks; on the test problems their relative error against an
         independent high-accuracy integration of the parameter ODE is at

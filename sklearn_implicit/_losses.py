@@ -23,6 +23,8 @@ For classification ``p_i`` is the margin ``y_i x_i . beta`` with labels in
 prediction and the loss holds the targets.
 """
 
+import math
+
 import numpy as np
 from scipy.special import log_expit
 
@@ -59,13 +61,24 @@ class ExponentialLoss:
     def scaled_gradient(self, p, sample_weight):
         return _scaled(-p, sample_weight)
 
+    _weights = None  # (sample_weight, log sample_weight, log sum)
+
     def log_mean_and_scaled_gradient(self, p, sample_weight):
         # l = -l' = exp(-p): the mean is the sum of the scaled gradient.
-        # Weights are positive here (the estimators drop zero weights).
-        log_sr = np.log(sample_weight) - p
+        # Weights are positive here (the estimators drop zero weights). An
+        # integration passes the same weights to every evaluation: their
+        # logarithms are kept (at small sizes each vector operation is a
+        # visible part of an evaluation).
+        weights = self._weights
+        if weights is None or weights[0] is not sample_weight:
+            weights = (sample_weight, np.log(sample_weight),
+                       math.log(sample_weight.sum()))
+            self._weights = weights
+        log_sr = weights[1] - p
         log_scale = log_sr.max()
-        r = np.exp(log_sr - log_scale)
-        log_mean = log_scale + np.log(r.sum()) - np.log(sample_weight.sum())
+        log_sr -= log_scale
+        r = np.exp(log_sr, out=log_sr)
+        log_mean = log_scale + math.log(r.sum()) - weights[2]
         return log_mean, r, log_scale
 
     def initial_log_mean(self, sample_weight):

@@ -33,13 +33,23 @@ class Network(Protocol):
     def coef(self, state: np.ndarray) -> np.ndarray:
         """End-to-end coefficients ``beta`` of shape (n_coef,)."""
 
-    def velocity(self, state: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float]:
+    def velocity(
+        self, state: np.ndarray, g: np.ndarray
+    ) -> tuple[np.ndarray, float, float]:
         """State velocity under gradient flow, and ``log(g . dbeta/dt)``.
 
         ``g`` is the negative gradient of the loss with respect to ``beta``,
         rescaled by the caller so that ``max |g| = 1`` (the velocity is linear
         in ``g`` and the power quadratic, so the caller restores the scale in
-        log-space). Returns ``-inf`` as the log-power when ``g . K g = 0``.
+        log-space).
+
+        Returns ``(direction, log_speed, log_power)``: the velocity is
+        ``exp(log_speed) * direction`` with ``max |direction| <= 1``, so that
+        the caller's rescaling is one multiplication that cannot overflow;
+        ``direction`` may be ``g`` itself or a new array, which the caller
+        owns. ``log_speed`` is NaN or ``+inf`` where the velocity is not
+        finite (a trial state too far out). ``log_power`` is ``-inf`` when
+        ``g . K g = 0``.
         """
 
     def error_scale(self, state: np.ndarray) -> np.ndarray | float:

@@ -140,7 +140,13 @@ class DenseNetwork:
             va *= 2.0
             va -= vb
             out *= 0.5
-        return out, log_power
+        # (max propagates NaN, and log(inf) = inf: both flag a trial state
+        # whose velocity is not finite)
+        size = np.abs(out).max(initial=0.0)
+        if not 0.0 < size < np.inf:
+            return out, (np.log(size) if size > 0 else 0.0), log_power
+        out /= size
+        return out, np.log(size), log_power
 
     def error_scale(self, state):
         # One scale per layer: its RMS entry, so that errors are relative to

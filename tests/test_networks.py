@@ -1,0 +1,99 @@
+"""The network contract: coefficients, velocity and power, checked independently."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sklearn_implicit._flow import LinearFlow
+from sklearn_implicit._losses import ExponentialLoss
+from sklearn_implicit._networks import DenseNetwork, DiagonalNetwork
+
+
+def _networks():
+    rng = np.random.default_rng(0)
+    yield "diagonal D=2", DiagonalNetwork(np.full(6, 0.3), 2), 0.7 * rng.standard_normal(6)
+    yield "diagonal D=2 far", DiagonalNetwork(np.full(6, 0.3), 2), 9.0 * rng.standard_normal(6)
+    yield ("diagonal D=2 uneven alpha", DiagonalNetwork(np.geomspace(1e-3, 10.0, 6), 2),
+           3.0 * rng.standard_normal(6))
+    yield "diagonal D=3", DiagonalNetwork(np.full(6, 0.3), 3), 2.0 * rng.standard_normal(6)
+    for init in ("normal", "antisymmetric"):
+        net = DenseNetwork(4, (3, 2), 0.5, init, np.random.default_rng(1))
+        yield f"dense {init}", net, net.initial_state() + 0.3 * rng.standard_normal(
+            net.initial_state().shape)
+
+
+@pytest.mark.parametrize("name, network, state", list(_networks()),
+                         ids=[case[0] for case in _networks()])
+def test_velocity_and_power_agree_with_finite_differences(name, network, state):
+    # power = g . d beta/dt, and d beta/dt = (d beta/d state) (d state/dt):
+    # both from the network's own coef() by central differences.
+    g = np.random.default_rng(2).standard_normal(network.n_coef)
+    g /= np.abs(g).max()
+    direction, log_speed, log_power = network.velocity(state, g)
+    assert np.abs(direction).max() <= 1.0
+    velocity = math.exp(log_speed) * direction
+    eps = 1e-6
+    dbeta = (network.coef(state + eps * velocity) - network.coef(state - eps * velocity)) / (2 * eps)
+    np.testing.assert_allclose(math.log(g @ dbeta), log_power, rtol=0, atol=1e-7)
+    # gradient flow on the state: d state/dt = -grad_state L = J^T g
+    J = np.column_stack([
+        (network.coef(state + eps * e) - network.coef(state - eps * e)) / (2 * eps)
+        for e in np.eye(state.size)
+    ])
+    if name.startswith("dense"):
+        # the antisymmetric pair's state is (mean, half-difference) of the
+        # two networks' layers, which moves at half the parameters' gradient
+        half = 0.5 if network.antisymmetric else 1.0
+        np.testing.assert_allclose(velocity, half * J.T @ g, rtol=1e-6, atol=1e-9)
+    else:
+        # rho = log(u / v) with u, v from the conservation law, and
+        # d rho/dt = D (u**(D-2) + v**(D-2)) g on the parameter flow
+        # du/dt = D u**(D-1) g, dv/dt = -D v**(D-1) g
+        alpha, depth = np.exp(network.log_alpha), network.depth
+        if depth == 2:
+            u, v = alpha * np.exp(state / 2), alpha * np.exp(-state / 2)
+        else:  # D = 3: 1/u + 1/v = 2/alpha
+            u, v = alpha * (1 + np.exp(state)) / 2, alpha * (1 + np.exp(-state)) / 2
+        np.testing.assert_allclose(network.coef(state), u**depth - v**depth, rtol=1e-12)
+        np.testing.assert_allclose(velocity, depth * (u**(depth - 2) + v**(depth - 2)) * g,
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [np.full(50, 0.1), np.geomspace(1e-4, 1e2, 50)])
+@pytest.mark.parametrize("size", [1e-9, 0.3, 3.0, 40.0])
+def test_depth_2_coefficients_are_exact_to_rounding(alpha, size):
+    # beta = 2 alpha**2 sinh(rho) with libm's sinh (correctly rounded to an
+    # ulp or so) as reference: every coefficient within a few ulps of itself
+    # or of the largest one (the exp(rho) - exp(-rho) form cancels for
+    # small rho_j once some |rho| is large; the network uses it only where
+    # that cancellation is below an ulp of the largest coefficient).
+    rng = np.random.default_rng(3)
+    rho = size * rng.standard_normal(50)
+    rho[:3] = [0.0, 1e-300, -1e-12]
+    network = DiagonalNetwork(alpha, 2)
+    got = network.coef(rho)
+    # (alpha**2 as the network forms it, from log(alpha): that rounding is
+    # the network's input, not part of this check)
+    want = 2 * np.exp(2 * np.log(alpha)) * np.array([math.sinh(r) for r in rho])
+    eps = np.finfo(float).eps
+    np.testing.assert_array_less(np.abs(got - want),
+                                 8 * eps * np.maximum(np.abs(want), np.abs(want).max()) + 1e-320)
+    if np.abs(rho).max() < 1.0:
+        # small states (the kernel regime, where rho stays tiny): every
+        # coefficient to a few ulps of itself
+        np.testing.assert_allclose(got, want, rtol=8 * eps, atol=0)
+
+
+def test_evaluate_rejects_a_gradient_with_nan_that_blas_passes_over():
+    # idamax may skip a NaN entry: the NaN must still reach the power and
+    # make the evaluation a rejected trial (NaN), never a stationary point.
+    flow = LinearFlow(DiagonalNetwork(np.full(3, 0.5), 2), ExponentialLoss(),
+                      np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), np.ones(2))
+    network = flow.network
+    g = np.array([1.0, np.nan, 0.5])
+    _, _, log_power = network.velocity(np.zeros(3), g)
+    assert np.isnan(log_power)
+    flow.transpose_product = lambda r: np.array([0.25, np.nan, 1.0])
+    ev = flow.evaluate(np.zeros(3))
+    assert np.isnan(ev.log_dt_dtau) and np.all(ev.dstate == 0)
