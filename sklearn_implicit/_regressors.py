@@ -103,12 +103,13 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
         ``'stiff'``: a linearly implicit Rosenbrock method whose linear
         solves use the low-rank structure of the flow's Jacobian (diagonal
-        networks only): RODAS4 (order 4) where that Jacobian is exact and
-        cheap enough to form at every step (depth 2, up to about 200
-        samples), ROS34PW2 (order 3, reusing Jacobians) otherwise. ``'auto'``: explicit while
+        networks only): RODAS4 (order 4) where that Jacobian is exact
+        (depth 2; formed at every step), ROS34PW2 (order 3, reusing
+        Jacobians) otherwise. ``'auto'``: explicit while
         the flow is not stiff, switching to the Rosenbrock method when the
         explicit steps become limited by stability (late in training, and on
-        ill-conditioned non-separable data); it stays explicit for networks
+        ill-conditioned non-separable data) and a trial shows it cheaper
+        (Jacobians and linear solves counted); it stays explicit for networks
         without a Jacobian. All three follow the same path to ``tol``.
 
     Attributes

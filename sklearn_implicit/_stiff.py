@@ -36,9 +36,12 @@ The methods
 RODAS4 (Hairer & Wanner, Solving ODEs II, VI.4): six stages, order 4,
 embedded order 3, L-stable and stiffly accurate; a Rosenbrock method, so
 its order needs the exact Jacobian at every step. It is used where that is
-exact (no diagonal part: depth 2) and cheap (at most ``_CHEAP_JACOBIAN``
-evaluations, about ``n <= 200``), where it takes fewer evaluations than
-ROS34PW2 for a smaller error (``tests/test_stiff.py``). Otherwise:
+exact (no diagonal part: depth 2). There it takes fewer evaluations than
+ROS34PW2 for a smaller error (``tests/test_stiff.py``), and even where a
+Jacobian costs 34 evaluations it is the cheaper of the two: at 1000 x 10000,
+from a loss of 1e-40 to 1e-300, 4,150 evaluations' worth of work (Jacobians
+included) against 29,600 for ROS34PW2, whose reused Jacobians went stale
+within a few steps (probe). Otherwise:
 
 ROS34PW2 (Rang & Angermann, BIT 45, 2005): four stages, order 3 for *any*
 matrix ``A`` in place of the Jacobian (a W-method), embedded order 2,
@@ -141,15 +144,28 @@ _MAX_WEIGHT_DRIFT = 0.25
 _MAX_LOG_DRIFT = 0.5
 # ... or after this many steps. Very stiff problems (a loss with a positive
 # infimum on ill-conditioned data) need a fresh one every step; it is formed
-# every step, and the order-4 method that needs it is used, when it costs at
-# most this many evaluations.
+# every step when it costs at most _CHEAP_JACOBIAN evaluations (and always
+# for RODAS4, whose order needs it).
 _MAX_AGE = 16
-_CHEAP_JACOBIAN = 8.0
-# The Gram matrix of a Jacobian (n**2 d flops, BLAS 3) runs at about this many
-# times the flop rate of an evaluation's two matrix-vector products (4 n d
-# flops): measured 5.6, 24 and 34 evaluations per Jacobian at 100 x 1000,
-# 300 x 3000 and 1000 x 10000 (model: 4.1, 10.4 and 32).
-_GRAM_SPEEDUP = 8.0
+_CHEAP_JACOBIAN = 16.0
+# Cost of a Jacobian in evaluations: about 3 for its products with Z and its
+# set-up, plus its Gram matrix (n**2 d multiply-adds, BLAS 3), which takes
+# this many evaluations per row of Z while Z fits in the last-level cache
+# (taken as 16 MiB; an evaluation then runs at cache speed, about 0.5 ns per
+# entry of Z on one core) and the second beyond (memory speed, 0.9 ns).
+# Measured, one BLAS thread, against the model: 9.3 (10.8), 20.6 (18.6),
+# 26.0 (26.4), 25.4 (24.5), 28.8 (33), 42.5 (46) evaluations from 100 x 1000
+# to 1000 x 10000 in steps of the same shape, 14.3 (10.8) at 100 x 10000,
+# 38.8 (46) at 1000 x 3000 and 16.0 (15.9) at 300 x 30000.
+_GRAM_ROW_COST = (0.078, 0.043)
+_CACHE_BYTES = 16 * 2**20
+# An LU of the (n+1)- or d-square system with its set-up runs this many times
+# faster per flop than an evaluation (measured 1.4, 2.6 and 4.3 evaluations
+# at 100 x 1000, 300 x 3000 and 1000 x 10000).
+_LU_SPEEDUP = 8.0
+# A linear solve costs two products with Z, like an evaluation (measured:
+# 0.9 to 1.7 evaluations).
+_SOLVE_COST = 1.2
 # ROS34PW2 keeps the LU factors of the last step size while 1/(h gamma) has
 # changed by at most this fraction.
 _SHIFT_REUSE = 0.2
@@ -162,11 +178,13 @@ _SHIFT_REUSE = 0.2
 _STIFF_H_LAMBDA = 0.3
 _STIFF_STREAK = 5
 _TRIAL_STEPS = 10
-# After a failed trial the next waits this many times longer; more where a
-# trial's few Jacobians are expensive (at 1000 x 10000 each is about 40
-# evaluations).
-_TRIAL_BACKOFF = 2
-_TRIAL_BACKOFF_EXPENSIVE = 4
+# Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
+# 10000 about 34, so that a trial of RODAS4 costs a few seconds), trials
+# start only once the explicit steps are close to their stability limit, and
+# are shorter: the step size of RODAS4 reaches its accuracy limit within two
+# steps (it may grow fivefold per step).
+_STIFF_H_LAMBDA_EXPENSIVE = 0.8
+_TRIAL_STEPS_EXPENSIVE = 6
 
 
 def supports_stiff(flow):
@@ -174,6 +192,25 @@ def supports_stiff(flow):
     return hasattr(flow.network, "log_rates_with_slopes") and hasattr(
         flow.loss, "log_curvature"
     )
+
+
+def jacobian_costs(shape):
+    """Cost of forming a :class:`FlowJacobian` and of one LU of its shifted
+    system, in gradient evaluations, for a design of this shape."""
+    n, d = shape
+    # the side of the system that is factored (the Gram matrix is size**2
+    # times the other side)
+    size = d if d <= n + 1 else n
+    row_cost = _GRAM_ROW_COST[0] if 8 * n * d <= _CACHE_BYTES else _GRAM_ROW_COST[1]
+    return 3.0 + row_cost * size, 1.0 + size**2 / (3 * max(n, d) * _LU_SPEEDUP)
+
+
+def jacobian_is_exact(flow):
+    """Whether :class:`FlowJacobian` is the exact Jacobian of the flow: the
+    low-rank form leaves out the diagonal part, which only some networks
+    (the diagonal network of depth 2) do not have; the dense form keeps it."""
+    n, d = flow.X.shape
+    return d <= n + 1 or getattr(flow.network, "jacobian_is_low_rank", False)
 
 
 def _weighted_gram(Z, weights):
@@ -238,17 +275,8 @@ class FlowJacobian:
         self.n_samples, self.n_coef = Z.shape
         n, d = Z.shape
         self.dense = d <= n + 1
-        # the side of the system that is factored
-        size = d if self.dense else n
-        # cost of forming the factors, in evaluations (two products with Z
-        # and the Gram matrix)
-        self.cost = 1.0 + size / (4 * _GRAM_SPEEDUP)
-        # an (n+1)- or d-square LU with its set-up (measured: 1.4, 2.6 and
-        # 4.3 evaluations at 100 x 1000, 300 x 3000 and 1000 x 10000)
-        self.factorization_cost = 1.0 + size**2 / (3 * d * _GRAM_SPEEDUP)
-        # the low-rank form leaves out the diagonal part, which only some
-        # networks (the diagonal network of depth 2) do not have
-        self.exact = self.dense or getattr(flow.network, "jacobian_is_low_rank", False)
+        self.cost, self.factorization_cost = jacobian_costs(Z.shape)
+        self.exact = jacobian_is_exact(flow)
         if self.dense:
             self.matrix = self._dense_matrix()
         else:
@@ -330,8 +358,8 @@ class RosenbrockW:
     Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`.
     The method is chosen at the first Jacobian of a problem: RODAS4 (order 4,
     embedded 3; six evaluations and six linear solves per step) when the
-    low-rank Jacobian is exact (depth 2, or the dense form) and cheap enough
-    to form at every step, which that method needs; otherwise ROS34PW2
+    Jacobian is exact (depth 2, or the dense form), formed at every step as
+    that method needs; otherwise ROS34PW2
     (order 3 for any matrix in place of the Jacobian, embedded 2; four
     evaluations and four solves per step) with a Jacobian that is formed
     anew only when it is stale: after a rejected step, when the weights, the
@@ -342,7 +370,8 @@ class RosenbrockW:
     ----------
     method : {None, 'RODAS4', 'ROS34PW2'}, default=None
         None chooses as above; a name forces that method (RODAS4 then forms
-        a Jacobian at every step whatever it costs).
+        a Jacobian at every step also where it is not exact, and loses its
+        order there).
 
     Attributes
     ----------
@@ -403,8 +432,7 @@ class RosenbrockW:
         self._age = 0
         self.n_jacobians += 1
         self._solver = None
-        if (self._forced is None and self.n_jacobians == 1 and self._jac.exact
-                and self._jac.cost <= _CHEAP_JACOBIAN):
+        if self._forced is None and self.n_jacobians == 1 and self._jac.exact:
             self._tableau = _RODAS4
 
     def _linear_solver(self, shift):
@@ -491,12 +519,13 @@ class RosenbrockW:
         return new_state, T_new, ev_new, tableau.error_weights @ u
 
     def extra_cost(self):
-        """Work beyond gradient evaluations so far, in evaluations (a linear
-        solve costs two products with ``Z``, like an evaluation: measured
-        0.7 to 1.2 evaluations)."""
+        """Work beyond gradient evaluations so far, in evaluations (the cost
+        model of :func:`jacobian_costs` and ``_SOLVE_COST``: the work with
+        ``Z``, not the Python work of a step, which at 100 x 1000 adds about
+        a millisecond, 12 evaluations, per step of RODAS4)."""
         if self._jac is None:
             return 0.0
-        return (1.0 * self.n_solves + self.n_jacobians * self._jac.cost
+        return (_SOLVE_COST * self.n_solves + self.n_jacobians * self._jac.cost
                 + self.n_factorizations * self._jac.factorization_cost)
 
 
@@ -526,29 +555,48 @@ class AutoStepper:
     stage of the explicit step and the new point are both at the step's end, so
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
     for free. After ``_STIFF_STREAK`` consecutive accepted steps with an
-    estimate above ``_STIFF_H_LAMBDA`` times the explicit method's stability
-    limit on the negative real axis the stiff method is tried for
-    ``_TRIAL_STEPS`` accepted steps and kept if its cost per unit of the clock
-    (gradient evaluations plus linear solves and Jacobians, counted in
-    evaluations) is lower than that of the last explicit steps; otherwise the
-    explicit method resumes and the next trial waits ``_TRIAL_BACKOFF`` times
-    as many steps as the last wait (``_TRIAL_BACKOFF_EXPENSIVE`` where
-    Jacobians are expensive). Flows without the Jacobian pieces stay explicit.
+    estimate above a fraction of the explicit method's stability limit on
+    the negative real axis (``_STIFF_H_LAMBDA``, or
+    ``_STIFF_H_LAMBDA_EXPENSIVE`` where a Jacobian costs more than
+    ``_CHEAP_JACOBIAN`` evaluations) the stiff method is tried for a few
+    accepted steps and kept if its cost per unit of the clock (gradient
+    evaluations plus linear solves and Jacobians, counted in evaluations) is
+    lower than that of the last explicit steps.
+
+    Otherwise the explicit method resumes, and the next trial waits for the
+    clock at which the stiff method is predicted to break even: late in
+    training its steps grow in proportion to the clock (the path bends on
+    the scale ``tau``) while the explicit steps stay at their stability
+    limit, so its relative cost falls like ``1 / tau`` (measured at
+    1000 x 10000: steps of 0.027 ``tau`` from ``tau`` = 90 to 690). A
+    bounded clock (a loss with a positive infimum) never gets there: there
+    the next trial starts once the explicit cost per unit of clock has
+    doubled; and at least as many explicit steps as a trial has. Flows
+    without the Jacobian pieces stay explicit.
 
     Attributes
     ----------
     switched_at : float or None
         The clock ``tau`` at which the stiff method was adopted.
+    trials : list of dict
+        One record per judged trial: the clock at its start and end, the
+        costs per unit of clock of the stiff and the explicit method, whether
+        it was adopted, and the clock before which the next trial waits.
     """
 
     def __init__(self):
         self.explicit = DormandPrince853()
         self.stiff = RosenbrockW()
         self.switched_at = None
+        self.trials = []
         self._mode = "explicit"
         self._streak = 0
         self._wait = 0  # explicit steps before the next trial may start
-        self._patience = _TRIAL_STEPS
+        self._trial_steps = None
+        self._expensive = None
+        self._tau0 = None  # the clock at the first step
+        self._next_trial_tau = -np.inf  # predicted break-even of the stiff method
+        self._failed_rate = np.inf  # explicit cost per unit clock at the last failed trial
         self._marks = []  # (tau, cost) at the start of each call
         self._trial_start = None
         self._explicit_rate = None
@@ -573,9 +621,17 @@ class AutoStepper:
         return (marks[-1][1] - marks[first][1]) / span
 
     def step(self, flow, state, T, tau, h, ev):
+        if self._tau0 is None:
+            self._tau0 = tau
+            # A failed trial of the stiff method costs a few Jacobians: where
+            # they are expensive, trials are shorter and start only once the
+            # explicit method is close to its stability limit.
+            self._expensive = (supports_stiff(flow)
+                               and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN)
+            self._trial_steps = _TRIAL_STEPS_EXPENSIVE if self._expensive else _TRIAL_STEPS
         self._marks.append((tau, self._cost(flow)))
-        if self._mode == "explicit" and len(self._marks) > 4 * _TRIAL_STEPS:
-            del self._marks[: -2 * _TRIAL_STEPS]
+        if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
+            del self._marks[: -2 * self._trial_steps]
         if self._mode != "explicit" and self._stuck():
             self._back_to_explicit()
         if self._mode == "trial":
@@ -585,35 +641,39 @@ class AutoStepper:
         return self.stiff.step(flow, state, T, tau, h, ev)
 
     def _judge_trial(self, tau):
-        if self._accepted_rate(_TRIAL_STEPS, self._trial_start) is None:
+        if self._accepted_rate(self._trial_steps, self._trial_start) is None:
             return
         # The first steps of a trial pay for its first Jacobian and for the
         # growth of the step size from the explicit method's: the method is
         # judged on the rest.
-        rate = self._accepted_rate(_TRIAL_STEPS // 2, self._trial_start)
+        rate = self._accepted_rate(self._trial_steps // 2, self._trial_start)
+        start = self._marks[self._trial_start][0]
         if rate < self._explicit_rate:
             self._mode = "stiff"
-            self.switched_at = self._marks[self._trial_start][0]
+            self.switched_at = start
         else:
+            # break-even where (tau - tau0) has grown by the ratio of the costs
+            self._next_trial_tau = (self._tau0
+                                    + (tau - self._tau0) * rate / self._explicit_rate)
+            self._failed_rate = self._explicit_rate
             self._back_to_explicit()
+        self.trials.append({"start": start, "end": tau, "stiff_rate": rate,
+                            "explicit_rate": self._explicit_rate,
+                            "adopted": self._mode == "stiff",
+                            "next_trial_after": self._next_trial_tau})
         self._marks = self._marks[-1:]
 
     def _stuck(self):
         """No accepted stiff step for several trial lengths (extreme scales
         can make every linearly implicit step fail)."""
-        window = 3 * _TRIAL_STEPS
+        window = 3 * self._trial_steps
         if len(self._marks) < window:
             return False
         return self._marks[-window][0] == self._marks[-1][0]
 
     def _back_to_explicit(self):
-        # The clock may be bounded (a positive infimum): wait in steps,
-        # longer after each failed trial.
         self._mode = "explicit"
-        jac = self.stiff._jac
-        cheap = jac is None or jac.cost <= _CHEAP_JACOBIAN
-        self._patience *= _TRIAL_BACKOFF if cheap else _TRIAL_BACKOFF_EXPENSIVE
-        self._wait = self._patience
+        self._wait = self._trial_steps
         self._streak = 0
         self._marks = self._marks[-1:]
 
@@ -638,12 +698,14 @@ class AutoStepper:
                 )
         else:
             h_lambda = 0.0
-        limit = _STIFF_H_LAMBDA * self.explicit.stability_limit
-        self._streak = self._streak + 1 if h_lambda > limit else 0
+        fraction = _STIFF_H_LAMBDA_EXPENSIVE if self._expensive else _STIFF_H_LAMBDA
+        self._streak = self._streak + 1 if h_lambda > fraction * self.explicit.stability_limit else 0
         self._wait -= 1
         if self._streak >= _STIFF_STREAK and self._wait <= 0 and supports_stiff(flow):
-            self._explicit_rate = self._accepted_rate(_TRIAL_STEPS)
-            if self._explicit_rate is not None:
+            rate = self._accepted_rate(self._trial_steps)
+            if rate is not None and (tau >= self._next_trial_tau
+                                     or rate > 2 * self._failed_rate):
+                self._explicit_rate = rate
                 self._mode = "trial"
                 self._trial_start = len(self._marks)
         return trial
