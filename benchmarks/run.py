@@ -127,7 +127,7 @@ class Settings:
         large = dict(
             size=(1000, 10000), depths=(2,), alphas=(0.1,),
             losses=("exponential",), targets=(1e-10, 1e-100, 1e-300),
-            max_evals=3_000, ref_targets=(1e-10,),
+            max_evals=4_000, ref_targets=(1e-10,),
         )
         defaults = dict(mode="full", time_budget=10.0, evals_grids=[small, large])
         return cls(**{**defaults, **kw})
