@@ -240,7 +240,16 @@ def _integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, 
         state = network.initial_state()
         # A network may start at beta != 0 (random layers): the clock starts
         # at the actual initial loss of this problem.
-        log_loss = flow.log_loss(flow.predictions(state)[1])
+        with np.errstate(all="ignore"):
+            log_loss = flow.log_loss(flow.predictions(state)[1])
+        # (-inf is a loss of exactly 0: nothing to fit, handled below)
+        if not log_loss < np.inf:
+            raise ValueError(
+                f"The loss at initialization is not finite: the initial "
+                f"coefficients of the {type(network).__name__} overflow "
+                f"(alpha**depth is beyond the floating-point range). Use a "
+                f"smaller alpha."
+            )
         if log_target > -np.inf and not log_target < log_loss:
             problem = f" {label.strip()}" if label else ""
             raise ValueError(

@@ -336,7 +336,9 @@ def integrate(
     if np.isnan(ev.log_dt_dtau):
         raise FloatingPointError(
             "The loss or its gradient overflows at the starting point of the "
-            "flow: the data are too large; rescale X."
+            "flow: the data are too large, or alpha too small for this depth "
+            "(the first steps of the flow would overflow); rescale X or raise "
+            "alpha."
         )
     if np.isfinite(ev.log_dt_dtau):
         # Count time in units of the initial dt/dtau, so that T below starts
@@ -614,18 +616,23 @@ def _piecewise_log_mean(tau, h, log_rate, log_rate_end, previous, pieces=16):
     v0, v1, v2 = np.array([log_rate_prev, log_rate, log_rate_end]) - (tau + h)
     if not (back > 0 and h > 0 and np.isfinite([v0, v1, v2]).all()):
         return np.nan
-    # Lagrange form of the parabola through (-back, v0), (0, v1), (h, v2)
-    x = np.linspace(0.0, h, pieces + 1)
-    values = (v0 * x * (x - h) / (back * (back + h))
-              - v1 * (x + back) * (x - h) / (back * h)
-              + v2 * x * (x + back) / (h * (h + back)))
-    # the ends are exact, whatever the rounding
-    values[0], values[-1] = v1, v2
-    rise = np.diff(values)
-    small = np.abs(rise) < 1e-8
-    # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny
-    factor = np.where(small, 1.0 + 0.5 * rise, np.expm1(rise) / np.where(small, 1.0, rise))
-    return float(np.sum((h / pieces) * np.exp(values[:-1]) * factor))
+    # Steps of 1e-160 and below (tiny alpha at depth >= 3, where the loss
+    # barely moves at first) underflow the products below: the result is
+    # then not finite, and the caller falls back to the log-mean.
+    with np.errstate(all="ignore"):
+        # Lagrange form of the parabola through (-back, v0), (0, v1), (h, v2)
+        x = np.linspace(0.0, h, pieces + 1)
+        values = (v0 * x * (x - h) / (back * (back + h))
+                  - v1 * (x + back) * (x - h) / (back * h)
+                  + v2 * x * (x + back) / (h * (h + back)))
+        # the ends are exact, whatever the rounding
+        values[0], values[-1] = v1, v2
+        rise = np.diff(values)
+        small = np.abs(rise) < 1e-8
+        # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny
+        factor = np.where(small, 1.0 + 0.5 * rise,
+                          np.expm1(rise) / np.where(small, 1.0, rise))
+        return float(np.sum((h / pieces) * np.exp(values[:-1]) * factor))
 
 
 def _converged(moved, h, coef, tol):

@@ -450,3 +450,26 @@ def test_huge_constant_column_with_large_alpha_warns_only_once():
     (message,) = fit_recording(est, X, y)
     assert "smallest training loss reached is 10**" in message
     assert_all_finite(est, X)
+
+
+@pytest.mark.parametrize("depth, alpha, error, match", [
+    (2, 1e200, ValueError, "smaller alpha"),
+    (2, 1e-200, FloatingPointError, "raise alpha"),
+    (3, 1e-100, None, None),
+    (2, np.array([1e-100, 1.0, 1.0, 1.0, 1e100]), None, None),
+])
+def test_extreme_alpha_fits_or_says_what_to_change_without_runtime_warnings(
+        depth, alpha, error, match):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 5))
+    y = (X[:, 0] > 0).astype(int)
+    clf = DiagonalLinearClassifier(alpha=alpha, depth=depth, target_loss=1e-5, max_iter=3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if error is None:
+            clf.fit(X, y)
+            assert np.all(np.isfinite(clf.coef_))
+        else:
+            with pytest.raises(error, match=match):
+                clf.fit(X, y)

@@ -48,8 +48,11 @@ class DiagonalNetwork:
         self.depth = int(depth)
         self.n_coef = self.log_alpha.shape[0]
         self._log_depth = np.log(self.depth)
-        alpha2 = np.exp(2.0 * self.log_alpha)
-        self._alpha2, self._four_alpha2 = alpha2, 4.0 * alpha2
+        # (alpha**2 may overflow or underflow at extreme scales: the linear
+        # forms below are then not used)
+        with np.errstate(over="ignore", under="ignore"):
+            alpha2 = np.exp(2.0 * self.log_alpha)
+            self._alpha2, self._four_alpha2 = alpha2, 4.0 * alpha2
         # Depth 2 uses sinh and cosh directly while |rho| stays below this
         # bound, logarithms beyond: there P = 8 alpha**2 cosh(rho) <=
         # 8 max(alpha)**2 exp(|rho|) < 1e300 / n_coef, so that P needs no
@@ -60,8 +63,9 @@ class DiagonalNetwork:
         # 2 min(alpha**2) sinh(|rho|), exceeds max(alpha**2): the rounding
         # error of exp(rho) - exp(-rho), a few ulps of alpha_j**2 cosh(rho_j),
         # is then at the rounding level of the largest coefficient for every j.
-        self._exp_rho = max(1.0, float(np.arcsinh(alpha2.max() / alpha2.min()))) \
-            if self.n_coef else np.inf
+        # (asinh(exp(s)) = s + log(1 + sqrt(1 + exp(-2 s))), formed in logs)
+        spread = 2.0 * float(np.ptp(self.log_alpha)) if self.n_coef else 0.0
+        self._exp_rho = max(1.0, spread + np.log1p(np.sqrt(1.0 + np.exp(-2.0 * spread))))
         if self.depth == 2 and np.all(alpha2 > 1e-290):
             self._linear_rho = min(
                 _LINEAR_RHO,
