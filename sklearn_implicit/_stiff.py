@@ -38,10 +38,10 @@ embedded order 3, L-stable and stiffly accurate; a Rosenbrock method, so
 its order needs the exact Jacobian at every step. It is used where that is
 exact (no diagonal part: depth 2). There it takes fewer evaluations than
 ROS34PW2 for a smaller error (``tests/test_stiff.py``), and even where a
-Jacobian costs 34 evaluations it is the cheaper of the two: at 1000 x 10000,
-from a loss of 1e-40 to 1e-300, 4,150 evaluations' worth of work (Jacobians
-included) against 29,600 for ROS34PW2, whose reused Jacobians went stale
-within a few steps (probe). Otherwise:
+Jacobian costs about 43 evaluations it is the cheaper of the two: at
+1000 x 10000, from a loss of 1e-40 to 1e-300, 43 s against 304 s for
+ROS34PW2, whose reused Jacobians went stale within a few steps (probe, one
+BLAS thread). Otherwise:
 
 ROS34PW2 (Rang & Angermann, BIT 45, 2005): four stages, order 3 for *any*
 matrix ``A`` in place of the Jacobian (a W-method), embedded order 2,
@@ -179,7 +179,7 @@ _STIFF_H_LAMBDA = 0.3
 _STIFF_STREAK = 5
 _TRIAL_STEPS = 10
 # Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
-# 10000 about 34, so that a trial of RODAS4 costs a few seconds), trials
+# 10000 about 43, so that a trial of RODAS4 costs a few seconds), trials
 # start only once the explicit steps are close to their stability limit, and
 # are shorter: the step size of RODAS4 reaches its accuracy limit within two
 # steps (it may grow fivefold per step).
