@@ -590,8 +590,11 @@ def _advance_time(T, tau, h, log_rates, log_rate_end, weights, span, previous=No
     """
     tau_new = tau + h
     change = log_rate_end - log_rates[0]
-    # Overflow only happens on trial steps far too long, which are rejected.
-    with np.errstate(over="ignore", invalid="ignore"):
+    # Overflow only happens on trial steps far too long, which are rejected;
+    # division by zero on steps of 1e-160 and below (tiny alpha at depth
+    # >= 3, where the loss barely moves at first), whose parabola is then not
+    # finite and falls back to the logarithmic mean.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         dT = h * (weights @ np.exp(log_rates - tau_new)) if abs(change) <= span else -1.0
         if not (np.isfinite(dT) and dT > 0) and previous is not None:
             dT = _piecewise_log_mean(tau, h, log_rates[0], log_rate_end, previous)
@@ -616,23 +619,18 @@ def _piecewise_log_mean(tau, h, log_rate, log_rate_end, previous, pieces=16):
     v0, v1, v2 = np.array([log_rate_prev, log_rate, log_rate_end]) - (tau + h)
     if not (back > 0 and h > 0 and np.isfinite([v0, v1, v2]).all()):
         return np.nan
-    # Steps of 1e-160 and below (tiny alpha at depth >= 3, where the loss
-    # barely moves at first) underflow the products below: the result is
-    # then not finite, and the caller falls back to the log-mean.
-    with np.errstate(all="ignore"):
-        # Lagrange form of the parabola through (-back, v0), (0, v1), (h, v2)
-        x = np.linspace(0.0, h, pieces + 1)
-        values = (v0 * x * (x - h) / (back * (back + h))
-                  - v1 * (x + back) * (x - h) / (back * h)
-                  + v2 * x * (x + back) / (h * (h + back)))
-        # the ends are exact, whatever the rounding
-        values[0], values[-1] = v1, v2
-        rise = np.diff(values)
-        small = np.abs(rise) < 1e-8
-        # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny
-        factor = np.where(small, 1.0 + 0.5 * rise,
-                          np.expm1(rise) / np.where(small, 1.0, rise))
-        return float(np.sum((h / pieces) * np.exp(values[:-1]) * factor))
+    # Lagrange form of the parabola through (-back, v0), (0, v1), (h, v2)
+    x = np.linspace(0.0, h, pieces + 1)
+    values = (v0 * x * (x - h) / (back * (back + h))
+              - v1 * (x + back) * (x - h) / (back * h)
+              + v2 * x * (x + back) / (h * (h + back)))
+    # the ends are exact, whatever the rounding
+    values[0], values[-1] = v1, v2
+    rise = np.diff(values)
+    small = np.abs(rise) < 1e-8
+    # exp(a) expm1(d) / d per piece, 1 + d/2 where d is tiny
+    factor = np.where(small, 1.0 + 0.5 * rise, np.expm1(rise) / np.where(small, 1.0, rise))
+    return float(np.sum((h / pieces) * np.exp(values[:-1]) * factor))
 
 
 def _converged(moved, h, coef, tol):

@@ -205,14 +205,6 @@ def jacobian_costs(shape):
     return 3.0 + row_cost * size, 1.0 + size**2 / (3 * max(n, d) * _LU_SPEEDUP)
 
 
-def jacobian_is_exact(flow):
-    """Whether :class:`FlowJacobian` is the exact Jacobian of the flow: the
-    low-rank form leaves out the diagonal part, which only some networks
-    (the diagonal network of depth 2) do not have; the dense form keeps it."""
-    n, d = flow.X.shape
-    return d <= n + 1 or getattr(flow.network, "jacobian_is_low_rank", False)
-
-
 def _weighted_gram(Z, weights):
     """``Z diag(weights) Z^T`` (dense) for nonnegative weights."""
     if sp.issparse(Z):
@@ -276,7 +268,9 @@ class FlowJacobian:
         n, d = Z.shape
         self.dense = d <= n + 1
         self.cost, self.factorization_cost = jacobian_costs(Z.shape)
-        self.exact = jacobian_is_exact(flow)
+        # the low-rank form leaves out the diagonal part, which only some
+        # networks (the diagonal network of depth 2) do not have
+        self.exact = self.dense or getattr(flow.network, "jacobian_is_low_rank", False)
         if self.dense:
             self.matrix = self._dense_matrix()
         else:
