@@ -28,7 +28,8 @@ _LINEAR_RHO = 700.0
 # terms (relative to the largest). At 1e-3 the step size was set by
 # coefficients near the floor, whose errors barely move the direction of
 # beta: 1e-2 reached the same direction error in about 15% fewer
-# evaluations (benchmarks/RESULTS.md, tol_scan).
+# evaluations (tol curves of the benchmark's 100 x 1000 headline problem,
+# measured when the floor was changed; RESULTS.md's tol_scan shows 1e-2).
 _FLOOR = 1e-2
 
 
