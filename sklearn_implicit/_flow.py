@@ -133,16 +133,22 @@ class LinearFlow:
         self._loss_and_gradient = getattr(
             loss, "log_mean_and_scaled_gradient", self._separate_loss_and_gradient
         )
+        # A dense X gives 1-d products as they are; the others (sparse,
+        # np.matrix) are passed through asarray/ravel.
+        self._dense = isinstance(X, np.ndarray) and not isinstance(X, np.matrix)
+        self._XT = X.T
 
     def product(self, coef):
         """``X @ coef``: with :meth:`transpose_product`, the only use of ``X``
         in an evaluation (a batch of flows serves both from stacked columns,
         see :mod:`sklearn_implicit._batch`)."""
-        return np.asarray(self.X @ coef).ravel()
+        out = self.X @ coef
+        return out if self._dense else np.asarray(out).ravel()
 
     def transpose_product(self, r):
         """``X.T @ r``."""
-        return np.asarray(self.X.T @ r).ravel()
+        out = self._XT @ r
+        return out if self._dense else np.asarray(out).ravel()
 
     def predictions(self, state):
         coef = self.network.coef(state)
@@ -151,19 +157,20 @@ class LinearFlow:
     def log_loss(self, predictions):
         return self.loss.log_mean(predictions, self.sample_weight)
 
-    # Overflow only means that a trial state went too far: it is reported
-    # through the NaN below, not as a RuntimeWarning to the user.
-    @np.errstate(over="ignore", invalid="ignore")
     def evaluate(self, state):
         """Velocity in the log-loss clock.
 
         ``log_dt_dtau`` is ``+inf`` at a stationary point (zero velocity) and
         NaN where the state cannot be evaluated because its coefficients or
         gradient overflow (a trial step went too far); steppers reject such
-        a step.
+        a step. That overflow is no news to the user: callers hold
+        ``np.errstate(over="ignore", invalid="ignore")``, as :func:`integrate`
+        does for its whole run (once per run, not per evaluation: entering
+        an errstate costs as much as two vector operations at small sizes).
         """
         self.n_evals += 1
-        coef, p = self.predictions(state)
+        coef = self.network.coef(state)
+        p = self.product(coef)
         log_loss, r, log_scale = self._loss_and_gradient(p, self.sample_weight)
         g = self.transpose_product(r)
         # BLAS level 1 (idamax, dscal) for the vector work on g: at small
@@ -280,6 +287,9 @@ def _stack_history(records):
     return {k: np.array([r[k] for r in records]) for k in records[0]}
 
 
+# Overflow at a trial state only means that the step went too far: it is
+# reported through NaN (see LinearFlow.evaluate), not as a RuntimeWarning.
+@np.errstate(over="ignore", invalid="ignore")
 def integrate(
     flow,
     start,

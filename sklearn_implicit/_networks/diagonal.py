@@ -17,7 +17,7 @@ written through ``log_expit`` below, with ``k = D - 2``.
 import math
 
 import numpy as np
-from scipy.linalg.blas import ddot
+from scipy.linalg.blas import daxpy, ddot, dscal, idamax
 from scipy.special import expit, log_expit
 
 _LOG2 = np.log(2.0)
@@ -53,12 +53,19 @@ class DiagonalNetwork:
         # forms below are then not used)
         with np.errstate(over="ignore", under="ignore"):
             alpha2 = np.exp(2.0 * self.log_alpha)
-            self._alpha2, self._four_alpha2 = alpha2, 4.0 * alpha2
+        # One alpha for all features (the usual case): alpha**2 is a scalar
+        # factor, applied by BLAS to beta and kept as the scale s of P.
+        self._alpha2, self._four_alpha2 = alpha2, 4.0 * alpha2
+        self._scalar_alpha2 = None
+        if self.n_coef and np.ptp(self.log_alpha) == 0:
+            self._scalar_alpha2 = float(alpha2[0])
+            self._log_four_alpha2 = _LOG4 + 2.0 * float(self.log_alpha[0])
         # Depth 2 uses sinh and cosh directly while |rho| stays below this
         # bound, logarithms beyond: there P = 8 alpha**2 cosh(rho) <=
-        # 8 max(alpha)**2 exp(|rho|) < 1e300 / n_coef, so that P needs no
-        # rescaling (the power sum_j P_j g_j**2 with |g_j| <= 1 stays finite),
-        # and alpha**2 is not subnormal.
+        # 8 max(alpha)**2 exp(|rho|) < 1e300 / n_coef and
+        # P / (4 alpha**2) <= 2 exp(|rho|) < 1e300 / n_coef, so that P needs
+        # no rescaling (the power sum_j P_j g_j**2 with |g_j| <= 1 stays
+        # finite in either scale), and alpha**2 is not subnormal.
         self._linear_rho = -np.inf
         # Past this |rho| the largest coefficient, at least
         # 2 min(alpha**2) sinh(|rho|), exceeds max(alpha**2): the rounding
@@ -68,10 +75,11 @@ class DiagonalNetwork:
         spread = 2.0 * float(np.ptp(self.log_alpha)) if self.n_coef else 0.0
         self._exp_rho = max(1.0, spread + np.log1p(np.sqrt(1.0 + np.exp(-2.0 * spread))))
         if self.depth == 2 and np.all(alpha2 > 1e-290):
+            log_room = np.log(1e300 / max(self.n_coef, 1))
             self._linear_rho = min(
                 _LINEAR_RHO,
-                np.log(1e300 / max(self.n_coef, 1)) - np.log(8.0)
-                - 2.0 * self.log_alpha.max(),
+                log_room - np.log(8.0) - 2.0 * self.log_alpha.max(),
+                log_room - _LOG2,
             )
         self._memo = None
 
@@ -88,8 +96,9 @@ class DiagonalNetwork:
         """``(coef, log a, P exp(-s), s, log P or None)`` at ``rho``.
 
         ``a`` is ``d rho/dt`` and ``P`` is ``d beta/dt`` per unit of ``g``;
-        the scale ``s`` keeps ``P exp(-s)`` finite (``s = 0`` where ``P`` is
-        formed directly, ``max log P`` where it is formed from logarithms).
+        the scale ``s`` keeps ``P exp(-s)`` finite (where ``P`` is formed
+        directly: ``log(4 alpha**2)`` for one alpha, 0 for per-feature
+        ones; ``max log P`` where it is formed from logarithms).
         An evaluation asks for the coefficients, then the velocity, and the
         integrator then asks for the error scale of the same state: the
         quantities of the last state are kept (states are never modified in
@@ -98,8 +107,9 @@ class DiagonalNetwork:
         memo = self._memo
         if memo is not None and memo[0] is rho:
             return memo[1]
-        abs_rho = np.abs(rho)
-        top = abs_rho.max(initial=0.0)
+        # (BLAS idamax: a fifth of the cost of abs().max() at small sizes; a
+        # NaN it passes over makes the coefficients NaN below)
+        top = abs(rho[idamax(rho)]) if rho.size else 0.0
         if top < self._linear_rho:
             # beta = 2 alpha**2 sinh(rho) and P = 8 alpha**2 cosh(rho) from
             # one exponential (transcendental functions are most of the cost
@@ -108,9 +118,10 @@ class DiagonalNetwork:
             if top < self._exp_rho:
                 # With e = exp(|rho|) = 1 + m, 2 sinh |rho| = m (1 + 1/e):
                 # no cancellation near rho = 0.
-                m = np.expm1(abs_rho)
+                m = np.expm1(np.abs(rho))
                 e = m + 1.0
                 inv = np.reciprocal(e)
+                cosh2 = e + inv
                 coef = inv + 1.0
                 coef *= m
                 np.copysign(coef, rho, out=coef)
@@ -118,18 +129,25 @@ class DiagonalNetwork:
                 # e - 1/e cancels for small |rho_j|, to an absolute error of a
                 # few ulps of alpha_j**2: with some |rho| >= _exp_rho that is
                 # a few ulps of the largest coefficient (see __init__).
+                # (BLAS level 1 where it can serve: at small sizes a third of
+                # the cost of a NumPy operation; daxpy works in place, e - 1/e
+                # rounded once as by a subtraction)
                 e = np.exp(rho)
                 inv = np.reciprocal(e)
-                coef = e - inv
-            coef *= self._alpha2
-            e += inv
-            e *= self._four_alpha2
-            point = (coef, _LOG4, e, 0.0, None)
+                cosh2 = e + inv
+                coef = daxpy(inv, e, a=-1.0)
+            if self._scalar_alpha2 is None:
+                coef *= self._alpha2
+                cosh2 *= self._four_alpha2
+                point = (coef, _LOG4, cosh2, 0.0, None)
+            else:
+                coef = dscal(self._scalar_alpha2, coef)
+                point = (coef, _LOG4, cosh2, self._log_four_alpha2, None)
         else:
             point = self._at_in_logs(rho)
         # Shared by every caller of this state: read-only, so that no caller
         # can change what the next one gets.
-        point[0].flags.writeable = False
+        point[0].setflags(write=False)
         self._memo = (rho, point)
         return point
 
