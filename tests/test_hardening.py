@@ -452,10 +452,24 @@ def test_huge_constant_column_with_large_alpha_warns_only_once():
     assert_all_finite(est, X)
 
 
-@pytest.mark.parametrize("depth, alpha, error, match", [
-    (2, 1e200, ValueError, "smaller alpha"),
-    (2, 1e-200, FloatingPointError, "raise alpha"),
-    (3, 1e-100, None, None),
+# The documented range of alpha (the estimators' docstrings): alpha**depth
+# from 1e-300 to 1e300 fits unit-scale data at every depth; a decade and a
+# third further out on either side, fit says which way to change alpha.
+_ALPHA_RANGE_CASES = [
+    case
+    for depth in (2, 3, 5, 10)
+    for case in [
+        (depth, 10.0 ** (300 / depth), None, None),
+        (depth, 10.0 ** (-300 / depth), None, None),
+        (depth, 10.0 ** (400 / depth), ValueError, "smaller alpha"),
+        (depth, 10.0 ** (-400 / depth), FloatingPointError, "raise alpha"),
+    ]
+]
+
+
+@pytest.mark.parametrize("depth, alpha, error, match", _ALPHA_RANGE_CASES + [
+    # Time scales 1e200 apart: the flow is stiff beyond any step budget and
+    # stops at max_iter (a ConvergenceWarning), but without RuntimeWarnings.
     (2, np.array([1e-100, 1.0, 1.0, 1.0, 1e100]), None, None),
 ])
 def test_extreme_alpha_fits_or_says_what_to_change_without_runtime_warnings(
@@ -463,13 +477,17 @@ def test_extreme_alpha_fits_or_says_what_to_change_without_runtime_warnings(
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20, 5))
     y = (X[:, 0] > 0).astype(int)
-    clf = DiagonalLinearClassifier(alpha=alpha, depth=depth, target_loss=1e-5, max_iter=3000)
+    per_feature = np.ndim(alpha) > 0
+    clf = DiagonalLinearClassifier(alpha=alpha, depth=depth, target_loss=1e-5,
+                                   max_iter=3000 if per_feature else 10_000)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore" if per_feature else "error", ConvergenceWarning)
         if error is None:
             clf.fit(X, y)
             assert np.all(np.isfinite(clf.coef_))
+            if not per_feature:
+                assert clf.log10_loss_[0] == pytest.approx(-5, abs=1e-9)
         else:
             with pytest.raises(error, match=match):
                 clf.fit(X, y)
