@@ -98,6 +98,9 @@ class Settings:
     per_eval_sizes: tuple = ((100, 1000), (1000, 10000))
     per_eval_fit_sizes: tuple = ((100, 1000), (1000, 10000))
     per_eval_block: float = 0.2  # seconds per timed block of calls
+    # paired blocks (at least settings.repeats): a ratio of single blocks
+    # varies by about 10% on this machine
+    per_eval_repeats: int = 15
     # case "path"
     path_sizes: tuple = ((100, 1000), (300, 3000), (1000, 10000))
     path_ks: tuple = (1, 8, 64)
@@ -109,10 +112,13 @@ class Settings:
     threads_fit_sizes: tuple = ((100, 1000), (1000, 10000))  # whole fits
     threads_target: float = 1e-5
     # The fits of the package default and of one thread run the same code
-    # under the same setting: their ratio is noise, which 5 repeats of a 3 s
-    # fit left at about 5%; more repeats, and the order of the settings
-    # rotated between repeats (no setting always runs after another).
+    # under the same setting: their ratio is noise, about 10% per repeat on
+    # this machine, which 5 repeats left at about 5%. So: at least this many
+    # repeats, more for short fits (until threads_fit_budget seconds per
+    # setting), and the order of the settings rotated between repeats (no
+    # setting always runs after another).
     threads_fit_repeats: int = 9
+    threads_fit_budget: float = 3.0
     # case "deep"
     deep_size: tuple = (200, 1000)
     deep_depth: int = 3
@@ -147,7 +153,8 @@ class Settings:
         defaults = dict(
             mode="quick", repeats=3, time_budget=3.0, evals_grids=[small],
             per_eval_fit_sizes=((100, 1000),), path_sizes=((100, 1000),),
-            threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, gd_max_steps=100_000,
+            threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, threads_fit_budget=1.0,
+            gd_max_steps=100_000,
             path_budget=30.0,
         )
         return cls(**{**defaults, **kw})
@@ -169,7 +176,7 @@ class Settings:
             per_eval_sizes=(size,), per_eval_fit_sizes=(size,), per_eval_block=0.01,
             path_sizes=(size,), path_ks=(1, 2), path_target=1e-3, path_budget=30.0,
             threads_sizes=(size,), threads_fit_sizes=(size,), threads_target=1e-3,
-            threads_fit_repeats=2,
+            threads_fit_repeats=2, threads_fit_budget=0.0, per_eval_repeats=2,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
         )
         return cls(**{**defaults, **kw})
@@ -652,13 +659,14 @@ def case_per_eval(settings):
         states = itertools.cycle(3.0 * rng.standard_normal((2, size[1])))
         bare = bare_pair(Z, settings.seed)
         t_eval, t_bare = [], []
-        for _ in range(settings.repeats):
+        for _ in range(max(settings.repeats, settings.per_eval_repeats)):
             t_eval.append(_block_time(lambda: flow.evaluate(next(states)),
                                       settings.per_eval_block))
             t_bare.append(_block_time(bare, settings.per_eval_block))
         ratio = median_ratio(t_eval, t_bare)
         row = {"n x d": f"{size[0]} x {size[1]}", "bare pair [ms]": 1e3 * np.median(t_bare),
                "evaluate [ms]": 1e3 * np.median(t_eval), "evaluate / pair": ratio,
+               "block pairs": len(t_eval),
                "fit evals": None, "fit ms / eval": None, "fit / pair": None}
         if size in {tuple(s) for s in settings.per_eval_fit_sizes}:
             fit = fit_flow(X, y, depth=2, alpha=0.1, loss="exponential", target=1e-10,
@@ -676,7 +684,8 @@ def case_per_eval(settings):
     return _result(
         "Cost of one gradient evaluation",
         "LinearFlow.evaluate (D=2 diagonal network, exponential loss, a random state) "
-        "against the two bare products Z @ b and Z.T @ p, timed in alternating blocks; "
+        "against the two bare products Z @ b and Z.T @ p, timed in alternating blocks "
+        "(the median of the per-pair ratios); "
         "'fit' columns: a whole fit (D=2, alpha=0.1, target 1e-10, default tol) per "
         "gradient evaluation, integrator overhead included.",
         tables=[{"title": "", "columns": list(rows[0]), "rows": rows}], checks=checks,
@@ -768,7 +777,14 @@ def case_threads(settings):
         for what, fn in whats:
             times = {name: [] for name in settings_names}
             names = list(settings_names)
-            repeats = settings.threads_fit_repeats if what == "fit" else settings.repeats
+            repeats = settings.repeats
+            if what == "fit":
+                with blas_threads(1):
+                    start = time.perf_counter()
+                    fn()  # also a warm-up
+                    once = time.perf_counter() - start
+                repeats = min(101, max(settings.threads_fit_repeats,
+                                       int(settings.threads_fit_budget / once)))
             for i in range(repeats):
                 for name in names[i % len(names):] + names[:i % len(names)]:
                     with settings_names[name]():
