@@ -169,8 +169,7 @@ class LinearFlow:
         an errstate costs as much as two vector operations at small sizes).
         """
         self.n_evals += 1
-        coef = self.network.coef(state)
-        p = self.product(coef)
+        coef, p = self.predictions(state)
         log_loss, r, log_scale = self._loss_and_gradient(p, self.sample_weight)
         g = self.transpose_product(r)
         # BLAS level 1 (idamax, dscal) for the vector work on g: at small
