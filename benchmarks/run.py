@@ -97,9 +97,18 @@ class Settings:
     # case "per_eval"
     per_eval_sizes: tuple = ((100, 1000), (1000, 10000))
     per_eval_fit_sizes: tuple = ((100, 1000), (1000, 10000))
-    per_eval_block: float = 0.2  # seconds per timed block of calls
-    # paired blocks (at least settings.repeats): a ratio of single blocks
-    # varies by about 10% on this machine
+    # Evaluate and the bare pair are timed in short alternating blocks (a few
+    # milliseconds each), pair after pair for per_eval_budget seconds per
+    # size, and at least per_eval_repeats pairs. The load of this shared
+    # machine changes over seconds and slows the vector work of an
+    # evaluation more than the products: blocks of 0.2 s, 15 pairs, gave
+    # medians from 1.8 to 2.4 at 100 x 1000 in repeated runs on one
+    # revision (46d5629); short pairs gave 1.88 to 1.97 in three runs.
+    per_eval_block: float = 0.003  # seconds per timed block of calls
+    # seconds per block of a bare pair timed alone (beside a fit, in the
+    # threads and deep cases)
+    bare_block: float = 0.2
+    per_eval_budget: float = 10.0  # seconds of pairs per size
     per_eval_repeats: int = 15
     # case "path"
     path_sizes: tuple = ((100, 1000), (300, 3000), (1000, 10000))
@@ -173,7 +182,8 @@ class Settings:
             scan_dir_err=1e-4, scan_max_evals=5_000, gd_size=size,
             gd_configs=((2, 1.0, "exponential"),), gd_target=1e-2, gd_dir_err=1e-2,
             gd_max_steps=20_000, gd_flow_tols=(1e-3, 1e-6), gd_extrapolate=(1e-10,),
-            per_eval_sizes=(size,), per_eval_fit_sizes=(size,), per_eval_block=0.01,
+            per_eval_sizes=(size,), per_eval_fit_sizes=(size,), per_eval_block=0.001,
+            per_eval_budget=0.0, bare_block=0.01,
             path_sizes=(size,), path_ks=(1, 2), path_target=1e-3, path_budget=30.0,
             threads_sizes=(size,), threads_fit_sizes=(size,), threads_target=1e-3,
             threads_fit_repeats=2, threads_fit_budget=0.0, per_eval_repeats=2,
@@ -642,6 +652,40 @@ def _block_time(fn, block):
     return (time.perf_counter() - start) / calls
 
 
+def paired_block_times(fn_a, fn_b, block, budget, min_pairs):
+    """Seconds per call of ``fn_a`` and ``fn_b``, in alternating short blocks.
+
+    Pairs of blocks (of about ``block`` seconds each, the one timed first
+    alternating) are taken until ``budget`` seconds have passed and at least
+    ``min_pairs`` pairs are in. The two blocks of a pair are milliseconds
+    apart, so that the load of the machine, which changes over seconds, is
+    nearly the same for both: the per-pair ratios then vary much less than
+    ratios of long blocks.
+    """
+    def calls_per(fn):
+        start = time.perf_counter()
+        fn()
+        return max(3, int(block / max(time.perf_counter() - start, 1e-7)))
+
+    def timed_block(fn, calls):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - start) / calls
+
+    calls_a, calls_b = calls_per(fn_a), calls_per(fn_b)
+    t_a, t_b = [], []
+    end = time.perf_counter() + budget
+    while len(t_a) < min_pairs or time.perf_counter() < end:
+        if len(t_a) % 2:
+            t_b.append(timed_block(fn_b, calls_b))
+            t_a.append(timed_block(fn_a, calls_a))
+        else:
+            t_a.append(timed_block(fn_a, calls_a))
+            t_b.append(timed_block(fn_b, calls_b))
+    return np.array(t_a), np.array(t_b)
+
+
 def case_per_eval(settings):
     """``LinearFlow.evaluate`` against two bare products with X."""
     rows, checks = [], []
@@ -658,14 +702,15 @@ def case_per_eval(settings):
         # last state it saw, and the integrator never evaluates one state twice.
         states = itertools.cycle(3.0 * rng.standard_normal((2, size[1])))
         bare = bare_pair(Z, settings.seed)
-        t_eval, t_bare = [], []
-        for _ in range(max(settings.repeats, settings.per_eval_repeats)):
-            t_eval.append(_block_time(lambda: flow.evaluate(next(states)),
-                                      settings.per_eval_block))
-            t_bare.append(_block_time(bare, settings.per_eval_block))
-        ratio = median_ratio(t_eval, t_bare)
+        t_eval, t_bare = paired_block_times(
+            lambda: flow.evaluate(next(states)), bare, settings.per_eval_block,
+            settings.per_eval_budget, max(settings.repeats, settings.per_eval_repeats))
+        ratios = t_eval / t_bare
+        ratio = float(np.median(ratios))
+        q1, q3 = np.quantile(ratios, [0.25, 0.75])
         row = {"n x d": f"{size[0]} x {size[1]}", "bare pair [ms]": 1e3 * np.median(t_bare),
                "evaluate [ms]": 1e3 * np.median(t_eval), "evaluate / pair": ratio,
+               "quartiles of the ratio": f"{q1:.3g} - {q3:.3g}",
                "block pairs": len(t_eval),
                "fit evals": None, "fit ms / eval": None, "fit / pair": None}
         if size in {tuple(s) for s in settings.per_eval_fit_sizes}:
@@ -675,7 +720,7 @@ def case_per_eval(settings):
             t_fit = fit.seconds / fit.n_evals
             # a fresh bare timing right after the fit, for the pairing
             row.update({"fit evals": fit.n_evals, "fit ms / eval": 1e3 * t_fit,
-                        "fit / pair": t_fit / _block_time(bare, settings.per_eval_block)})
+                        "fit / pair": t_fit / _block_time(bare, settings.bare_block)})
         rows.append(row)
         if size in limits:
             checks.append(_check(
@@ -684,8 +729,9 @@ def case_per_eval(settings):
     return _result(
         "Cost of one gradient evaluation",
         "LinearFlow.evaluate (D=2 diagonal network, exponential loss, a random state) "
-        "against the two bare products Z @ b and Z.T @ p, timed in alternating blocks "
-        "(the median of the per-pair ratios); "
+        "against the two bare products Z @ b and Z.T @ p, timed in alternating blocks of "
+        f"about {1e3 * settings.per_eval_block:g} ms for {settings.per_eval_budget:g} s per "
+        "size (the median and quartiles of the per-pair ratios); "
         "'fit' columns: a whole fit (D=2, alpha=0.1, target 1e-10, default tol) per "
         "gradient evaluation, integrator overhead included.",
         tables=[{"title": "", "columns": list(rows[0]), "rows": rows}], checks=checks,
@@ -771,7 +817,7 @@ def case_threads(settings):
                      target=settings.threads_target, tol=DEFAULT_TOL,
                      max_evals=settings.scan_max_evals, fit_params=settings.fit_params)
 
-        whats = [("bare pair", lambda: _block_time(bare, settings.per_eval_block))]
+        whats = [("bare pair", lambda: _block_time(bare, settings.bare_block))]
         if size in {tuple(s) for s in settings.threads_fit_sizes}:
             whats.append(("fit", fit))
         for what, fn in whats:
@@ -844,7 +890,7 @@ def case_deep(settings):
 
         seconds, n_runs, clf = timed(fit, settings)
         evals = int(np.sum(clf.n_grad_evals_))
-        t_pair = _block_time(bare, settings.per_eval_block)
+        t_pair = _block_time(bare, settings.bare_block)
         rows.append({"target": target, "reached 10^": float(clf.log10_loss_[0]),
                      "evals": evals, "time [s]": seconds, "repeats": n_runs,
                      "ms / eval": 1e3 * seconds / evals,

@@ -176,7 +176,7 @@ class LinearFlow:
         # sizes the call overhead of NumPy's operations is a visible part of
         # an evaluation, and these cost a fifth of it. A NaN in g that
         # idamax passes over makes the power below NaN.
-        g_max = abs(g[idamax(g)])
+        g_max = abs(g.item(idamax(g)))
         # log_loss = -inf is a loss of exactly 0: a stationary point, below.
         if not (math.isfinite(g_max) and log_loss < np.inf):
             return Evaluation(np.zeros_like(state), np.nan, np.nan, p, coef, state)

@@ -109,7 +109,7 @@ class DiagonalNetwork:
             return memo[1]
         # (BLAS idamax: a fifth of the cost of abs().max() at small sizes; a
         # NaN it passes over makes the coefficients NaN below)
-        top = abs(rho[idamax(rho)]) if rho.size else 0.0
+        top = abs(rho.item(idamax(rho))) if rho.size else 0.0
         if top < self._linear_rho:
             # beta = 2 alpha**2 sinh(rho) and P = 8 alpha**2 cosh(rho) from
             # one exponential (transcendental functions are most of the cost
@@ -130,12 +130,13 @@ class DiagonalNetwork:
                 # few ulps of alpha_j**2: with some |rho| >= _exp_rho that is
                 # a few ulps of the largest coefficient (see __init__).
                 # (BLAS level 1 where it can serve: at small sizes a third of
-                # the cost of a NumPy operation; daxpy works in place, e - 1/e
-                # rounded once as by a subtraction)
+                # the cost of a NumPy operation. daxpy works in place: e
+                # becomes e - 1/e, rounded once as by a subtraction, and 1/e
+                # becomes 2/e + (e - 1/e) = cosh2, within 2 ulps of e + 1/e.)
                 e = np.exp(rho)
                 inv = np.reciprocal(e)
-                cosh2 = e + inv
                 coef = daxpy(inv, e, a=-1.0)
+                cosh2 = daxpy(coef, dscal(2.0, inv))
             if self._scalar_alpha2 is None:
                 coef *= self._alpha2
                 cosh2 *= self._four_alpha2
