@@ -640,16 +640,24 @@ def bare_pair(Z, seed=0):
     return products
 
 
-def _block_time(fn, block):
-    """Seconds per call of ``fn``, timed over a block of about ``block`` seconds."""
+def _calls_per_block(fn, block):
+    """How many calls of ``fn`` fill about ``block`` seconds (at least 3)."""
     start = time.perf_counter()
     fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    calls = max(3, int(block / once))
+    return max(3, int(block / max(time.perf_counter() - start, 1e-7)))
+
+
+def _time_calls(fn, calls):
+    """Seconds per call of ``fn``, over ``calls`` calls in a row."""
     start = time.perf_counter()
     for _ in range(calls):
         fn()
     return (time.perf_counter() - start) / calls
+
+
+def _block_time(fn, block):
+    """Seconds per call of ``fn``, timed over a block of about ``block`` seconds."""
+    return _time_calls(fn, _calls_per_block(fn, block))
 
 
 def paired_block_times(fn_a, fn_b, block, budget, min_pairs):
@@ -662,28 +670,13 @@ def paired_block_times(fn_a, fn_b, block, budget, min_pairs):
     nearly the same for both: the per-pair ratios then vary much less than
     ratios of long blocks.
     """
-    def calls_per(fn):
-        start = time.perf_counter()
-        fn()
-        return max(3, int(block / max(time.perf_counter() - start, 1e-7)))
-
-    def timed_block(fn, calls):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        return (time.perf_counter() - start) / calls
-
-    calls_a, calls_b = calls_per(fn_a), calls_per(fn_b)
-    t_a, t_b = [], []
+    a = (fn_a, _calls_per_block(fn_a, block), [])
+    b = (fn_b, _calls_per_block(fn_b, block), [])
     end = time.perf_counter() + budget
-    while len(t_a) < min_pairs or time.perf_counter() < end:
-        if len(t_a) % 2:
-            t_b.append(timed_block(fn_b, calls_b))
-            t_a.append(timed_block(fn_a, calls_a))
-        else:
-            t_a.append(timed_block(fn_a, calls_a))
-            t_b.append(timed_block(fn_b, calls_b))
-    return np.array(t_a), np.array(t_b)
+    while len(a[2]) < min_pairs or time.perf_counter() < end:
+        for fn, calls, times in ((a, b) if len(a[2]) % 2 == 0 else (b, a)):
+            times.append(_time_calls(fn, calls))
+    return np.array(a[2]), np.array(b[2])
 
 
 def case_per_eval(settings):
