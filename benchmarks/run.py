@@ -128,6 +128,16 @@ class Settings:
     # setting always runs after another).
     threads_fit_repeats: int = 9
     threads_fit_budget: float = 3.0
+    # case "solvers": (n, d, targets) for solver='auto' against 'explicit'
+    solvers_grid: tuple = (((100, 1000), (1e-10, 1e-30, 1e-100, 1e-300)),
+                           ((1000, 10000), (1e-10, 1e-100, 1e-300)))
+    solvers_configs: tuple = ((0.1, "exponential"), (1.0, "exponential"),
+                              (0.1, "logistic"))
+    solvers_large_configs: tuple = ((0.1, "exponential"),)
+    # short fits are repeated until this many seconds per solver (at most 21
+    # repeats); fits to losses of 1e-30 to 1e-300 differ by 5 to 10% per
+    # repeat on this machine
+    solvers_budget: float = 3.0
     # case "deep"
     deep_size: tuple = (200, 1000)
     deep_depth: int = 3
@@ -164,7 +174,8 @@ class Settings:
             per_eval_fit_sizes=((100, 1000),), path_sizes=((100, 1000),),
             threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, threads_fit_budget=1.0,
             gd_max_steps=100_000,
-            path_budget=30.0,
+            path_budget=30.0, solvers_grid=(((100, 1000), (1e-10, 1e-30, 1e-100, 1e-300)),),
+            solvers_budget=1.0,
         )
         return cls(**{**defaults, **kw})
 
@@ -187,6 +198,8 @@ class Settings:
             path_sizes=(size,), path_ks=(1, 2), path_target=1e-3, path_budget=30.0,
             threads_sizes=(size,), threads_fit_sizes=(size,), threads_target=1e-3,
             threads_fit_repeats=2, threads_fit_budget=0.0, per_eval_repeats=2,
+            solvers_grid=((size, (1e-3, 1e-6)),), solvers_configs=((1.0, "exponential"),),
+            solvers_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
         )
         return cls(**{**defaults, **kw})
@@ -856,6 +869,63 @@ def case_threads(settings):
     )
 
 
+def case_solvers(settings):
+    """solver='auto' against solver='explicit': wall time and evaluations."""
+    rows, worst = [], 0.0
+    first = tuple(settings.solvers_grid[0][0])
+    for size, targets in settings.solvers_grid:
+        size = tuple(size)
+        X, y = make_problem(*size, seed=settings.seed)
+        configs = settings.solvers_configs if size == first else settings.solvers_large_configs
+        for alpha, loss in configs:
+            for target in targets:
+                def fit(solver, alpha=alpha, loss=loss, target=target):
+                    return fit_flow(X, y, depth=2, alpha=alpha, loss=loss, target=target,
+                                    tol=DEFAULT_TOL, max_evals=settings.scan_max_evals,
+                                    fit_params={**settings.fit_params, "solver": solver})
+
+                once = {solver: fit(solver) for solver in ("explicit", "auto")}  # warm-up
+                repeats = min(21, max(settings.repeats, int(
+                    settings.solvers_budget / max(once["explicit"].seconds, 1e-3))))
+                times = {"explicit": [], "auto": []}
+                if once["explicit"].seconds > settings.time_budget:
+                    # fits of tens of seconds: the first pair is the measurement
+                    times = {solver: [result.seconds] for solver, result in once.items()}
+                    repeats = 0
+                for i in range(repeats):
+                    for solver in (("explicit", "auto") if i % 2 == 0 else ("auto", "explicit")):
+                        times[solver].append(fit(solver).seconds)
+                    if i + 1 >= 3 and sum(times["explicit"]) > settings.time_budget * 3:
+                        break
+                ratio = median_ratio(times["auto"], times["explicit"])
+                worst = max(worst, ratio)
+                rows.append({
+                    "n x d": f"{size[0]} x {size[1]}", "alpha": alpha, "loss": loss,
+                    "target": target,
+                    "reached": "yes" if once["auto"].reached and once["explicit"].reached
+                    else "no",
+                    "explicit evals": once["explicit"].n_evals,
+                    "auto evals": once["auto"].n_evals,
+                    "explicit [s]": float(np.median(times["explicit"])),
+                    "auto [s]": float(np.median(times["auto"])),
+                    "auto / explicit (time)": ratio,
+                    "pairs": len(times["auto"]),
+                })
+    return _result(
+        "Automatic switch to the stiff method",
+        "DiagonalLinearClassifier (D=2, default tol) with solver='auto' (the default: DOP853, "
+        "then RODAS4 once the flow is stiff and the switch is predicted to pay) against "
+        "solver='explicit' (DOP853 throughout). Fits of the two solvers alternate, the first "
+        "of each pair alternating; the time ratio is the median of per-pair ratios. Fits "
+        f"longer than {settings.time_budget:g} s: one pair (no warm-up). 'auto evals' counts "
+        "gradient evaluations only, not the stiff method's Jacobians and linear solves.",
+        tables=[{"title": "", "columns": list(rows[0]), "rows": rows}],
+        checks=[_check("solver='auto' never slower than the explicit method alone",
+                       f"worst median ratio {worst:.3g}", worst <= 1.05,
+                       "met means <= 1.05 (the repeat-to-repeat noise on this machine)")],
+    )
+
+
 def case_deep(settings):
     """DeepLinearClassifier: evaluations and cost per evaluation."""
     try:
@@ -905,6 +975,7 @@ CASES = {
     "per_eval": case_per_eval,
     "path": case_path,
     "threads": case_threads,
+    "solvers": case_solvers,
     "deep": case_deep,
 }
 

@@ -372,7 +372,7 @@ def integrate(
     h = _initial_step(flow, state, f, 1.0 if converge else taus[-1] - tau)
     plan = getattr(stepper, "plan", None)
     if plan is not None:
-        plan(tau, taus[-1])
+        plan(tau, taus[-1], tol)
     err_prev = 1e-4
     status = "target"
     i_stop = 0
@@ -487,8 +487,9 @@ class ExplicitRungeKutta:
     be evaluated. ``ev`` is the evaluation at ``state`` (first same as last:
     the new evaluation is the next ``ev``). The error vector is compared with
     the network's ``error_scale`` component by component. Optional:
-    ``plan(tau, end_tau)``, called once before the first step with the clock
-    at the start and at the last stop (``inf``: until convergence).
+    ``plan(tau, end_tau, tol)``, called once before the first step with the
+    clock at the start and at the last stop (``inf``: until convergence) and
+    the tolerance.
 
     Subclasses give the tableau: ``_A`` (row ``s`` holds the ``s`` weights of
     stage ``s``), ``_B`` (the solution weights) and :meth:`_error`; the last
@@ -518,6 +519,9 @@ class ExplicitRungeKutta:
                 return None
             k[s] = evs.dstate
             log_rates[s] = evs.log_dt_dtau
+        # the evaluation at the last stage (at the step's end, c = 1), which
+        # AutoStepper compares with the new point
+        self.last_stage = evs
         new_state = state + (h * self._B) @ k[:n_stages]
         if not np.all(np.isfinite(new_state)):
             return None

@@ -26,7 +26,7 @@ prediction and the loss holds the targets.
 import math
 
 import numpy as np
-from scipy.linalg.blas import dasum
+from scipy.linalg.blas import ddot
 from scipy.special import log_expit
 
 from ._logspace import logsumexp
@@ -62,7 +62,7 @@ class ExponentialLoss:
     def scaled_gradient(self, p, sample_weight):
         return _scaled(-p, sample_weight)
 
-    _weights = None  # (sample_weight, log sample_weight, log sum)
+    _weights = None  # (sample_weight, log sample_weight, log sum, ones)
 
     def log_mean_and_scaled_gradient(self, p, sample_weight):
         # l = -l' = exp(-p): the mean is the sum of the scaled gradient.
@@ -76,10 +76,13 @@ class ExponentialLoss:
             # equal weights (the usual case) need no vector of logarithms
             equal = sample_weight.size and np.ptp(log_sw) == 0
             weights = (sample_weight, float(log_sw[0]) if equal else log_sw,
-                       math.log(sample_weight.sum()))
+                       math.log(sample_weight.sum()), np.ones_like(sample_weight))
             self._weights = weights
-        # (x[argmin] and BLAS dasum of r >= 0: at small sizes a fifth of the
-        # cost of min() and sum(); both propagate a NaN)
+        # (x[argmin] and the sum as BLAS ddot with ones: at small sizes a
+        # fifth of the cost of min() and sum(); both propagate a NaN. Not
+        # BLAS dasum: OpenBLAS's dasum sums in an order that depends on the
+        # alignment of r in memory, which made repeated fits differ in the
+        # last digits at 300 x 3000; its ddot does not.)
         log_sw = weights[1]
         if isinstance(log_sw, float):
             p_min = p[p.argmin()]
@@ -90,7 +93,7 @@ class ExponentialLoss:
             log_scale = r[r.argmax()]
             r -= log_scale
         r = np.exp(r, out=r)
-        log_mean = log_scale + math.log(dasum(r)) - weights[2]
+        log_mean = log_scale + math.log(ddot(r, weights[3])) - weights[2]
         return log_mean, r, log_scale
 
     def initial_log_mean(self, sample_weight):

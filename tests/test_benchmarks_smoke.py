@@ -102,3 +102,14 @@ def test_path_case_compares_batched_and_one_by_one(toy_results):
     expected = [(k, b) for k in settings.path_ks for b in ([1] if k == 1 else [k, 1])]
     assert [(r["k"], r["batch_size"]) for r in rows] == expected
     assert all(r["per trajectory / single fit"] > 0 and r["max evals"] > 0 for r in rows)
+
+
+def test_solvers_case_times_both_solvers_on_every_target(toy_results):
+    settings, results = toy_results
+    rows = results["solvers"]["tables"][0]["rows"]
+    ((size, targets),) = settings.solvers_grid
+    assert [row["target"] for row in rows] == list(targets) * len(settings.solvers_configs)
+    for row in rows:
+        assert row["reached"] == "yes"
+        assert row["explicit evals"] > 0 and row["auto evals"] > 0
+        assert row["auto / explicit (time)"] > 0 and row["pairs"] >= settings.repeats
