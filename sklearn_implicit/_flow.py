@@ -370,9 +370,6 @@ def integrate(
     # A last stop at L = 0 (tau = inf) means: until the flow has converged.
     converge = taus[-1] == np.inf
     h = _initial_step(flow, state, f, 1.0 if converge else taus[-1] - tau)
-    plan = getattr(stepper, "plan", None)
-    if plan is not None:
-        plan(tau, taus[-1], tol)
     err_prev = 1e-4
     status = "target"
     i_stop = 0
@@ -486,10 +483,7 @@ class ExplicitRungeKutta:
     evaluation at new_state, error vector)`` or ``None`` when a stage cannot
     be evaluated. ``ev`` is the evaluation at ``state`` (first same as last:
     the new evaluation is the next ``ev``). The error vector is compared with
-    the network's ``error_scale`` component by component. Optional:
-    ``plan(tau, end_tau, tol)``, called once before the first step with the
-    clock at the start and at the last stop (``inf``: until convergence) and
-    the tolerance.
+    the network's ``error_scale`` component by component.
 
     Subclasses give the tableau: ``_A`` (row ``s`` holds the ``s`` weights of
     stage ``s``), ``_B`` (the solution weights) and :meth:`_error`; the last
