@@ -128,12 +128,13 @@ class Settings:
     # setting always runs after another).
     threads_fit_repeats: int = 9
     threads_fit_budget: float = 3.0
-    # case "solvers": (n, d, targets) for solver='auto' against 'explicit'
-    solvers_grid: tuple = (((100, 1000), (1e-10, 1e-30, 1e-100, 1e-300)),
-                           ((1000, 10000), (1e-10,)))
-    solvers_configs: tuple = ((0.1, "exponential"), (1.0, "exponential"),
-                              (0.1, "logistic"))
-    solvers_large_configs: tuple = ((0.1, "exponential"),)
+    # case "solvers": ((n, d), ((alpha, loss), ...), targets) for
+    # solver='auto' against 'explicit'
+    solvers_grid: tuple = (
+        ((100, 1000), ((0.1, "exponential"), (1.0, "exponential"), (0.1, "logistic")),
+         (1e-10, 1e-30, 1e-100, 1e-300)),
+        ((1000, 10000), ((0.1, "exponential"),), (1e-10,)),
+    )
     # short fits are repeated until this many seconds per solver (at least
     # `repeats`, at most 21 pairs); fits to losses of 1e-30 to 1e-300 differ
     # by 5 to 10% from repeat to repeat on this machine
@@ -174,8 +175,7 @@ class Settings:
             per_eval_fit_sizes=((100, 1000),), path_sizes=((100, 1000),),
             threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, threads_fit_budget=1.0,
             gd_max_steps=100_000,
-            path_budget=30.0, solvers_grid=(((100, 1000), (1e-10, 1e-30, 1e-100, 1e-300)),),
-            solvers_budget=1.0,
+            path_budget=30.0, solvers_grid=cls.solvers_grid[:1], solvers_budget=1.0,
         )
         return cls(**{**defaults, **kw})
 
@@ -198,8 +198,7 @@ class Settings:
             path_sizes=(size,), path_ks=(1, 2), path_target=1e-3, path_budget=30.0,
             threads_sizes=(size,), threads_fit_sizes=(size,), threads_target=1e-3,
             threads_fit_repeats=2, threads_fit_budget=0.0, per_eval_repeats=2,
-            solvers_grid=((size, (1e-3, 1e-6)),), solvers_configs=((1.0, "exponential"),),
-            solvers_budget=0.0,
+            solvers_grid=((size, ((1.0, "exponential"),), (1e-3, 1e-6)),), solvers_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
         )
         return cls(**{**defaults, **kw})
@@ -881,12 +880,10 @@ def case_threads(settings):
 def case_solvers(settings):
     """solver='auto' against solver='explicit' at equal accuracy."""
     rows, worst = [], 0.0
-    first = tuple(settings.solvers_grid[0][0])
     solvers = ("explicit", "auto")
-    for size, targets in settings.solvers_grid:
+    for size, configs, targets in settings.solvers_grid:
         size = tuple(size)
         X, y = make_problem(*size, seed=settings.seed)
-        configs = settings.solvers_configs if size == first else settings.solvers_large_configs
         for alpha, loss in configs:
             for target in targets:
                 chosen = {solver: loosest_tol(settings, size, 2, alpha, loss, target,

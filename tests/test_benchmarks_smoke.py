@@ -107,8 +107,8 @@ def test_path_case_compares_batched_and_one_by_one(toy_results):
 def test_solvers_case_compares_both_solvers_at_equal_accuracy(toy_results):
     settings, results = toy_results
     rows = results["solvers"]["tables"][0]["rows"]
-    ((size, targets),) = settings.solvers_grid
-    assert [row["target"] for row in rows] == list(targets) * len(settings.solvers_configs)
+    ((size, configs, targets),) = settings.solvers_grid
+    assert [row["target"] for row in rows] == list(targets) * len(configs)
     for row in rows:
         for solver in ("explicit", "auto"):
             assert row[f"{solver} dir. error"] <= settings.scan_dir_err
