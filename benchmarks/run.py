@@ -149,10 +149,16 @@ class Settings:
     @classmethod
     def full(cls, **kw):
         small = dict(
-            size=(100, 1000), depths=(2, 3), alphas=(1e-3, 0.1, 1.0),
+            size=(100, 1000), depths=(2,), alphas=(1e-3, 0.1, 1.0),
             losses=("exponential", "logistic"), targets=(1e-10, 1e-100, 1e-300),
             max_evals=10_000, ref_targets=(1e-10, 1e-100, 1e-300),
         )
+        # Depth 3 from alpha = 1e-3 passes several plateaus of the loss
+        # (saddle to saddle), each a stiff stretch: 9,000 to 12,000
+        # evaluations; its reference at tol = 1e-11 took 316,000 evaluations
+        # (230 s) to 1e-10, too costly here.
+        rich = dict(small, depths=(3,), alphas=(1e-3,), max_evals=20_000, ref_targets=())
+        small_d3 = dict(small, depths=(3,), alphas=(0.1, 1.0))
         # The large problem costs ~50x more per evaluation: only the headline
         # configuration, fits capped, and a reference at the first target.
         large = dict(
@@ -160,7 +166,8 @@ class Settings:
             losses=("exponential",), targets=(1e-10, 1e-100, 1e-300),
             max_evals=4_000, ref_targets=(1e-10,),
         )
-        defaults = dict(mode="full", time_budget=10.0, evals_grids=[small, large])
+        defaults = dict(mode="full", time_budget=10.0,
+                        evals_grids=[small, rich, small_d3, large])
         return cls(**{**defaults, **kw})
 
     @classmethod
