@@ -529,8 +529,8 @@ class RosenbrockW:
     def extra_cost(self):
         """Work beyond gradient evaluations so far, in evaluations (the cost
         model of :func:`jacobian_costs` and ``_SOLVE_COST``: the work with
-        ``Z``, not the Python work of a step, which at 100 x 1000 adds about
-        a millisecond, 12 evaluations, per step of RODAS4)."""
+        ``Z``, not the Python work of a step, which at 100 x 1000 adds a few
+        evaluations per step of RODAS4)."""
         if self._jac is None:
             return 0.0
         return (_SOLVE_COST * self.n_solves + self.n_jacobians * self._jac.cost
