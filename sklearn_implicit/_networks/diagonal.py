@@ -11,14 +11,14 @@ Derivation (see the shared notes): ``d log u/dt = D u**(D-2) g`` and
 ``d log v/dt = -D v**(D-2) g``, hence ``d rho/dt = D (u**(D-2) + v**(D-2)) g``,
 and ``dbeta/dt = D**2 (u**(2D-2) + v**(2D-2)) g``. For ``D >= 3`` the
 conservation law gives ``u**(2-D) = alpha**(2-D) (1 - tanh(k rho / 2) ...)``
-written through ``log_expit`` below, with ``k = D - 2``.
+written in logarithms below, with ``k = D - 2``.
 """
 
 import math
 
 import numpy as np
 from scipy.linalg.blas import daxpy, ddot, dscal, idamax
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 _LOG2 = np.log(2.0)
 _LOG4 = np.log(4.0)
@@ -167,22 +167,31 @@ class DiagonalNetwork:
             log_big = self.log_alpha + 0.5 * abs_rho
         else:
             k = depth - 2
+            # One exponential serves exp(-k |rho|) and exp(-(2 D - 2) |rho|)
+            # (transcendental functions are most of the cost of an evaluation
+            # at depth 3: this form took it from 103 to 80 us at d = 1000).
+            # Underflow to 0 past |rho| = 745 is the right limit for both.
+            y = np.exp(-abs_rho)
+            x = y if k == 1 else y**k
+            log1p_x = np.log1p(x)
             # max(log u, log v) from the conservation law: u**(-k) =
-            # alpha**(-k) 2 expit(-k rho), v**(-k) = alpha**(-k) 2 expit(k rho)
-            log_big = self.log_alpha - (_LOG2 + log_expit(-k * abs_rho)) / k
+            # alpha**(-k) 2 expit(-k rho), v**(-k) = alpha**(-k) 2 expit(k rho),
+            # and log expit(-k |rho|) = -k |rho| - log1p(exp(-k |rho|))
+            log_big = self.log_alpha + abs_rho + (log1p_x - _LOG2) / k
         # u**D - v**D = sign(rho) max(u, v)**D (1 - exp(-D |rho|)): no
         # cancellation near rho = 0 and no overflow of the smaller term.
         decay = np.expm1(-depth * abs_rho)
-        coef = np.sign(rho) * np.exp(depth * log_big) * -decay
+        coef = np.copysign(np.exp(depth * log_big), rho) * -decay
         if depth == 2:
             log_a = _LOG4
             # 1 + exp(-2 |rho|) = 2 + expm1(-2 |rho|)
             log_p = _LOG4 + 2.0 * log_big + np.log(2.0 + decay)
         else:
-            log_a = self._log_depth + k * log_big + np.log1p(np.exp(-k * abs_rho))
-            c = 2 * depth - 2
-            log_p = (2 * self._log_depth + c * log_big
-                     + np.log1p(np.exp(-c * abs_rho)))
+            log_a = self._log_depth + k * log_big + log1p_x
+            # exp(-(2 D - 2) |rho|) = (x y)**2
+            xy = x * y
+            log_p = (2 * self._log_depth + (2 * depth - 2) * log_big
+                     + np.log1p(xy * xy))
         top = np.max(log_p)
         return coef, log_a, np.exp(log_p - top), top, log_p
 
