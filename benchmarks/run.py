@@ -154,7 +154,7 @@ class Settings:
             max_evals=10_000, ref_targets=(1e-10, 1e-100, 1e-300),
         )
         # Depth 3 from alpha = 1e-3 passes several plateaus of the loss
-        # (saddle to saddle), each a stiff stretch: 9,000 to 12,000
+        # (saddle to saddle), each a stiff stretch: 8,700 to 12,100
         # evaluations; its reference at tol = 1e-11 took 316,000 evaluations
         # (230 s) to 1e-10, too costly here.
         rich = dict(small, depths=(3,), alphas=(1e-3,), max_evals=20_000, ref_targets=())
