@@ -221,8 +221,8 @@ def _lu_factor(a):
     possible only where the flow expands) gives non-finite solutions, and the
     step is retried smaller.
     """
-    # LAPACK directly: scipy.linalg's wrappers (array checks, batching) cost
-    # 15 us per solve, a sixth of a stage of RODAS4 at 100 x 1000
+    # LAPACK directly: with scipy.linalg's wrappers (array checks, batching)
+    # a solve of the Woodbury system at n = 100 took 23 us, with getrs 7
     lu, piv, _ = dgetrf(a, overwrite_a=True)
     return lu, piv
 

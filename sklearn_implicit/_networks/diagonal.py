@@ -168,8 +168,8 @@ class DiagonalNetwork:
         else:
             k = depth - 2
             # One exponential serves exp(-k |rho|) and exp(-(2 D - 2) |rho|)
-            # (transcendental functions are most of the cost of an evaluation
-            # at depth 3: this form took it from 103 to 80 us at d = 1000).
+            # (transcendental functions are most of the cost of these
+            # quantities: this form took them from 103 to 80 us at d = 1000).
             # Underflow to 0 past |rho| = 745 is the right limit for both.
             y = np.exp(-abs_rho)
             x = y if k == 1 else y**k
