@@ -12,7 +12,8 @@ from sklearn_implicit._flow import DormandPrince, DormandPrince853, FlowState, L
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit._stiff import (
-    _CHEAP_JACOBIAN, AutoStepper, FlowJacobian, RosenbrockW, jacobian_costs,
+    _CHEAP_JACOBIAN, AutoStepper, FlowJacobian, RosenbrockW, _lu_factor, _lu_solve,
+    jacobian_costs,
 )
 
 LOSSES = [ExponentialLoss(), LogisticLoss()]
@@ -81,6 +82,44 @@ def test_woodbury_solve_matches_dense_solve(loss, depth):
     x, yx = solver.solve(b, solver.project(b))
     assert rel_err(x, np.linalg.solve(2.5 * np.eye(15) - A, b)) < 1e-12
     assert rel_err(yx, solver.project(x)) < 1e-12
+
+
+def test_singular_system_gives_non_finite_solution_silently():
+    # (h gamma times an eigenvalue = 1): no exception and no warning, a
+    # non-finite solution, which the step turns into a rejection
+    a = np.array([[1.0, 2.0], [2.0, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = _lu_solve(_lu_factor(a.copy()), np.array([1.0, 1.0]))
+    assert not np.all(np.isfinite(x))
+
+
+@pytest.mark.parametrize("method", ["RODAS4", "ROS34PW2"])
+@pytest.mark.parametrize("bad_stage", [1, -1], ids=["inner", "last"])
+def test_non_finite_stage_rejects_the_step(method, bad_stage, monkeypatch):
+    # no check per stage: a non-finite stage reaches the next stage's state
+    # or the new state, and the step returns None
+    Z = separable(6, 15, seed=5)
+    flow = make_flow(Z)
+    stepper = RosenbrockW(method)
+    state = np.random.default_rng(0).standard_normal(15)
+    ev = flow.evaluate(state)
+    assert stepper.step(flow, state, 0.0, 1.0, 0.01, ev) is not None
+    solver = stepper._linear_solver(1.0 / (0.01 * stepper._tableau.gamma))
+    n_stages = len(stepper._tableau.weights)
+    calls = []
+    solve = solver.solve
+
+    def failing(b, yb):
+        calls.append(None)
+        x, yx = solve(b, yb)
+        if len(calls) - 1 == bad_stage % n_stages:
+            x = np.full_like(x, np.nan)
+        return x, yx
+
+    monkeypatch.setattr(solver, "solve", failing)
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert stepper._stages(flow, solver, state, 0.0, 1.0, 0.01, ev) is None
 
 
 def test_sparse_design_gives_the_same_jacobian():
