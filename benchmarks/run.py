@@ -76,6 +76,14 @@ class Settings:
     fit_params: dict = field(default_factory=dict)
     # case "evals": one grid per problem size
     evals_grids: list = field(default_factory=list)
+    # case "evals_large" (by hand, not in the default run: about an hour):
+    # the whole grid of case evals on the large problem, one trajectory per
+    # configuration through its targets, each target reached once
+    large_grid: dict = field(default_factory=lambda: dict(
+        size=(1000, 10000), depths=(2, 3), alphas=(1e-3, 0.1, 1.0),
+        losses=("exponential", "logistic"), targets=(1e-10, 1e-100, 1e-300),
+        max_evals=20_000, ref_targets=(1e-10,), ref_max_evals=10_000,
+    ))
     # case "tol_scan" (the targets of the issue)
     scan_size: tuple = (100, 1000)
     scan_depth: int = 2
@@ -207,6 +215,8 @@ class Settings:
             threads_fit_repeats=2, threads_fit_budget=0.0, per_eval_repeats=2,
             solvers_grid=((size, ((1.0, "exponential"),), (1e-3, 1e-6)),), solvers_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
+            large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
+                            max_evals=2_000, ref_targets=(1e-3,), ref_max_evals=5_000),
         )
         return cls(**{**defaults, **kw})
 
@@ -459,6 +469,66 @@ def _evals_row(settings, grid, size, X, y, depth, alpha, loss, target):
             row["ref. evals"] = ref.n_evals
     row["reached"] = _reached(fit)
     return row
+
+
+def case_evals_large(settings):
+    """Case evals on the large problem: one timed trajectory per configuration."""
+    grid = settings.large_grid
+    size = tuple(grid["size"])
+    X, y = make_problem(*size, seed=settings.seed)
+    rows = []
+    for depth in grid["depths"]:
+        for alpha in grid["alphas"]:
+            for loss in grid["losses"]:
+                rows.extend(_trajectory_rows(settings, grid, size, X, y, depth, alpha, loss))
+    return _result(
+        "Gradient evaluations to reach a target loss, large problem",
+        f"As case evals (package default tol={DEFAULT_TOL:g}, fit_intercept=False), "
+        "but each configuration is one trajectory, timed once: a cold fit to the "
+        "first target, then warm starts (the step size carries over) to the next; "
+        "evaluations and time are cumulative from the start. The trajectory stops "
+        f"once it has used {grid['max_evals']:,} evaluations. Direction error against "
+        f"the reference (tol={settings.ref_tol:g}, capped at "
+        f"{grid['ref_max_evals']:,} evaluations) at the targets "
+        f"{', '.join(f'{t:g}' for t in grid['ref_targets'])} only; n/a where the "
+        "reference hit its cap or has no such target.",
+        tables=[{"title": "", "columns": [
+            "n x d", "D", "alpha", "loss", "target", "reached", "evals", "time [s]",
+            "ms / eval", "dir. error", "ref. evals"], "rows": rows}],
+    )
+
+
+def _trajectory_rows(settings, grid, size, X, y, depth, alpha, loss):
+    clf = None
+    evals, seconds, rows = 0, 0.0, []
+    for target in sorted(grid["targets"], reverse=True):
+        row = {"n x d": f"{size[0]} x {size[1]}", "D": depth, "alpha": alpha, "loss": loss,
+               "target": target, "reached": "not run (cap)", "evals": None,
+               "time [s]": None, "ms / eval": None, "dir. error": None, "ref. evals": None}
+        rows.append(row)
+        left = grid["max_evals"] - evals
+        if left <= 0:
+            continue
+        if clf is None:
+            clf = _classifier(depth=depth, alpha=alpha, loss=loss, target=target,
+                              tol=DEFAULT_TOL, max_evals=left, fit_params=settings.fit_params)
+        clf.set_params(warm_start=True, target_loss=target,
+                       max_iter=max(1, -(-left // EVALS_PER_STEP)))
+        fit = _fit(clf, X, y, target)
+        evals += fit.n_evals
+        seconds += fit.seconds
+        row.update({"reached": _reached(fit), "evals": evals, "time [s]": seconds,
+                    "ms / eval": 1e3 * seconds / evals})
+        if not fit.reached:
+            evals = grid["max_evals"]  # a capped trajectory cannot be continued
+            continue
+        if target in grid["ref_targets"]:
+            ref = reference(replace(settings, ref_max_evals=grid["ref_max_evals"]),
+                            size, depth, alpha, loss, target)
+            if ref.reached:
+                row["dir. error"] = direction_error(fit.coef, ref.coef)
+                row["ref. evals"] = ref.n_evals
+    return rows
 
 
 def _reached(fit):
@@ -995,7 +1065,10 @@ CASES = {
     "threads": case_threads,
     "solvers": case_solvers,
     "deep": case_deep,
+    "evals_large": case_evals_large,
 }
+# run only when named (about an hour)
+BY_HAND = ("evals_large",)
 
 
 def run_case(name, settings):
@@ -1143,7 +1216,7 @@ def main(argv=None):
         settings.repeats = args.repeats
     env = environment(settings)
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    names = args.case or list(CASES)
+    names = args.case or [name for name in CASES if name not in BY_HAND]
     # Cheap cases first: a run cut short still has them in the report.
     order = sorted(names, key=lambda name: name == "evals")
     results = {}

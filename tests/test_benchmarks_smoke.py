@@ -114,3 +114,32 @@ def test_solvers_case_compares_both_solvers_at_equal_accuracy(toy_results):
             assert row[f"{solver} dir. error"] <= settings.scan_dir_err
             assert row[f"{solver} evals"] > 0 and row[f"{solver} tol"] in settings.scan_tols
         assert row["auto / explicit (time)"] > 0 and row["pairs"] >= settings.repeats
+
+
+def test_large_case_is_one_trajectory_per_configuration(bench, toy_results):
+    settings, results = toy_results
+    grid = settings.large_grid
+    rows = results["evals_large"]["tables"][0]["rows"]
+    assert len(rows) == len(grid["depths"]) * len(grid["targets"])
+    for depth in grid["depths"]:
+        legs = [row for row in rows if row["D"] == depth]
+        assert [row["target"] for row in legs] == sorted(grid["targets"], reverse=True)
+        assert all(row["reached"] is True for row in legs)
+        # cumulative along the trajectory
+        assert np.all(np.diff([row["evals"] for row in legs]) > 0)
+        assert np.all(np.diff([row["time [s]"] for row in legs]) > 0)
+        first = legs[0]
+        assert first["dir. error"] < 1e-3 and first["ref. evals"] > first["evals"]
+        assert all(row["dir. error"] is None for row in legs[1:])
+
+
+def test_default_run_leaves_out_the_cases_run_by_hand(bench, monkeypatch):
+    ran = []
+    def fake_run_case(name, settings):
+        ran.append(name)
+        return {**bench._result(name, "skipped"), "seconds": 0.0}
+
+    monkeypatch.setattr(bench, "run_case", fake_run_case)
+    bench.main(["--quick", "--output", "-"])
+    assert set(ran) == set(bench.CASES) - set(bench.BY_HAND)
+    assert "evals_large" in bench.BY_HAND
