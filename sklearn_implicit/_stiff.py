@@ -170,20 +170,29 @@ _SOLVE_COST = 1.2
 # changed by at most this fraction.
 _SHIFT_REUSE = 0.2
 
-# Automatic switch: the explicit method is suspected to be stability-limited
-# when Hairer's estimate of h |lambda| (from its last two stages, both at the
-# end of the step) exceeds this fraction of the method's stability limit for
-# that many consecutive accepted steps; then the stiff method is tried for a
-# few steps and kept if it advances the clock more cheaply.
-_STIFF_H_LAMBDA = 0.3
+# Automatic switch: the explicit method is stability-limited when Hairer's
+# estimate of h |lambda| (from its last two stages, both at the end of the
+# step) exceeds _AT_LIMIT of the method's stability limit, or _STIFF_H_LAMBDA
+# of it for _STIFF_STREAK consecutive accepted steps; then the stiff method is
+# tried for a few steps and kept if it advances the clock more cheaply.
+# Measured at 100 x 1000 (benchmarks/, case solvers): from alpha = 1 the
+# explicit steps settle at 0.45 to 0.65 of the limit, limited by accuracy
+# (RODAS4 then takes steps of the same size and costs twice as much per
+# step), so the former threshold 0.3 started trials that never paid (fits to
+# 1e-10 and 1e-30 1.4x slower than DOP853 alone at equal accuracy); from
+# alpha = 0.1 they reach 0.99 within a few steps, where DOP853's error
+# estimate fails (RODAS4 chose steps half as long at the same tol) and a
+# trial makes the fit accurate at a looser tol (1e-10 at a direction error
+# of 1e-8: 267 evaluations, against 435 for DOP853 alone). Without the
+# single-step test (streaks only, at 0.8) that trial came too late (435).
+_AT_LIMIT = 0.9
+_STIFF_H_LAMBDA = 0.8
 _STIFF_STREAK = 5
 _TRIAL_STEPS = 10
 # Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
 # 10000 about 43, so that a trial of RODAS4 costs a few seconds), trials
-# start only once the explicit steps are close to their stability limit, and
 # are shorter: the step size of RODAS4 reaches its accuracy limit within two
 # steps (it may grow fivefold per step).
-_STIFF_H_LAMBDA_EXPENSIVE = 0.8
 _TRIAL_STEPS_EXPENSIVE = 6
 
 
@@ -545,14 +554,13 @@ class AutoStepper:
     the method in use). Stiffness is detected as in Hairer's codes: the last
     stage of the explicit step and the new point are both at the step's end, so
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
-    for free. After ``_STIFF_STREAK`` consecutive accepted steps with an
-    estimate above a fraction of the explicit method's stability limit on
-    the negative real axis (``_STIFF_H_LAMBDA``, or
-    ``_STIFF_H_LAMBDA_EXPENSIVE`` where a Jacobian costs more than
-    ``_CHEAP_JACOBIAN`` evaluations) the stiff method is tried for a few
-    accepted steps and kept if its cost per unit of the clock (gradient
-    evaluations plus linear solves and Jacobians, counted in evaluations) is
-    lower than that of the last explicit steps.
+    for free. After an accepted step with an estimate above ``_AT_LIMIT``
+    of the explicit method's stability limit on the negative real axis, or
+    ``_STIFF_STREAK`` consecutive ones above ``_STIFF_H_LAMBDA`` of it, the
+    stiff method is tried for a few accepted steps and kept if its cost per
+    unit of the clock (gradient evaluations plus linear solves and
+    Jacobians, counted in evaluations) is lower than that of the last
+    explicit steps.
 
     Otherwise the explicit method resumes, and the next trial waits for the
     clock at which the stiff method is predicted to break even: late in
@@ -592,7 +600,6 @@ class AutoStepper:
         self._streak = 0
         self._wait = 0  # explicit steps before the next trial may start
         self._trial_steps = None
-        self._expensive = None
         self._tau0 = None  # the clock at the first step
         self._next_trial_tau = -np.inf  # predicted break-even of the stiff method
         self._failed_rate = np.inf  # explicit cost per unit clock at the last failed trial
@@ -623,11 +630,10 @@ class AutoStepper:
         if self._tau0 is None:
             self._tau0 = tau
             # A failed trial of the stiff method costs a few Jacobians: where
-            # they are expensive, trials are shorter and start only once the
-            # explicit method is close to its stability limit.
-            self._expensive = (supports_stiff(flow)
-                               and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN)
-            self._trial_steps = _TRIAL_STEPS_EXPENSIVE if self._expensive else _TRIAL_STEPS
+            # they are expensive, trials are shorter.
+            expensive = (supports_stiff(flow)
+                         and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN)
+            self._trial_steps = _TRIAL_STEPS_EXPENSIVE if expensive else _TRIAL_STEPS
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
             del self._marks[: -2 * self._trial_steps]
@@ -690,10 +696,11 @@ class AutoStepper:
         dy = dnrm2(end.state - stage.state)
         df = dnrm2(end.dstate - stage.dstate)
         h_lambda = h * df / dy if 0 < dy < np.inf and 0 < df < np.inf else 0.0
-        fraction = _STIFF_H_LAMBDA_EXPENSIVE if self._expensive else _STIFF_H_LAMBDA
-        self._streak = self._streak + 1 if h_lambda > fraction * self.explicit.stability_limit else 0
+        limit = self.explicit.stability_limit
+        self._streak = self._streak + 1 if h_lambda > _STIFF_H_LAMBDA * limit else 0
         self._wait -= 1
-        if self._streak >= _STIFF_STREAK and self._wait <= 0 and supports_stiff(flow):
+        stiff = self._streak >= _STIFF_STREAK or h_lambda > _AT_LIMIT * limit
+        if stiff and self._wait <= 0 and supports_stiff(flow):
             rate = self._accepted_rate(self._trial_steps)
             if rate is not None and (tau >= self._next_trial_tau
                                      or rate > 2 * self._failed_rate):

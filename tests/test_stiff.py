@@ -12,7 +12,7 @@ from sklearn_implicit._flow import DormandPrince, DormandPrince853, FlowState, L
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit._stiff import (
-    _CHEAP_JACOBIAN, AutoStepper, FlowJacobian, RosenbrockW, _lu_factor, _lu_solve,
+    _AT_LIMIT, _CHEAP_JACOBIAN, _STIFF_H_LAMBDA, _STIFF_STREAK, AutoStepper, FlowJacobian, RosenbrockW, _lu_factor, _lu_solve,
     jacobian_costs,
 )
 
@@ -218,6 +218,48 @@ def test_auto_switches_late_and_saves_evaluations():
     # early the flow is not stiff: the two are the same method there
     early = run(make_flow(Z), 1e-5, 1e-6, AutoStepper())
     assert early.n_evals == run(make_flow(Z), 1e-5, 1e-6).n_evals
+
+
+class StiffnessRecorder(AutoStepper):
+    """Records Hairer's estimate of h |lambda| over the stability limit at each
+    explicit step, and after which of them a trial of the stiff method began."""
+
+    def __init__(self):
+        super().__init__()
+        self.fractions, self.trial_starts = [], []
+
+    def _explicit_step(self, flow, state, T, tau, h, ev):
+        trial = super()._explicit_step(flow, state, T, tau, h, ev)
+        if trial is not None:
+            stage, end = self.explicit.last_stage, trial[2]
+            h_lambda = h * (np.linalg.norm(end.dstate - stage.dstate)
+                            / np.linalg.norm(end.state - stage.state))
+            self.fractions.append(h_lambda / self.explicit.stability_limit)
+            if self._mode == "trial":
+                self.trial_starts.append(len(self.fractions))
+        return trial
+
+
+def test_auto_tries_the_stiff_method_only_at_the_explicit_stability_limit():
+    Z = separable(100, 1000, seed=0)
+    # From alpha = 1 the explicit steps settle well inside their stability
+    # region, limited by accuracy: no trial (RODAS4 would take steps of the
+    # same size at twice the cost), the very steps of DOP853 alone.
+    auto = StiffnessRecorder()
+    result = run(make_flow(Z, alpha=1.0), 1e-30, 3e-5, auto)
+    explicit = run(make_flow(Z, alpha=1.0), 1e-30, 3e-5)
+    assert 0.3 < max(auto.fractions) < _STIFF_H_LAMBDA
+    assert auto.trial_starts == [] and auto.stiff.n_jacobians == 0
+    assert result.n_evals == explicit.n_evals
+    assert np.array_equal(result.coef, explicit.coef)
+    # From alpha = 0.1 they reach the limit, and a trial starts there.
+    auto = StiffnessRecorder()
+    result = run(make_flow(Z, alpha=0.1), 1e-30, 1e-5, auto)
+    assert result.status == "target" and auto.trial_starts
+    for i in auto.trial_starts:
+        streak = auto.fractions[i - _STIFF_STREAK:i]
+        assert auto.fractions[i - 1] > _AT_LIMIT or min(streak) > _STIFF_H_LAMBDA
+    assert any(auto.fractions[i - 1] > _AT_LIMIT for i in auto.trial_starts)
 
 
 def iris_versicolor():
