@@ -99,11 +99,10 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: a linearly implicit Rosenbrock method whose linear
-        solves use the low-rank structure of the flow's Jacobian (diagonal
-        networks only): RODAS4 (order 4) where that Jacobian is exact
-        (depth 2; formed at every step), ROS34PW2 (order 3, reusing
-        Jacobians) otherwise. ``'auto'``: explicit while
+        ``'stiff'``: the linearly implicit Rosenbrock method RODAS4 (order
+        4) with the exact Jacobian of the flow, formed at every step, whose
+        linear solves use its structure, a diagonal plus a part of rank
+        ``n_samples + 1`` (diagonal networks only). ``'auto'``: explicit while
         the flow is not stiff, switching to the Rosenbrock method when the
         explicit steps become limited by stability (late in training, and on
         ill-conditioned non-separable data) and a trial shows it cheaper
@@ -347,11 +346,10 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: a linearly implicit Rosenbrock method whose linear
-        solves use the low-rank structure of the flow's Jacobian (diagonal
-        networks only): RODAS4 (order 4) where that Jacobian is exact
-        (depth 2; formed at every step), ROS34PW2 (order 3, reusing
-        Jacobians) otherwise. ``'auto'``: explicit while
+        ``'stiff'``: the linearly implicit Rosenbrock method RODAS4 (order
+        4) with the exact Jacobian of the flow, formed at every step, whose
+        linear solves use its structure, a diagonal plus a part of rank
+        ``n_samples + 1`` (diagonal networks only). ``'auto'``: explicit while
         the flow is not stiff, switching to the Rosenbrock method when the
         explicit steps become limited by stability (late in training, and on
         ill-conditioned non-separable data) and a trial shows it cheaper

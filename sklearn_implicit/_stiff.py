@@ -20,39 +20,50 @@ weights, ``m = Z beta(rho)``), ``c = 1/(h . P h)``, ``a = d rho/dt`` and
               - c F (2 diag(J) Z^T M Z (P h) + P' h^2)^T,
     M = dw/dm = w w^T - diag(s l''(m) / sum_j s_j l(m_j)),
 
-a diagonal plus a part of rank at most ``n + 1``. The diagonal is small (it is
-``F (log a)'``, zero for depth 2) and not stiff; the W-method below tolerates
-an approximate Jacobian, so the low-rank solver leaves it out. The
-factors are formed with ``P`` divided by its largest entry (the products are
-invariant), so nothing overflows.
+a diagonal plus a part of rank at most ``n + 1``. The diagonal
+``F (log a)'`` (zero for depth 2) is the positive feedback by which a
+coordinate of a deeper network, once it grows, grows faster: it drives the
+escapes from the plateaus of small initializations. Leaving it out (a
+W-method tolerates an approximate Jacobian), as up to revision 134b310,
+cost accuracy there: on the benchmark's 100 x 1000 problem, depth 3 from
+alpha = 1e-3 to a loss of 1e-10 at tol = 1e-6, ROS34PW2 with the low-rank
+part alone ended 2e-5 away in direction from the reference (tol = 1e-11),
+RODAS4 with the exact Jacobian 1.1e-7, in 7,101 instead of 8,956
+evaluations; 10 to 30 times closer, in up to 3.4 times fewer evaluations,
+at depths 3 to 5 from alpha = 0.1 to 1. The factors are formed with ``P`` divided by its largest
+entry (the products are invariant), so nothing overflows.
 
 Linear solves ``(I / (h gamma) - A) x = b`` use the Woodbury identity on the
-low-rank part: one ``(n+1) x (n+1)`` LU per step size after an ``O(n^2 d)``
-Gram matrix per Jacobian, and two products with ``Z`` per stage; when
-``d <= n`` the dense ``d x d`` system is cheaper and is solved directly.
+low-rank part, with the diagonal ``I / (h gamma) - diag`` as its base: one
+``(n+1) x (n+1)`` LU per step size after an ``O(n^2 d)`` Gram matrix (per
+Jacobian for depth 2, per step size otherwise), and two products with ``Z``
+per stage; when ``d <= n`` the dense ``d x d`` system is cheaper and is
+solved directly.
 
 The methods
 -----------
 RODAS4 (Hairer & Wanner, Solving ODEs II, VI.4): six stages, order 4,
 embedded order 3, L-stable and stiffly accurate; a Rosenbrock method, so
-its order needs the exact Jacobian at every step. It is used where that is
-exact (no diagonal part: depth 2). There it takes fewer evaluations than
-ROS34PW2 for a smaller error (``tests/test_stiff.py``), and even where a
-Jacobian costs about 43 evaluations it is the cheaper of the two: at
-1000 x 10000, from a loss of 1e-40 to 1e-300, 43 s against 304 s for
-ROS34PW2, whose reused Jacobians went stale within a few steps (probe, one
-BLAS thread). Otherwise:
+its order needs the exact Jacobian at every step. It takes fewer
+evaluations than ROS34PW2 for a smaller error (``tests/test_stiff.py``),
+and even where a Jacobian costs about 43 evaluations it is the cheaper of
+the two: at 1000 x 10000, depth 2, from a loss of 1e-40 to 1e-300, 43 s
+against 304 s for ROS34PW2, whose reused Jacobians went stale within a few
+steps (probe, one BLAS thread). It is the method of the estimators.
 
-ROS34PW2 (Rang & Angermann, BIT 45, 2005): four stages, order 3 for *any*
-matrix ``A`` in place of the Jacobian (a W-method), embedded order 2,
-L-stable and stiffly accurate. Being a W-method, one Jacobian serves many
-steps on separable data (the late phase is accuracy-limited); it is rebuilt
-after a rejected step, when the weights, metric or speed have drifted, after
-a number of steps, and every step when it is cheap: when the loss has a
-positive infimum the eigenvalues scale like ``1/(tau_inf - tau)`` and a stale
-Jacobian costs more steps than a fresh one. The physical-time component ``T`` (``dT/dtau = dt/dtau
-exp(-tau) - T``) is a stage variable too, with the exact ``-1`` as its own
-Jacobian (it becomes stiff once steps exceed one unit of ``tau``).
+ROS34PW2 (Rang & Angermann, BIT 45, 2005), kept for comparison: four
+stages, order 3 for *any* matrix ``A`` in place of the Jacobian (a
+W-method), embedded order 2, L-stable and stiffly accurate. Being a
+W-method, one Jacobian serves many steps on separable data (the late phase
+is accuracy-limited); it is rebuilt after a rejected step, when the
+weights, metric or speed have drifted, after a number of steps, and every
+step when it is cheap: when the loss has a positive infimum the eigenvalues
+scale like ``1/(tau_inf - tau)`` and a stale Jacobian costs more steps than
+a fresh one.
+
+In both, the physical-time component ``T`` (``dT/dtau = dt/dtau exp(-tau) -
+T``) is a stage variable too, with the exact ``-1`` as its own Jacobian (it
+becomes stiff once steps exceed one unit of ``tau``).
 """
 
 from dataclasses import dataclass
@@ -205,13 +216,21 @@ def supports_stiff(flow):
 
 def jacobian_costs(shape):
     """Cost of forming a :class:`FlowJacobian` and of one LU of its shifted
-    system, in gradient evaluations, for a design of this shape."""
+    system, in gradient evaluations, for a design of this shape (with a
+    diagonal part in the low-rank form, the Gram matrix, counted here in the
+    Jacobian, is formed with each LU instead)."""
     n, d = shape
     # the side of the system that is factored (the Gram matrix is size**2
     # times the other side)
     size = d if d <= n + 1 else n
+    return 3.0 + _gram_cost(shape, size), 1.0 + size**2 / (3 * max(n, d) * _LU_SPEEDUP)
+
+
+def _gram_cost(shape, size):
+    """Cost of the Gram matrix (or, if ``d <= n + 1``, of the dense Jacobian)."""
+    n, d = shape
     row_cost = _GRAM_ROW_COST[0] if 8 * n * d <= _CACHE_BYTES else _GRAM_ROW_COST[1]
-    return 3.0 + row_cost * size, 1.0 + size**2 / (3 * max(n, d) * _LU_SPEEDUP)
+    return row_cost * size
 
 
 def _weighted_gram(Z, weights):
@@ -288,17 +307,22 @@ class FlowJacobian:
 
         self.Z, self.a, self.j, self.f, self.e, self.c = Z, a, j, f, e, c
         self.w, self.curvature, self.log_p, self.h = w, curvature, log_p, h
+        self.p_scaled = p_scaled
         self.diag_part = ev.dstate * dlog_a
         self.speed = np.max(np.abs(ev.dstate))
         self.n_samples, self.n_coef = Z.shape
         n, d = Z.shape
         self.dense = d <= n + 1
         self.cost, self.factorization_cost = jacobian_costs(Z.shape)
-        # the low-rank form leaves out the diagonal part, which only some
-        # networks (the diagonal network of depth 2) do not have
-        self.exact = self.dense or getattr(flow.network, "jacobian_is_low_rank", False)
+        # Only some networks (the diagonal network of depth 2) have no
+        # diagonal part; the others get a Gram matrix per shift.
+        self.low_rank = getattr(flow.network, "jacobian_is_low_rank", False)
         if self.dense:
             self.matrix = self._dense_matrix()
+        elif not self.low_rank:
+            gram = _gram_cost(Z.shape, n)
+            self.cost -= gram
+            self.factorization_cost += gram
         else:
             # C = Y^T W, the only O(n^2 d) piece
             C = np.empty((n + 1, n + 1))
@@ -331,9 +355,12 @@ class FlowJacobian:
         return self.matrix if self.dense else self._dense_matrix()
 
     def shifted_solver(self, shift):
-        """Solver of ``(shift I - A) x = b`` (``A`` without the diagonal part
-        in the low-rank form)."""
-        return _DenseSolver(self, shift) if self.dense else _WoodburySolver(self, shift)
+        """Solver of ``(shift I - A) x = b``."""
+        if self.dense:
+            return _DenseSolver(self, shift)
+        if self.low_rank:
+            return _WoodburySolver(self, shift)
+        return _DiagonalWoodburySolver(self, shift)
 
 
 class _DenseSolver:
@@ -372,26 +399,70 @@ class _WoodburySolver:
         return (b + wz) / self.shift, (yb + jac.core @ z) / self.shift
 
 
+class _DiagonalWoodburySolver:
+    """``(D - W K Y^T)^{-1} b = D^{-1} (b + W (I - K C)^{-1} K Y^T D^{-1} b)``
+    with the diagonal ``D = s I - diag_part`` and ``C = Y^T D^{-1} W``.
+
+    ``C`` depends on the shift: a Gram matrix per factorization. A zero
+    ``D_jj`` (``h gamma`` times a growth rate = 1) gives non-finite stages,
+    and the step is retried smaller (see :func:`_lu_factor`).
+    """
+
+    def __init__(self, jac, shift):
+        self.jac, self.shift = jac, shift
+        Z, n = jac.Z, jac.n_samples
+        inv = 1.0 / (shift - jac.diag_part)
+        self._inv = inv
+        C = np.empty((n + 1, n + 1))
+        # j a = P: Z diag(P / D) Z^T, whose weights are all positive unless
+        # a step outruns a growing coordinate
+        weights = jac.p_scaled * inv
+        C[:n, :n] = (_weighted_gram(Z, weights) if np.all(weights >= 0)
+                     else _signed_gram(Z, weights))
+        C[:n, n] = _matvec(Z, jac.j * inv * jac.f)
+        C[n, :n] = _matvec(Z, jac.a * inv * jac.e)
+        C[n, n] = np.dot(jac.e, inv * jac.f)
+        system = -jac.apply_K(C)
+        system[np.diag_indices_from(system)] += 1.0
+        self._lu = _lu_factor(system)
+
+    def project(self, v):
+        # Y^T D^{-1} b is formed in solve: it costs one product, as Y^T b would
+        return None
+
+    def solve(self, b, yb):
+        jac, inv = self.jac, self._inv
+        scaled = inv * b
+        y_scaled = np.append(_matvec(jac.Z, jac.j * scaled), np.dot(jac.e, scaled))
+        z = _lu_solve(self._lu, jac.apply_K(y_scaled))
+        wz = jac.a * _rmatvec(jac.Z, z[:-1]) + jac.f * z[-1]
+        return inv * (b + wz), None
+
+
+def _signed_gram(Z, weights):
+    """``Z diag(weights) Z^T`` for weights of any sign."""
+    if sp.issparse(Z):
+        return np.asarray((Z @ sp.diags(weights) @ Z.T).todense())
+    return (Z * weights) @ Z.T
+
+
 class RosenbrockW:
-    """Linearly implicit step: ROS34PW2 with a reused Jacobian, or RODAS4.
+    """Linearly implicit step: RODAS4, or ROS34PW2 with a reused Jacobian.
 
     Satisfies the stepper contract of :class:`~sklearn_implicit._flow.ExplicitRungeKutta`.
-    The method is chosen at the first Jacobian of a problem: RODAS4 (order 4,
-    embedded 3; six evaluations and six linear solves per step) when the
-    Jacobian is exact (depth 2, or the dense form), formed at every step as
-    that method needs; otherwise ROS34PW2
-    (order 3 for any matrix in place of the Jacobian, embedded 2; four
-    evaluations and four solves per step) with a Jacobian that is formed
-    anew only when it is stale: after a rejected step, when the weights, the
-    metric or the speed have drifted, after ``_MAX_AGE`` steps, or every step
-    when it is cheap.
+    RODAS4 (order 4, embedded 3; six evaluations and six linear solves per
+    step), the default, needs the exact Jacobian, formed at every step (and
+    kept for the retries of a rejected step, which start from the same
+    state). ROS34PW2 (order 3 for any matrix in place of the Jacobian,
+    embedded 2; four evaluations and four solves per step), on request,
+    forms a Jacobian anew only when it is stale: after a rejected step, when
+    the weights, the metric or the speed have drifted, after ``_MAX_AGE``
+    steps, or every step when it is cheap.
 
     Parameters
     ----------
     method : {None, 'RODAS4', 'ROS34PW2'}, default=None
-        None chooses as above; a name forces that method (RODAS4 then forms
-        a Jacobian at every step also where it is not exact, and loses its
-        order there).
+        None is RODAS4.
 
     Attributes
     ----------
@@ -408,9 +479,9 @@ class RosenbrockW:
     def __init__(self, method=None):
         self.n_jacobians = 0
         self.n_solves = 0
-        self._forced = None if method is None else _TABLEAUS[method]
-        self._tableau = self._forced or _ROS34PW2
+        self._tableau = _RODAS4 if method is None else _TABLEAUS[method]
         self._jac = None
+        self._jac_ev = None  # the evaluation the Jacobian was formed at
         self._jac_tau = None
         self._age = 0
         self._last_tau = None
@@ -427,6 +498,9 @@ class RosenbrockW:
 
     def _stale(self, flow, ev, tau):
         jac = self._jac
+        if jac is not None and ev is self._jac_ev:
+            # a step from the same state, retried smaller after a rejection
+            return False
         every_step = jac is not None and (
             jac.cost <= _CHEAP_JACOBIAN or self._tableau is _RODAS4)
         if jac is None or self._age >= (1 if every_step else _MAX_AGE):
@@ -448,12 +522,11 @@ class RosenbrockW:
         if not self._stale(flow, ev, tau):
             return
         self._jac = FlowJacobian(flow, ev)
+        self._jac_ev = ev
         self._jac_tau = tau
         self._age = 0
         self.n_jacobians += 1
         self._solver = None
-        if self._forced is None and self.n_jacobians == 1 and self._jac.exact:
-            self._tableau = _RODAS4
 
     def _linear_solver(self, shift):
         solver = self._solver
