@@ -482,6 +482,10 @@ def case_evals_large(settings):
         for alpha in grid["alphas"]:
             for loss in grid["losses"]:
                 rows.extend(_trajectory_rows(settings, grid, size, X, y, depth, alpha, loss))
+                # an hour-long case: its rows so far, in case it is cut short
+                print(f"    [{time.strftime('%H:%M:%S')}] "
+                      + json.dumps(rows[-len(grid["targets"]):], default=_json_default),
+                      flush=True)
     return _result(
         "Gradient evaluations to reach a target loss, large problem",
         f"As case evals (package default tol={DEFAULT_TOL:g}, fit_intercept=False), "
