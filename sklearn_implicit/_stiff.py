@@ -32,8 +32,8 @@ RODAS4 with the exact Jacobian 1.1e-7, in 7,101 instead of 8,956
 evaluations; at depths 3 to 5 from alpha = 1e-3 to 0.3 (both losses, to
 1e-10 to 1e-100), 6 to 160 times closer in 1.26 to 3.4 times fewer
 evaluations (where the explicit method does most of the work, as from
-alpha = 1, little changes). The factors are formed with ``P`` divided by its largest
-entry (the products are invariant), so nothing overflows.
+alpha = 1, little changes). The factors are formed with ``P`` divided by
+its largest entry (the products are invariant), so nothing overflows.
 
 Linear solves ``(I / (h gamma) - A) x = b`` use the Woodbury identity on the
 low-rank part, with the diagonal ``I / (h gamma) - diag`` as its base: one

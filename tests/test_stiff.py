@@ -12,8 +12,8 @@ from sklearn_implicit._flow import DormandPrince, DormandPrince853, FlowState, L
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit._stiff import (
-    _AT_LIMIT, _CHEAP_JACOBIAN, _STIFF_H_LAMBDA, _STIFF_STREAK, AutoStepper, FlowJacobian, RosenbrockW, _lu_factor, _lu_solve,
-    jacobian_costs,
+    _AT_LIMIT, _CHEAP_JACOBIAN, _STIFF_H_LAMBDA, _STIFF_STREAK, AutoStepper, FlowJacobian,
+    RosenbrockW, _lu_factor, _lu_solve, jacobian_costs,
 )
 
 LOSSES = [ExponentialLoss(), LogisticLoss()]
