@@ -166,9 +166,10 @@ class Settings:
             max_evals=10_000, ref_targets=(1e-10, 1e-100, 1e-300),
         )
         # Depth 3 from alpha = 1e-3 passes several plateaus of the loss
-        # (saddle to saddle), each a stiff stretch: 8,700 to 12,100
-        # evaluations; its reference at tol = 1e-11 took 316,000 evaluations
-        # (150 s) to 1e-10 (at tol = 1e-10: 148,000, 4e-8 apart in direction).
+        # (saddle to saddle), each a stiff stretch: 7,100 to 9,400
+        # evaluations at dabb64c; its references at tol = 1e-11 took 110,000
+        # to 185,000 (316,000 to 1e-10 with the approximate Jacobian of
+        # 134b310, which at tol = 1e-10 took 148,000 and ended 4e-8 away).
         rich = dict(small, depths=(3,), alphas=(1e-3,), max_evals=20_000,
                     ref_max_evals=1_000_000)
         small_d3 = dict(small, depths=(3,), alphas=(0.1, 1.0))
