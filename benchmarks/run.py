@@ -76,12 +76,12 @@ class Settings:
     fit_params: dict = field(default_factory=dict)
     # case "evals": one grid per problem size
     evals_grids: list = field(default_factory=list)
-    # case "evals_large" (by hand, not in the default run: about an hour):
+    # case "evals_large" (by hand, not in the default run: about half an hour):
     # the whole grid of case evals on the large problem, one trajectory per
     # configuration through its targets, each target reached once. A stiff
     # step of depth 3 forms a Gram matrix (about 40 evaluations' worth at
     # this size): trajectories are capped at 6,000 evaluations, and depth 3
-    # has no reference (at 100 x 1000 its references took 18,000 to 185,000
+    # has no reference (at 100 x 1000 its references took 1,700 to 137,000
     # evaluations to 1e-10).
     large_grid: dict = field(default_factory=lambda: dict(
         size=(1000, 10000), depths=(2, 3), alphas=(1e-3, 0.1, 1.0),
@@ -487,7 +487,7 @@ def case_evals_large(settings):
         for alpha in grid["alphas"]:
             for loss in grid["losses"]:
                 rows.extend(_trajectory_rows(settings, grid, size, X, y, depth, alpha, loss))
-                # an hour-long case: its rows so far, in case it is cut short
+                # a long case: its rows so far, in case it is cut short
                 print(f"    [{time.strftime('%H:%M:%S')}] "
                       + json.dumps(rows[-len(grid["targets"]):], default=_json_default),
                       flush=True)
@@ -496,8 +496,9 @@ def case_evals_large(settings):
         f"As case evals (package default tol={DEFAULT_TOL:g}, fit_intercept=False), "
         "but each configuration is one trajectory, timed once: a cold fit to the "
         "first target, then warm starts (the step size carries over) to the next; "
-        "evaluations and time are cumulative from the start. The trajectory stops "
-        f"once it has used {grid['max_evals']:,} evaluations. Direction error against "
+        "evaluations and time are cumulative from the start. The trajectory is capped "
+        f"at {grid['max_evals']:,} evaluations, counted as steps of {EVALS_PER_STEP} (a last "
+        "leg of explicit steps, 12 evaluations each, can run past it). Direction error against "
         f"the reference (tol={settings.ref_tol:g}, capped at "
         f"{grid['ref_max_evals']:,} evaluations) at the targets "
         f"{', '.join(f'{t:g}' for t in grid['ref_targets'])} only"
@@ -1085,7 +1086,7 @@ CASES = {
     "deep": case_deep,
     "evals_large": case_evals_large,
 }
-# run only when named (about an hour)
+# run only when named (about half an hour)
 BY_HAND = ("evals_large",)
 
 
