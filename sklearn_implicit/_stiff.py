@@ -236,12 +236,14 @@ def _gram_cost(shape, size):
 
 
 def _weighted_gram(Z, weights):
-    """``Z diag(weights) Z^T`` (dense) for nonnegative weights."""
+    """``Z diag(weights) Z^T`` (dense)."""
     if sp.issparse(Z):
         return np.asarray((Z @ sp.diags(weights) @ Z.T).todense())
-    scaled = Z * np.sqrt(weights)
-    # scaled @ scaled.T is a symmetric rank-k update (half the work)
-    return scaled @ scaled.T
+    if np.all(weights >= 0):
+        scaled = Z * np.sqrt(weights)
+        # scaled @ scaled.T is a symmetric rank-k update (half the work)
+        return scaled @ scaled.T
+    return (Z * weights) @ Z.T
 
 
 def _lu_factor(a):
@@ -326,14 +328,30 @@ class FlowJacobian:
             self.cost -= gram
             self.factorization_cost += gram
         else:
-            # C = Y^T W, the only O(n^2 d) piece
-            C = np.empty((n + 1, n + 1))
-            C[:n, :n] = _weighted_gram(Z, p_scaled)
-            # (two products: one with a d x 2 block ran at a third of their speed)
-            C[:n, n] = _matvec(Z, j * f)
-            C[n, :n] = _matvec(Z, a * e)
-            C[n, n] = np.dot(e, f)
-            self.core = C
+            self.core = self.capacitance()
+
+    def capacitance(self, inv=None):
+        """``C = Y^T D^{-1} W``, the only ``O(n^2 d)`` piece, for the
+        diagonal ``D = 1/inv`` (``None``: the identity)."""
+        Z, n = self.Z, self.n_samples
+        j, a = (self.j, self.a) if inv is None else (self.j * inv, self.a * inv)
+        C = np.empty((n + 1, n + 1))
+        # j a = P: Z diag(P / D) Z^T, whose weights are all positive unless a
+        # step outruns a growing coordinate
+        C[:n, :n] = _weighted_gram(Z, self.p_scaled if inv is None else self.p_scaled * inv)
+        # (two products: one with a d x 2 block ran at a third of their speed)
+        C[:n, n] = _matvec(Z, j * self.f)
+        C[n, :n] = _matvec(Z, a * self.e)
+        C[n, n] = np.dot(self.e, self.f if inv is None else inv * self.f)
+        return C
+
+    def project(self, v):
+        """``Y^T v``."""
+        return np.append(_matvec(self.Z, self.j * v), np.dot(self.e, v))
+
+    def apply_W(self, z):
+        """``W z`` for ``z`` of shape (n+1,)."""
+        return self.a * _rmatvec(self.Z, z[:-1]) + self.f * z[-1]
 
     def apply_K(self, y):
         """``K y`` for ``y`` of shape (n+1,) or (n+1, k)."""
@@ -390,15 +408,13 @@ class _WoodburySolver:
 
     def project(self, v):
         """``Y^T v``."""
-        jac = self.jac
-        return np.append(_matvec(jac.Z, jac.j * v), np.dot(jac.e, v))
+        return self.jac.project(v)
 
     def solve(self, b, yb):
         """``x`` and ``Y^T x`` from ``b`` and ``Y^T b``."""
         jac = self.jac
         z = _lu_solve(self._lu, jac.apply_K(yb))
-        wz = jac.a * _rmatvec(jac.Z, z[:-1]) + jac.f * z[-1]
-        return (b + wz) / self.shift, (yb + jac.core @ z) / self.shift
+        return (b + jac.apply_W(z)) / self.shift, (yb + jac.core @ z) / self.shift
 
 
 class _DiagonalWoodburySolver:
@@ -412,19 +428,8 @@ class _DiagonalWoodburySolver:
 
     def __init__(self, jac, shift):
         self.jac, self.shift = jac, shift
-        Z, n = jac.Z, jac.n_samples
-        inv = 1.0 / (shift - jac.diag_part)
-        self._inv = inv
-        C = np.empty((n + 1, n + 1))
-        # j a = P: Z diag(P / D) Z^T, whose weights are all positive unless
-        # a step outruns a growing coordinate
-        weights = jac.p_scaled * inv
-        C[:n, :n] = (_weighted_gram(Z, weights) if np.all(weights >= 0)
-                     else _signed_gram(Z, weights))
-        C[:n, n] = _matvec(Z, jac.j * inv * jac.f)
-        C[n, :n] = _matvec(Z, jac.a * inv * jac.e)
-        C[n, n] = np.dot(jac.e, inv * jac.f)
-        system = -jac.apply_K(C)
+        self._inv = 1.0 / (shift - jac.diag_part)
+        system = -jac.apply_K(jac.capacitance(self._inv))
         system[np.diag_indices_from(system)] += 1.0
         self._lu = _lu_factor(system)
 
@@ -434,18 +439,8 @@ class _DiagonalWoodburySolver:
 
     def solve(self, b, yb):
         jac, inv = self.jac, self._inv
-        scaled = inv * b
-        y_scaled = np.append(_matvec(jac.Z, jac.j * scaled), np.dot(jac.e, scaled))
-        z = _lu_solve(self._lu, jac.apply_K(y_scaled))
-        wz = jac.a * _rmatvec(jac.Z, z[:-1]) + jac.f * z[-1]
-        return inv * (b + wz), None
-
-
-def _signed_gram(Z, weights):
-    """``Z diag(weights) Z^T`` for weights of any sign."""
-    if sp.issparse(Z):
-        return np.asarray((Z @ sp.diags(weights) @ Z.T).todense())
-    return (Z * weights) @ Z.T
+        z = _lu_solve(self._lu, jac.apply_K(jac.project(inv * b)))
+        return inv * (b + jac.apply_W(z)), None
 
 
 class RosenbrockW:
