@@ -235,7 +235,7 @@ def _integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, 
             "(which stays explicit for it) or solver='explicit'."
         )
     stepper = SOLVERS[solver]
-    stepper = None if stepper is None else stepper()
+    stepper = None if stepper is None else stepper(tol=tol)
     if start is None:
         state = network.initial_state()
         # A network may start at beta != 0 (random layers): the clock starts

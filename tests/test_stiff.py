@@ -12,9 +12,11 @@ from sklearn_implicit._flow import DormandPrince, DormandPrince853, FlowState, L
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit._stiff import (
-    _AT_LIMIT, _CHEAP_JACOBIAN, _STIFF_H_LAMBDA, _STIFF_STREAK, AutoStepper, FlowJacobian,
-    RosenbrockW, _lu_factor, _lu_solve, jacobian_costs,
+    _AT_LIMIT, _CHEAP_JACOBIAN, _GRAM_DROP, _STIFF_H_LAMBDA, _STIFF_STREAK, AutoStepper,
+    FlowJacobian, GramTruncation, RosenbrockW, _lu_factor, _lu_solve, _weighted_gram,
+    jacobian_costs,
 )
+from sklearn_implicit import _stiff
 
 LOSSES = [ExponentialLoss(), LogisticLoss()]
 
@@ -138,6 +140,58 @@ def test_sparse_design_gives_the_same_jacobian():
     sparse = FlowJacobian(flow, flow.evaluate(rho))
     assert rel_err(sparse.full_matrix(), dense.full_matrix()) < 1e-12
     assert rel_err(sparse.core, dense.core) < 1e-12
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_gram_truncation_leaves_out_at_most_drop_of_the_trace(sparse):
+    rng = np.random.default_rng(7)
+    Z = rng.standard_normal((20, 300)) * rng.uniform(0.1, 3.0, 300)
+    # a metric over many orders of magnitude, some entries negative (a
+    # step past a growing coordinate)
+    q = 10.0 ** rng.uniform(-24, 0, 300) * rng.choice([-1.0, 1.0], 300, p=[0.1, 0.9])
+    drop = 1e-8
+    Zs = sp.csr_matrix(Z) if sparse else Z
+    columns = GramTruncation(Zs, drop).columns(q)
+    assert columns is not None and 1 <= columns.size < 150
+    assert np.all(np.diff(columns) > 0)
+    mass = np.abs(q) * np.sum(Z**2, axis=0)
+    left_out = np.setdiff1d(np.arange(300), columns)
+    assert mass[left_out].sum() <= drop * mass.sum()
+    # the largest of the kept would have gone over
+    assert mass[left_out].sum() + mass[columns].min() > drop * mass.sum()
+    assert mass[columns].min() >= mass[left_out].max()
+    full, kept = _weighted_gram(Zs, q), _weighted_gram(Zs, q, columns)
+    nuclear = np.abs(np.linalg.eigvalsh(full - kept)).sum()
+    assert nuclear <= drop * mass.sum() * (1 + 1e-6)
+    # nothing to leave out, or too little to pay for copying the columns
+    assert GramTruncation(Zs, 0.0).columns(q) is None
+    assert GramTruncation(Zs, drop).columns(np.ones(300)) is None
+
+
+def test_truncated_gram_matrices_change_the_fit_far_below_tol(monkeypatch):
+    # depth 3 from a small initialization: a few coordinates carry all but
+    # 1e-8 of the metric in the plateaus, and the Gram matrices keep those
+    Z = separable(15, 60, seed=1)
+    kept = []
+
+    def recording_gram(Z, weights, columns=None):
+        kept.append(Z.shape[1] if columns is None else columns.size)
+        return _weighted_gram(Z, weights, columns)
+
+    monkeypatch.setattr(_stiff, "_weighted_gram", recording_gram)
+    for tol in [1e-4, 1e-6]:
+        truncated, exact = RosenbrockW(tol=tol), RosenbrockW()
+        kept.clear()
+        result = run(make_flow(Z, 3, 1e-3), 1e-10, tol, truncated)
+        # measured: half the Gram matrices from at most 2 of the 60 columns
+        assert np.median(kept) <= 3
+        kept.clear()
+        reference = run(make_flow(Z, 3, 1e-3), 1e-10, tol, exact)
+        assert set(kept) == {60}
+        # measured: 1.6e-14 and 1e-15 (the same steps)
+        assert rel_err(result.coef, reference.coef) < 1e-3 * tol
+        assert truncated.extra_cost() < exact.extra_cost()
+    assert _GRAM_DROP * tol < 1e-6
 
 
 @pytest.mark.parametrize(
