@@ -32,7 +32,7 @@ import sklearn
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_implicit
-from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit import DiagonalLinearClassifier, _stiff
 from sklearn_implicit._flow import LinearFlow
 from sklearn_implicit._losses import LOSSES
 from sklearn_implicit._networks import DiagonalNetwork
@@ -79,16 +79,18 @@ class Settings:
     # case "evals_large" (by hand, not in the default run: about half an hour):
     # the whole grid of case evals on the large problem, one trajectory per
     # configuration through its targets, each target reached once.
-    # Trajectories are capped at 12,000 evaluations (depth 3 from
-    # alpha = 1e-3 reaches 1e-10 in about 10,700 since its Gram matrices
-    # leave out what they may: before, each stiff step formed one of about
-    # 40 evaluations' worth, and 6,800 evaluations ended at a loss of
-    # 10^-1.6), and depth 3 has no reference (at 100 x 1000 its references
-    # took 1,700 to 137,000 evaluations to 1e-10).
+    # Trajectories are capped at 20,000 evaluations (depth 3 reaches 1e-300
+    # from alpha = 1e-3 in about 11,200 and from alpha = 0.1 in 11,100 with
+    # the exponential loss, since its Gram matrices leave out what they
+    # may: before, each stiff step formed one of about 40 evaluations'
+    # worth, and 6,800 evaluations ended at a loss of 10^-1.6). Depth 3 from
+    # alpha = 1e-3 has no reference: at 100 x 1000 its references took 15x
+    # the evaluations of a default fit, 110,000 and 137,000 to 1e-10.
     large_grid: dict = field(default_factory=lambda: dict(
         size=(1000, 10000), depths=(2, 3), alphas=(1e-3, 0.1, 1.0),
         losses=("exponential", "logistic"), targets=(1e-10, 1e-100, 1e-300),
-        max_evals=12_000, ref_targets=(1e-10,), ref_depths=(2,), ref_max_evals=10_000,
+        max_evals=20_000, ref_targets=(1e-10,), ref_skip=((3, 1e-3),),
+        ref_max_evals=40_000,
     ))
     # case "tol_scan" (the targets of the issue)
     scan_size: tuple = (100, 1000)
@@ -138,9 +140,12 @@ class Settings:
     # under the same setting: their ratio is noise, about 10% per repeat on
     # this machine, which 5 repeats left at about 5%. So: at least this many
     # repeats, more for short fits (until threads_fit_budget seconds per
-    # setting), and the order of the settings rotated between repeats (no
-    # setting always runs after another).
-    threads_fit_repeats: int = 9
+    # setting), and the order of the settings rotated between repeats, whole
+    # rotations only (each setting as often after each other one: a run
+    # right after one with two threads can share its core with BLAS threads
+    # still spinning; with 9 repeats of 4 settings, the ratio was 1.06 in
+    # one run and 0.98 and 1.00 in the two before).
+    threads_fit_repeats: int = 12
     threads_fit_budget: float = 3.0
     # case "solvers": ((n, d), ((alpha, loss), ...), targets) for
     # solver='auto' against 'explicit'
@@ -153,6 +158,12 @@ class Settings:
     # `repeats`, at most 21 pairs); fits to losses of 1e-30 to 1e-300 differ
     # by 5 to 10% from repeat to repeat on this machine
     solvers_budget: float = 3.0
+    # case "gram_drop": (size, depth, alpha, loss, target) fitted with
+    # solver='stiff' while the Gram matrices leave out each fraction of their
+    # trace (0: nothing; None: the package's, _GRAM_DROP * tol) at each tol
+    drop_config: tuple = ((100, 1000), 3, 1e-3, "exponential", 1e-10)
+    drop_tols: tuple = (1e-6, 1e-8)
+    drop_fractions: tuple = (0.0, None, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
     # case "deep"
     deep_size: tuple = (200, 1000)
     deep_depth: int = 3
@@ -222,9 +233,12 @@ class Settings:
             threads_sizes=(size,), threads_fit_sizes=(size,), threads_target=1e-3,
             threads_fit_repeats=2, threads_fit_budget=0.0, per_eval_repeats=2,
             solvers_grid=((size, ((1.0, "exponential"),), (1e-3, 1e-6)),), solvers_budget=0.0,
+            drop_config=(size, 3, 1e-2, "exponential", 1e-3), drop_tols=(1e-4,),
+            drop_fractions=(0.0, None, 1e-1),
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
-                            max_evals=2_000, ref_targets=(1e-3,), ref_max_evals=5_000),
+                            max_evals=2_000, ref_targets=(1e-3,), ref_skip=((3, 1.0),),
+                            ref_max_evals=5_000),
         )
         return cls(**{**defaults, **kw})
 
@@ -504,8 +518,8 @@ def case_evals_large(settings):
         f"the reference (tol={settings.ref_tol:g}, capped at "
         f"{grid['ref_max_evals']:,} evaluations) at the targets "
         f"{', '.join(f'{t:g}' for t in grid['ref_targets'])} only"
-        + (f", depth {', '.join(map(str, grid['ref_depths']))} only"
-           if "ref_depths" in grid else "")
+        + "".join(f"; none for D={depth}, alpha={alpha:g} (too costly)"
+                  for depth, alpha in grid.get("ref_skip", ()))
         + "; n/a where the reference hit its cap or there is none.",
         tables=[{"title": "", "columns": [
             "n x d", "D", "alpha", "loss", "target", "reached", "evals", "time [s]",
@@ -537,7 +551,7 @@ def _trajectory_rows(settings, grid, size, X, y, depth, alpha, loss):
         if not fit.reached:
             evals = grid["max_evals"]  # a capped trajectory cannot be continued
             continue
-        if target in grid["ref_targets"] and depth in grid.get("ref_depths", (depth,)):
+        if target in grid["ref_targets"] and (depth, alpha) not in grid.get("ref_skip", ()):
             ref = _grid_reference(settings, grid, size, depth, alpha, loss, target)
             if ref.reached:
                 row["dir. error"] = direction_error(fit.coef, ref.coef)
@@ -943,6 +957,7 @@ def case_threads(settings):
                     once = time.perf_counter() - start
                 repeats = min(101, max(settings.threads_fit_repeats,
                                        int(settings.threads_fit_budget / once)))
+            repeats = -(-repeats // len(names)) * len(names)  # whole rotations
             for i in range(repeats):
                 for name in names[i % len(names):] + names[:i % len(names)]:
                     with settings_names[name]():
@@ -1035,6 +1050,63 @@ def case_solvers(settings):
     )
 
 
+@contextmanager
+def gram_drop(fraction, tol, kept):
+    """Stiff steps whose Gram matrices leave out ``fraction`` of their trace
+    (None: the package's rule), appending the columns each keeps to ``kept``."""
+    saved = _stiff._GRAM_DROP, _stiff._weighted_gram
+
+    def recording_gram(Z, weights, columns=None):
+        kept.append(Z.shape[1] if columns is None else columns.size)
+        return saved[1](Z, weights, columns)
+
+    if fraction is not None:
+        _stiff._GRAM_DROP = fraction / tol
+    _stiff._weighted_gram = recording_gram
+    try:
+        yield
+    finally:
+        _stiff._GRAM_DROP, _stiff._weighted_gram = saved
+
+
+def case_gram_drop(settings):
+    """What the stiff steps' Gram matrices may leave out (GramTruncation)."""
+    size, depth, alpha, loss, target = settings.drop_config
+    size = tuple(size)
+    X, y = make_problem(*size, seed=settings.seed)
+    ref = reference(settings, size, depth, alpha, loss, target)
+    rows = []
+    for tol in settings.drop_tols:
+        for fraction in settings.drop_fractions:
+            kept = []
+            with gram_drop(fraction, tol, kept):
+                fit = fit_flow(X, y, depth=depth, alpha=alpha, loss=loss, target=target,
+                               tol=tol, max_evals=settings.scan_max_evals * 10,
+                               fit_params={**settings.fit_params, "solver": "stiff"})
+            rows.append({
+                "tol": tol,
+                "trace left out": (f"{_stiff._GRAM_DROP * tol:.0e} (package)"
+                                   if fraction is None else fraction),
+                "reached": "yes" if fit.reached else f"no (10^{fit.log10_loss:.1f})",
+                "evals": fit.n_evals, "time [s]": fit.seconds,
+                "dir. error": direction_error(fit.coef, ref.coef) if ref.reached else None,
+                "Gram matrices": len(kept),
+                "columns kept (median)": float(np.median(kept)) if kept else None,
+                "columns kept (max)": max(kept) if kept else None,
+            })
+    return _result(
+        "Gram matrices of the stiff steps: what they may leave out",
+        f"DiagonalLinearClassifier with solver='stiff' (RODAS4 throughout), D={depth}, "
+        f"alpha={alpha:g}, loss={loss}, target {target:g}, on {size[0]} x {size[1]}, each "
+        "Gram matrix Z diag(q) Z^T of its linear solves leaving out the columns of "
+        "smallest |q_j| ||z_j||^2 that carry at most the given fraction of its trace "
+        f"(of {size[1]:,} columns). Direction error against the reference of case evals "
+        f"(tol={settings.ref_tol:g}, whose Gram matrices leave out at most "
+        f"{_stiff._GRAM_DROP * settings.ref_tol:.0e} of their trace). Each fit timed once.",
+        tables=[{"title": "", "columns": list(rows[0]), "rows": rows}],
+    )
+
+
 def case_deep(settings):
     """DeepLinearClassifier: evaluations and cost per evaluation."""
     try:
@@ -1085,6 +1157,7 @@ CASES = {
     "path": case_path,
     "threads": case_threads,
     "solvers": case_solvers,
+    "gram_drop": case_gram_drop,
     "deep": case_deep,
     "evals_large": case_evals_large,
 }
