@@ -262,14 +262,17 @@ class GramTruncation:
     Gram matrix of ``|q|``, which bounds the nuclear norm of what is left
     out). In the plateaus of small initializations at depth >= 3 the metric
     ``P`` spans many orders of magnitude and a few coordinates carry all but
-    1e-8 of it: on the benchmark problem at 1000 x 10000 a stiff step then
-    formed its Gram matrix from 2 or 3 of the 10,000 columns instead of all,
-    and a step cost a third as much. The steps do not notice: on the 100 x
-    1000 problem, depth 3 from alpha = 1e-3 to a loss of 1e-10, leaving out
-    up to 1e-4 of the trace changed neither the evaluations (8,521 at
-    tol = 1e-6, 24,427 at 1e-8) nor the direction error (2.8e-7, 8.9e-9);
-    from 1e-3 (at tol = 1e-8) or 1e-2 (at 1e-6) on, steps were rejected more
-    often, and the error stayed controlled. The steppers leave out
+    a tiny fraction of it: depth 3 from alpha = 1e-3 on the benchmarks'
+    100 x 1000 problem, half of the Gram matrices kept at most 3 of the
+    1,000 columns at tol = 1e-6 (case ``gram_drop`` of ``benchmarks/``); on
+    the 1000 x 10000 problem that fit's stiff steps had each cost some 40
+    evaluations, and it had stalled in its plateaus
+    (``benchmarks/RESULTS_large.md``). The steps do not notice: on the
+    100 x 1000 problem (solver='stiff' to 1e-10) leaving out up to 1e-4 of the
+    trace changed neither the evaluations (8,521 at tol = 1e-6, 24,427 at
+    1e-8) nor the direction error (2.8e-7, 8.9e-9); from 1e-3 on, steps
+    were rejected more often (1e-1: 13,141 and 50,989 evaluations) and the
+    error stayed where it was. The steppers leave out
     ``_GRAM_DROP * tol``, so the fit converges as ``tol`` is tightened.
 
     Parameters
