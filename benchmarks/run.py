@@ -76,13 +76,13 @@ class Settings:
     fit_params: dict = field(default_factory=dict)
     # case "evals": one grid per problem size
     evals_grids: list = field(default_factory=list)
-    # case "evals_large" (by hand, not in the default run: about half an hour):
+    # case "evals_large" (by hand, not in the default run: about 40 minutes):
     # the whole grid of case evals on the large problem, one trajectory per
     # configuration through its targets, each target reached once.
     # Trajectories are capped at 20,000 evaluations (depth 3 reaches 1e-300
-    # from alpha = 1e-3 in about 11,200 and from alpha = 0.1 in 11,100 with
-    # the exponential loss, since its Gram matrices leave out what they
-    # may: before, each stiff step formed one of about 40 evaluations'
+    # from alpha = 1e-3 in 11,658 and 13,548 evaluations, from alpha = 0.1 in
+    # 10,396 and 10,313, at 4ef8a9b, since its Gram matrices leave out what
+    # they may: before, each stiff step formed one of about 40 evaluations'
     # worth, and 6,800 evaluations ended at a loss of 10^-1.6). Depth 3 from
     # alpha = 1e-3 has no reference: at 100 x 1000 its references took 15x
     # the evaluations of a default fit, 110,000 and 137,000 to 1e-10.
@@ -1161,7 +1161,7 @@ CASES = {
     "deep": case_deep,
     "evals_large": case_evals_large,
 }
-# run only when named (about half an hour)
+# run only when named (about 40 minutes)
 BY_HAND = ("evals_large",)
 
 
