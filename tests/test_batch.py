@@ -1,5 +1,6 @@
 """Tests of the batch server that stacks the products of many flows."""
 
+import signal
 import threading
 
 import numpy as np
@@ -82,8 +83,14 @@ def test_keyboard_interrupt_while_serving_stops_every_flow():
                 _thread.interrupt_main()
         return k
 
-    with pytest.raises(KeyboardInterrupt):
-        batch.run(flows, run)
+    # interrupt_main does nothing where SIGINT is ignored, as in a test run
+    # started in the background by a non-interactive shell
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            batch.run(flows, run)
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert threading.active_count() == before
     # No flow ran to its end: the interrupt stopped them all.
     assert all(flow.n_evals < 200 for flow in flows)
