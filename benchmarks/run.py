@@ -1087,7 +1087,7 @@ def case_gram_drop(settings):
                 "tol": tol,
                 "trace left out": (f"{_stiff._GRAM_DROP * tol:.0e} (package)"
                                    if fraction is None else fraction),
-                "reached": "yes" if fit.reached else f"no (10^{fit.log10_loss:.1f})",
+                "reached": _reached(fit),
                 "evals": fit.n_evals, "time [s]": fit.seconds,
                 "dir. error": direction_error(fit.coef, ref.coef) if ref.reached else None,
                 "Gram matrices": len(kept),

@@ -267,12 +267,13 @@ class GramTruncation:
     1,000 columns at tol = 1e-6 (case ``gram_drop`` of ``benchmarks/``); on
     the 1000 x 10000 problem that fit's stiff steps had each cost some 40
     evaluations, and it had stalled in its plateaus; now it reaches 1e-300
-    in 11,658 evaluations at 23 ms each (``benchmarks/RESULTS_large.md``). The steps do not notice: on the
-    100 x 1000 problem (solver='stiff' to 1e-10) leaving out up to 1e-4 of the
-    trace changed neither the evaluations (8,521 at tol = 1e-6, 24,427 at
-    1e-8) nor the direction error (2.8e-7, 8.9e-9); from 1e-3 on, steps
-    were rejected more often (1e-1: 13,141 and 50,989 evaluations) and the
-    error stayed where it was. The steppers leave out
+    in 11,658 evaluations at 23 ms each (``benchmarks/RESULTS_large.md``).
+    The steps do not notice: on the 100 x 1000 problem (solver='stiff' to
+    1e-10) leaving out up to 1e-4 of the trace changed neither the
+    evaluations (8,521 at tol = 1e-6, 24,427 at 1e-8) nor the direction
+    error (2.8e-7, 8.9e-9); from 1e-3 on, steps were rejected more often
+    (1e-1: 13,141 and 50,989 evaluations) and the error stayed where it
+    was. The steppers leave out
     ``_GRAM_DROP * tol``, so the fit converges as ``tol`` is tightened.
 
     Parameters
@@ -382,11 +383,13 @@ class FlowJacobian:
         self.n_samples, self.n_coef = Z.shape
         n, d = Z.shape
         self.dense = d <= n + 1
-        # The cost model before any Gram matrix is left out (cost, and
-        # factorization_cost per shift), and the work done apart from the
-        # Gram matrices (setup_cost, and lu_cost per shift).
+        # The model's cost of forming this Jacobian, its Gram matrix included
+        # where it is formed with it, before any column is left out (cost,
+        # for the reuse rule of ROS34PW2), and the work apart from the Gram
+        # matrices (setup_cost, and lu_cost per shift), which are counted as
+        # formed (gram_cost).
         self.cost, self.lu_cost = jacobian_costs(Z.shape)
-        self.setup_cost, self.factorization_cost = self.cost, self.lu_cost
+        self.setup_cost = self.cost
         # Only some networks (the diagonal network of depth 2) have no
         # diagonal part; the others get a Gram matrix per shift.
         self.low_rank = getattr(flow.network, "jacobian_is_low_rank", False)
@@ -401,7 +404,6 @@ class FlowJacobian:
                 self.core = self.capacitance()
             else:
                 self.cost -= gram
-                self.factorization_cost += gram
 
     def capacitance(self, inv=None):
         """``C = Y^T D^{-1} W``, the only ``O(n^2 d)`` piece, for the
