@@ -165,3 +165,18 @@ def test_default_run_leaves_out_the_cases_run_by_hand(bench, monkeypatch):
     bench.main(["--quick", "--output", "-"])
     assert set(ran) == set(bench.CASES) - set(bench.BY_HAND)
     assert "evals_large" in bench.BY_HAND
+
+
+def test_step_cost_case_times_a_stiff_step_against_the_model(toy_results):
+    settings, results = toy_results
+    rows = results["step_cost"]["tables"][0]["rows"]
+    assert len(rows) == len(settings.step_cost_sizes) * len(settings.step_cost_depths)
+    log10_target = np.log10(settings.step_cost_fit[2])
+    for row in rows:
+        # a step of the stiff phase, between the start and the target
+        assert log10_target < row["log10 loss"] < 0
+        # six stages, each an evaluation and a linear solve, plus a Jacobian
+        assert row["model [evaluations]"] > 6
+        assert row["RODAS4 step [ms]"] > 0 and row["DOP853 step [ms]"] > 0
+        assert row["measured / model"] == pytest.approx(
+            row["RODAS4 step [evaluations]"] / row["model [evaluations]"])
