@@ -1137,19 +1137,20 @@ def case_step_cost(settings):
 def gram_drop(fraction, tol, kept):
     """Stiff steps whose Gram matrices leave out ``fraction`` of their trace
     (None: the package's rule), appending the columns each keeps to ``kept``."""
-    saved = _stiff._GRAM_DROP, _stiff._weighted_gram
+    saved = _stiff._GRAM_DROP, _stiff.GramTruncation.columns
 
-    def recording_gram(Z, weights, columns=None):
-        kept.append(Z.shape[1] if columns is None else columns.size)
-        return saved[1](Z, weights, columns)
+    def recording_columns(self, weights):
+        columns = saved[1](self, weights)
+        kept.append(self.Z.shape[1] if columns is None else columns.size)
+        return columns
 
     if fraction is not None:
         _stiff._GRAM_DROP = fraction / tol
-    _stiff._weighted_gram = recording_gram
+    _stiff.GramTruncation.columns = recording_columns
     try:
         yield
     finally:
-        _stiff._GRAM_DROP, _stiff._weighted_gram = saved
+        _stiff._GRAM_DROP, _stiff.GramTruncation.columns = saved
 
 
 def case_gram_drop(settings):

@@ -231,7 +231,12 @@ def jacobian_costs(shape):
     # the side of the system that is factored (the Gram matrix is size**2
     # times the other side)
     size = d if d <= n + 1 else n
-    return 3.0 + _gram_cost(shape, size), 1.0 + size**2 / (3 * max(n, d) * _LU_SPEEDUP)
+    return 3.0 + _gram_cost(shape, size), _factorization_cost(shape, size)
+
+
+def _factorization_cost(shape, size):
+    """Cost of the LU of a ``size``-square system with its set-up."""
+    return 1.0 + size**2 / (3 * max(shape) * _LU_SPEEDUP)
 
 
 def _gram_cost(shape, size):
@@ -410,25 +415,43 @@ class FlowJacobian:
             else:
                 self.cost -= gram
 
-    def capacitance(self, inv=None):
+    def capacitance(self, inv=None, factored=False):
         """``C = Y^T D^{-1} W``, the only ``O(n^2 d)`` piece, for the
-        diagonal ``D = 1/inv`` (``None``: the identity)."""
+        diagonal ``D = 1/inv`` (``None``: the identity).
+
+        With ``factored``, where the Gram matrix keeps ``k`` columns with
+        ``k + 2 <= n``, ``C`` comes as factors ``(L, R)``, ``C = L R`` of
+        inner size ``k + 2``: ``L = [[Z_S, u, 0], [0, 0, 1]]`` and ``R =
+        [[diag(q_S) Z_S^T, 0], [0, 1], [v^T, s]]`` for the kept columns
+        ``S``, ``u`` and ``v^T`` the last column and row of ``C`` and ``s``
+        its corner.
+        """
         Z, n = self.Z, self.n_samples
         j, a = (self.j, self.a) if inv is None else (self.j * inv, self.a * inv)
-        C = np.empty((n + 1, n + 1))
         # j a = P: Z diag(P / D) Z^T, whose weights are all positive unless a
         # step outruns a growing coordinate
         q = self.p_scaled if inv is None else self.p_scaled * inv
         columns = None if self.truncation is None else self.truncation.columns(q)
-        C[:n, :n] = _weighted_gram(Z, q, columns)
         n_columns = self.n_coef if columns is None else columns.size
         self.gram_cost += _gram_cost(Z.shape, n) * n_columns / self.n_coef
         # Z (j f) = c Z (P h) (j a = P), known without D (a product saved;
         # with D, two products: one with a d x 2 block ran at a third of
         # their speed)
-        C[:n, n] = self.c * self.ph if inv is None else _matvec(Z, j * self.f)
-        C[n, :n] = _matvec(Z, a * self.e)
-        C[n, n] = np.dot(self.e, self.f if inv is None else inv * self.f)
+        u = self.c * self.ph if inv is None else _matvec(Z, j * self.f)
+        v = _matvec(Z, a * self.e)
+        corner = np.dot(self.e, self.f if inv is None else inv * self.f)
+        if factored and columns is not None and n_columns + 2 <= n:
+            kept = Z[:, columns]
+            kept = kept.toarray() if sp.issparse(kept) else kept
+            L = np.zeros((n + 1, n_columns + 2))
+            L[:n, :n_columns], L[:n, -2], L[n, -1] = kept, u, 1.0
+            R = np.zeros((n_columns + 2, n + 1))
+            R[:n_columns, :n] = q[columns, None] * kept.T
+            R[-2, n], R[-1, :n], R[-1, n] = 1.0, v, corner
+            return L, R
+        C = np.empty((n + 1, n + 1))
+        C[:n, :n] = _weighted_gram(Z, q, columns)
+        C[:n, n], C[n, :n], C[n, n] = u, v, corner
         return C
 
     def project(self, v):
@@ -483,7 +506,7 @@ def _shifted(scale, a, shift):
 
 class _DenseSolver:
     def __init__(self, jac, shift):
-        self.shift = shift
+        self.shift, self.lu_cost = shift, jac.lu_cost
         self._lu = _lu_factor(_shifted(-1.0, jac.matrix.copy(), shift))
 
     def project(self, v):
@@ -497,7 +520,7 @@ class _WoodburySolver:
     """``(s I - W K Y^T)^{-1} b = (b + W (s I - K C)^{-1} K Y^T b) / s``."""
 
     def __init__(self, jac, shift):
-        self.jac, self.shift = jac, shift
+        self.jac, self.shift, self.lu_cost = jac, shift, jac.lu_cost
         self._lu = _lu_factor(_shifted(-1.0, jac.apply_K(jac.core), shift))
 
     def project(self, v):
@@ -515,15 +538,28 @@ class _DiagonalWoodburySolver:
     """``(D - W K Y^T)^{-1} b = D^{-1} (b + W (I - K C)^{-1} K Y^T D^{-1} b)``
     with the diagonal ``D = s I - diag_part`` and ``C = Y^T D^{-1} W``.
 
-    ``C`` depends on the shift: a Gram matrix per factorization. A zero
-    ``D_jj`` (``h gamma`` times a growth rate = 1) gives non-finite stages,
-    and the step is retried smaller (see :func:`_lu_factor`).
+    ``C`` depends on the shift: a Gram matrix per factorization. Where the
+    Gram matrix keeps few columns (``C = L R`` of inner size ``k + 2 <= n``,
+    see :meth:`FlowJacobian.capacitance`), a second Woodbury identity,
+    ``(I - K L R)^{-1} = I + K L (I - R K L)^{-1} R``, factors a ``k + 2``
+    square system in place of the ``n + 1`` square one, whose LU takes
+    ``n**3 / 3`` multiply-adds at every step size. A zero ``D_jj`` (``h gamma``
+    times a growth rate = 1) gives non-finite stages, and the step is
+    retried smaller (see :func:`_lu_factor`).
     """
 
     def __init__(self, jac, shift):
         self.jac, self.shift = jac, shift
         self._inv = 1.0 / (shift - jac.diag_part)
-        self._lu = _lu_factor(_shifted(-1.0, jac.apply_K(jac.capacitance(self._inv)), 1.0))
+        C = jac.capacitance(self._inv, factored=True)
+        if isinstance(C, tuple):
+            L, self._R = C
+            self._KL = jac.apply_K(L)
+            self._lu = _lu_factor(_shifted(-1.0, self._R @ self._KL, 1.0))
+        else:
+            self._KL = None
+            self._lu = _lu_factor(_shifted(-1.0, jac.apply_K(C), 1.0))
+        self.lu_cost = _factorization_cost(jac.Z.shape, self._lu[0].shape[0])
 
     def project(self, v):
         # Y^T D^{-1} b is formed in solve: it costs one product, as Y^T b would
@@ -531,7 +567,11 @@ class _DiagonalWoodburySolver:
 
     def solve(self, b, yb):
         jac, inv = self.jac, self._inv
-        z = _lu_solve(self._lu, jac.apply_K(jac.project(inv * b)))
+        z = jac.apply_K(jac.project(inv * b))
+        if self._KL is None:
+            z = _lu_solve(self._lu, z)
+        else:
+            z = z + self._KL @ _lu_solve(self._lu, self._R @ z)
         return inv * (b + jac.apply_W(z)), None
 
 
@@ -583,6 +623,7 @@ class RosenbrockW:
         self._last_tau = None
         self._solver = None
         self.n_factorizations = 0
+        self._lu_work = 0.0  # the model's cost of the factorizations so far
 
     @property
     def order(self):
@@ -645,6 +686,7 @@ class RosenbrockW:
         # non-finite stages: see _lu_factor)
         self._solver = self._jac.shifted_solver(shift)
         self.n_factorizations += 1
+        self._lu_work += self._solver.lu_cost
         return self._solver
 
     def step(self, flow, state, T, tau, h, ev):
@@ -717,7 +759,7 @@ class RosenbrockW:
         if self._jac is None:
             return 0.0
         jac = self._jac
-        return (_SOLVE_COST * self.n_solves + self.n_factorizations * jac.lu_cost
+        return (_SOLVE_COST * self.n_solves + self._lu_work
                 + self._work + jac.setup_cost + jac.gram_cost)
 
 
