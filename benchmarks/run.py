@@ -165,10 +165,11 @@ class Settings:
     drop_tols: tuple = (1e-6, 1e-8)
     drop_fractions: tuple = (0.0, None, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
     # case "step_cost": one RODAS4 step against DOP853's evaluations at a
-    # state of the stiff phase (the middle step of a solver='stiff' fit of
-    # these (alpha, loss, target, tol)), for each size and depth
-    step_cost_sizes: tuple = ((100, 1000), (300, 3000))
-    step_cost_depths: tuple = (2, 3)
+    # state of the stiff phase (of a solver='stiff' fit of these (alpha,
+    # loss, target, tol)), for each (size, depth); depth 3 on the large
+    # problem would take minutes to reach that state
+    step_cost_items: tuple = (((100, 1000), 2), ((100, 1000), 3), ((300, 3000), 2),
+                              ((300, 3000), 3), ((1000, 10000), 2))
     step_cost_fit: tuple = (0.1, "exponential", 1e-30, 3.16e-5)
     step_cost_budget: float = 4.0  # seconds of block pairs per item
     # case "deep"
@@ -212,7 +213,7 @@ class Settings:
             max_evals=10_000, ref_targets=(1e-10, 1e-100, 1e-300),
         )
         defaults = dict(
-            mode="quick", repeats=3, step_cost_sizes=((100, 1000),), step_cost_budget=1.0, time_budget=3.0, evals_grids=[small],
+            mode="quick", repeats=3, step_cost_items=cls.step_cost_items[:2], step_cost_budget=1.0, time_budget=3.0, evals_grids=[small],
             per_eval_fit_sizes=((100, 1000),), path_sizes=((100, 1000),),
             threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, threads_fit_budget=1.0,
             gd_max_steps=100_000,
@@ -242,7 +243,7 @@ class Settings:
             solvers_grid=((size, ((1.0, "exponential"),), (1e-3, 1e-6)),), solvers_budget=0.0,
             drop_config=(size, 3, 1e-2, "exponential", 1e-3), drop_tols=(1e-4,),
             drop_fractions=(0.0, None, 1e-1),
-            step_cost_sizes=(size,), step_cost_fit=(1.0, "exponential", 1e-6, 1e-4),
+            step_cost_items=((size, 2), (size, 3)), step_cost_fit=(1.0, "exponential", 1e-6, 1e-4),
             step_cost_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
@@ -1084,46 +1085,46 @@ def case_step_cost(settings):
     """A RODAS4 step against DOP853's evaluations, measured and as modelled."""
     alpha, loss, target, tol = settings.step_cost_fit
     rows = []
-    for size in settings.step_cost_sizes:
+    for size, depth in settings.step_cost_items:
         size = tuple(size)
         X, y = make_problem(*size, seed=settings.seed)
-        for depth in settings.step_cost_depths:
-            stepper, (flow, state, T, tau, h, ev) = stiff_phase_state(
-                X, y, depth, alpha, loss, target, tol)
-            explicit = _stiff.DormandPrince853()
-            evals = flow.n_evals
-            explicit.step(flow, state, T, tau, h, ev)
-            explicit_evals = flow.n_evals - evals
-            stiff = _stiff.RosenbrockW(tol=tol)
+        _, (flow, state, T, tau, h, ev) = stiff_phase_state(
+            X, y, depth, alpha, loss, target, tol)
+        explicit = _stiff.DormandPrince853()
+        evals = flow.n_evals
+        explicit.step(flow, state, T, tau, h, ev)
+        explicit_evals = flow.n_evals - evals
+        stiff = _stiff.RosenbrockW(tol=tol)
 
-            def stiff_step():
-                # a Jacobian at every step, as RODAS4 forms one per state
-                stiff._jac = None
-                stiff.step(flow, state, T, tau, h, ev)
+        def stiff_step():
+            # a Jacobian at every step, as RODAS4 forms one per state
+            stiff._jac = None
+            stiff.step(flow, state, T, tau, h, ev)
 
-            stiff_step()
-            modelled = stiff.n_solves + stiff.extra_cost()  # evaluations, one per stage
-            t_explicit, t_stiff = paired_block_times(
-                lambda: explicit.step(flow, state, T, tau, h, ev), stiff_step,
-                settings.per_eval_block * 10, settings.step_cost_budget, settings.repeats)
-            per_eval = np.median(t_explicit) / explicit_evals
-            measured = median_ratio(t_stiff, t_explicit) * explicit_evals
-            kept = size[1] * stiff._jac.gram_cost / _stiff._gram_cost(size, size[0])
-            rows.append({"n x d": f"{size[0]} x {size[1]}", "depth": depth,
-                         "log10 loss": -tau / np.log(10),
-                         "Gram columns kept": f"{kept:.3g} of {size[1]}",
-                         "DOP853 step [ms]": 1e3 * np.median(t_explicit),
-                         "per evaluation [ms]": 1e3 * per_eval,
-                         "RODAS4 step [ms]": 1e3 * np.median(t_stiff),
-                         "RODAS4 step [evaluations]": measured,
-                         "model [evaluations]": modelled,
-                         "measured / model": measured / modelled,
-                         "pairs": len(t_stiff)})
+        stiff_step()
+        modelled = stiff.n_solves + stiff.extra_cost()  # evaluations, one per stage
+        t_explicit, t_stiff = paired_block_times(
+            lambda: explicit.step(flow, state, T, tau, h, ev), stiff_step,
+            settings.per_eval_block * 10, settings.step_cost_budget, settings.repeats)
+        per_eval = np.median(t_explicit) / explicit_evals
+        measured = median_ratio(t_stiff, t_explicit) * explicit_evals
+        kept = size[1] * stiff._jac.gram_cost / _stiff._gram_cost(size, size[0])
+        rows.append({"n x d": f"{size[0]} x {size[1]}", "depth": depth,
+                     "log10 loss": -tau / np.log(10),
+                     "Gram columns kept": f"{kept:.3g} of {size[1]}",
+                     "DOP853 step [ms]": 1e3 * np.median(t_explicit),
+                     "per evaluation [ms]": 1e3 * per_eval,
+                     "RODAS4 step [ms]": 1e3 * np.median(t_stiff),
+                     "RODAS4 step [evaluations]": measured,
+                     "model [evaluations]": modelled,
+                     "measured / model": measured / modelled,
+                     "pairs": len(t_stiff)})
     return _result(
         "Cost of a stiff step: measured against the switch's cost model",
         "One RODAS4 step (with its Jacobian, as at every step of RODAS4) at the state of "
-        f"the step nearest the middle of the clock (the loss sqrt(target)) of a solver='stiff' fit (alpha={alpha:g}, loss={loss}, target "
-        f"{target:g}, tol={tol:g}), against DOP853 steps from the same state, timed in "
+        "the step nearest the middle of the clock (the loss sqrt(target)) of a "
+        f"solver='stiff' fit (alpha={alpha:g}, loss={loss}, target {target:g}, "
+        f"tol={tol:g}), against DOP853 steps from the same state, timed in "
         "alternating blocks; 'evaluations' are DOP853's time per evaluation (its step over "
         "its 12 evaluations), the unit of the cost model of solver='auto' "
         "(sklearn_implicit._stiff: evaluations, linear solves, Jacobian set-up, Gram "

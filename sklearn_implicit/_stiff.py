@@ -754,8 +754,14 @@ class RosenbrockW:
     def extra_cost(self):
         """Work beyond gradient evaluations so far, in evaluations (the cost
         model of :func:`jacobian_costs` and ``_SOLVE_COST``: the work with
-        ``Z``, not the Python work of a step, which at 100 x 1000 adds a few
-        evaluations per step of RODAS4)."""
+        ``Z``, not the Python work of a step). Its constants were measured
+        on one machine; case ``step_cost`` of ``benchmarks/`` times a step of
+        RODAS4 against DOP853's evaluations on the machine at hand: on an
+        Intel Xeon (SkylakeX kernels of OpenBLAS) a RODAS4 step of depth 2
+        cost 1.40 times the model at 100 x 1000, where the Python work of
+        its stages counts, and 0.65 to 0.73 times it at 300 x 3000 and
+        1000 x 10000, where its Gram matrix ran faster, relative to an
+        evaluation, than on the AMD EPYC the constants come from."""
         if self._jac is None:
             return 0.0
         jac = self._jac

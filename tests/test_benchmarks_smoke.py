@@ -170,7 +170,7 @@ def test_default_run_leaves_out_the_cases_run_by_hand(bench, monkeypatch):
 def test_step_cost_case_times_a_stiff_step_against_the_model(toy_results):
     settings, results = toy_results
     rows = results["step_cost"]["tables"][0]["rows"]
-    assert len(rows) == len(settings.step_cost_sizes) * len(settings.step_cost_depths)
+    assert len(rows) == len(settings.step_cost_items)
     log10_target = np.log10(settings.step_cost_fit[2])
     for row in rows:
         # a step of the stiff phase, between the start and the target
