@@ -304,7 +304,8 @@ class GramTruncation:
         # Copying the kept columns costs up to a quarter of a full Gram
         # matrix at 1000 x 10000; below half of them it pays. Whether half
         # can go is known from a partition, in linear time (the sort below
-        # was a tenth of the Gram matrix at 100 x 1000, where it keeps all).
+        # was a visible part of a stiff step at 100 x 1000, where it keeps
+        # all).
         half = (mass.size + 1) // 2
         if np.partition(mass, half - 1)[:half].sum() > self.drop * total:
             return None
@@ -498,8 +499,8 @@ class FlowJacobian:
 def _shifted(scale, a, shift):
     """``scale a + shift I``, in place of the square ``a``."""
     a *= scale
-    # the diagonal as a strided view (np.diag_indices_from built index
-    # arrays: half the cost of the LU at n = 100)
+    # the diagonal as a strided view (np.diag_indices_from builds index
+    # arrays, a visible cost next to the LU at n = 100)
     a.ravel()[:: a.shape[0] + 1] += shift
     return a
 
@@ -559,7 +560,8 @@ class _DiagonalWoodburySolver:
         else:
             self._KL = None
             self._lu = _lu_factor(_shifted(-1.0, jac.apply_K(C), 1.0))
-        self.lu_cost = _factorization_cost(jac.Z.shape, self._lu[0].shape[0])
+        self.lu_cost = (jac.lu_cost if self._KL is None
+                        else _factorization_cost(jac.Z.shape, self._lu[0].shape[0]))
 
     def project(self, v):
         # Y^T D^{-1} b is formed in solve: it costs one product, as Y^T b would
