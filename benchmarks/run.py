@@ -80,8 +80,8 @@ class Settings:
     # the whole grid of case evals on the large problem, one trajectory per
     # configuration through its targets, each target reached once.
     # Trajectories are capped at 20,000 evaluations (depth 3 reaches 1e-300
-    # from alpha = 1e-3 in 11,658 and 13,548 evaluations, from alpha = 0.1 in
-    # 10,396 and 10,313, at 4ef8a9b, since its Gram matrices leave out what
+    # from alpha = 1e-3 in 11,658 and 13,530 evaluations, from alpha = 0.1 in
+    # 10,396 and 10,301, at 632ea44, since its Gram matrices leave out what
     # they may: before, each stiff step formed one of about 40 evaluations'
     # worth, and 6,800 evaluations ended at a loss of 10^-1.6). Depth 3 from
     # alpha = 1e-3 has no reference: at 100 x 1000 its references took 15x

@@ -277,7 +277,7 @@ class GramTruncation:
     1e-10) leaving out up to 1e-4 of the trace changed neither the
     evaluations (8,521 at tol = 1e-6, 24,427 at 1e-8) nor the direction
     error (2.8e-7, 8.9e-9); from 1e-3 on, steps were rejected more often
-    (1e-1: 13,141 and 50,989 evaluations) and the error stayed where it
+    (1e-1: 13,129 and 50,989 evaluations) and the error stayed where it
     was. The steppers leave out
     ``_GRAM_DROP * tol``, so the fit converges as ``tol`` is tightened.
 
@@ -759,11 +759,12 @@ class RosenbrockW:
         ``Z``, not the Python work of a step). Its constants were measured
         on one machine; case ``step_cost`` of ``benchmarks/`` times a step of
         RODAS4 against DOP853's evaluations on the machine at hand: on an
-        Intel Xeon (SkylakeX kernels of OpenBLAS) a RODAS4 step of depth 2
-        cost 1.40 times the model at 100 x 1000, where the Python work of
-        its stages counts, and 0.65 to 0.73 times it at 300 x 3000 and
-        1000 x 10000, where its Gram matrix ran faster, relative to an
-        evaluation, than on the AMD EPYC the constants come from."""
+        Intel Xeon (SkylakeX kernels of OpenBLAS) a RODAS4 step cost 1.25
+        times the model at 100 x 1000 with depth 2, where the Python work of
+        its stages counts (0.89 with depth 3, whose evaluations cost more),
+        and 0.61 to 0.69 times it at 300 x 3000 and 1000 x 10000, where its
+        Gram matrix ran faster, relative to an evaluation, than on the AMD
+        EPYC the constants come from."""
         if self._jac is None:
             return 0.0
         jac = self._jac
