@@ -213,7 +213,8 @@ class Settings:
             max_evals=10_000, ref_targets=(1e-10, 1e-100, 1e-300),
         )
         defaults = dict(
-            mode="quick", repeats=3, step_cost_items=cls.step_cost_items[:2], step_cost_budget=1.0, time_budget=3.0, evals_grids=[small],
+            mode="quick", repeats=3, time_budget=3.0, evals_grids=[small],
+            step_cost_items=cls.step_cost_items[:2], step_cost_budget=1.0,
             per_eval_fit_sizes=((100, 1000),), path_sizes=((100, 1000),),
             threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, threads_fit_budget=1.0,
             gd_max_steps=100_000,
@@ -243,8 +244,8 @@ class Settings:
             solvers_grid=((size, ((1.0, "exponential"),), (1e-3, 1e-6)),), solvers_budget=0.0,
             drop_config=(size, 3, 1e-2, "exponential", 1e-3), drop_tols=(1e-4,),
             drop_fractions=(0.0, None, 1e-1),
-            step_cost_items=((size, 2), (size, 3)), step_cost_fit=(1.0, "exponential", 1e-6, 1e-4),
-            step_cost_budget=0.0,
+            step_cost_items=((size, 2), (size, 3)),
+            step_cost_fit=(1.0, "exponential", 1e-6, 1e-4), step_cost_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
                             max_evals=2_000, ref_targets=(1e-3,), ref_skip=((3, 1.0),),
@@ -1061,13 +1062,14 @@ def case_solvers(settings):
 
 
 def stiff_phase_state(X, y, depth, alpha, loss, target, tol):
-    """The stepper and arguments of the step of a solver='stiff' fit nearest
-    the middle of its clock (a loss of sqrt(target), in the stiff phase)."""
+    """The arguments ``(flow, state, T, tau, h, ev)`` of the step of a
+    solver='stiff' fit nearest the middle of its clock (a loss of
+    sqrt(target), in the stiff phase)."""
     calls = []
     step = _stiff.RosenbrockW.step
 
     def recording_step(self, *args):
-        calls.append((self, args))
+        calls.append(args)
         return step(self, *args)
 
     clf = _classifier(depth=depth, alpha=alpha, loss=loss, target=target, tol=tol,
@@ -1078,7 +1080,7 @@ def stiff_phase_state(X, y, depth, alpha, loss, target, tol):
     finally:
         _stiff.RosenbrockW.step = step
     middle = -0.5 * np.log(target)
-    return min(calls, key=lambda call: abs(call[1][3] - middle))
+    return min(calls, key=lambda args: abs(args[3] - middle))
 
 
 def case_step_cost(settings):
@@ -1088,7 +1090,7 @@ def case_step_cost(settings):
     for size, depth in settings.step_cost_items:
         size = tuple(size)
         X, y = make_problem(*size, seed=settings.seed)
-        _, (flow, state, T, tau, h, ev) = stiff_phase_state(
+        flow, state, T, tau, h, ev = stiff_phase_state(
             X, y, depth, alpha, loss, target, tol)
         explicit = _stiff.DormandPrince853()
         evals = flow.n_evals

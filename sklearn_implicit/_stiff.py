@@ -272,7 +272,7 @@ class GramTruncation:
     1,000 columns at tol = 1e-6 (case ``gram_drop`` of ``benchmarks/``); on
     the 1000 x 10000 problem that fit's stiff steps had each cost some 40
     evaluations, and it had stalled in its plateaus; now it reaches 1e-300
-    in 11,658 evaluations at 23 ms each (``benchmarks/RESULTS_large.md``).
+    in 11,658 evaluations at 15 ms each (``benchmarks/RESULTS_large.md``).
     The steps do not notice: on the 100 x 1000 problem (solver='stiff' to
     1e-10) leaving out up to 1e-4 of the trace changed neither the
     evaluations (8,521 at tol = 1e-6, 24,427 at 1e-8) nor the direction
@@ -616,7 +616,9 @@ class RosenbrockW:
         self.n_solves = 0
         self.tol = tol
         self._truncation = None
-        self._work = 0.0  # extra_cost of the Jacobians before the current one
+        # the model's cost of the Jacobians before the current one and of
+        # every factorization so far
+        self._work = 0.0
         self._tableau = _RODAS4 if method is None else _TABLEAUS[method]
         self._jac = None
         self._jac_ev = None  # the evaluation the Jacobian was formed at
@@ -625,7 +627,6 @@ class RosenbrockW:
         self._last_tau = None
         self._solver = None
         self.n_factorizations = 0
-        self._lu_work = 0.0  # the model's cost of the factorizations so far
 
     @property
     def order(self):
@@ -688,7 +689,7 @@ class RosenbrockW:
         # non-finite stages: see _lu_factor)
         self._solver = self._jac.shifted_solver(shift)
         self.n_factorizations += 1
-        self._lu_work += self._solver.lu_cost
+        self._work += self._solver.lu_cost
         return self._solver
 
     def step(self, flow, state, T, tau, h, ev):
@@ -768,8 +769,7 @@ class RosenbrockW:
         if self._jac is None:
             return 0.0
         jac = self._jac
-        return (_SOLVE_COST * self.n_solves + self._lu_work
-                + self._work + jac.setup_cost + jac.gram_cost)
+        return _SOLVE_COST * self.n_solves + self._work + jac.setup_cost + jac.gram_cost
 
 
 class AutoStepper:

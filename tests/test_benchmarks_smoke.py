@@ -130,7 +130,7 @@ def test_gram_drop_case_leaves_out_columns_and_stays_accurate(bench, toy_results
         else:
             assert row["columns kept (median)"] < n_features
     # the recording and the setting are undone
-    assert bench._stiff._weighted_gram.__name__ == "_weighted_gram"
+    assert bench._stiff.GramTruncation.columns.__name__ == "columns"
     assert bench._stiff._GRAM_DROP == 1e-2
 
 
