@@ -281,7 +281,7 @@ class GramTruncation:
     1,000 columns at tol = 1e-6 (case ``gram_drop`` of ``benchmarks/``); on
     the 1000 x 10000 problem that fit's stiff steps had each cost some 40
     evaluations, and it had stalled in its plateaus; now it reaches 1e-300
-    in 11,658 evaluations at 15 ms each (``benchmarks/RESULTS_large.md``).
+    in 11,664 evaluations at 17.5 ms each (``benchmarks/RESULTS_large.md``).
     The steps do not notice: on the 100 x 1000 problem (solver='stiff' to
     1e-10) leaving out up to 1e-4 of the trace changed neither the
     evaluations (8,521 at tol = 1e-6, 24,427 at 1e-8) nor the direction
@@ -776,11 +776,11 @@ class RosenbrockW:
         on one machine; case ``step_cost`` of ``benchmarks/`` times a step of
         RODAS4 against DOP853's evaluations on the machine at hand: on an
         Intel Xeon (SkylakeX kernels of OpenBLAS) a RODAS4 step cost 1.25
-        times the model at 100 x 1000 with depth 2, where the Python work of
-        its stages counts (0.89 with depth 3, whose evaluations cost more),
-        and 0.61 to 0.69 times it at 300 x 3000 and 1000 x 10000, where its
-        Gram matrix ran faster, relative to an evaluation, than on the AMD
-        EPYC the constants come from."""
+        and 1.39 times the model (two runs) at 100 x 1000 with depth 2, where
+        the Python work of its stages counts (0.89 and 0.90 with depth 3,
+        whose evaluations cost more), and 0.61 to 0.72 times it at 300 x 3000
+        and 1000 x 10000, where its Gram matrix ran faster, relative to an
+        evaluation, than on the AMD EPYC the constants come from."""
         if self._jac is None:
             return 0.0
         jac = self._jac

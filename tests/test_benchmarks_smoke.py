@@ -114,6 +114,12 @@ def test_solvers_case_compares_both_solvers_at_equal_accuracy(toy_results):
             assert row[f"{solver} dir. error"] <= settings.scan_dir_err
             assert row[f"{solver} evals"] > 0 and row[f"{solver} tol"] in settings.scan_tols
         assert row["auto / explicit (time)"] > 0 and row["pairs"] >= settings.repeats
+        # auto at the explicit method's tol: its own fit where the tols agree
+        if row["auto tol"] == row["explicit tol"]:
+            assert row["auto evals at explicit tol"] == row["auto evals"]
+            assert row["auto dir. error at explicit tol"] == row["auto dir. error"]
+        elif row["auto tol"] < row["explicit tol"]:
+            assert row["auto evals at explicit tol"] > 0
 
 
 def test_gram_drop_case_leaves_out_columns_and_stays_accurate(bench, toy_results):
