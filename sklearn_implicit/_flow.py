@@ -24,10 +24,13 @@ Hairer's error estimators) with a PI step-size controller; a step is accepted
 when the estimated local error of every state component, divided by the
 network's ``error_scale``, is at most ``tol``. For the diagonal network the
 state is ``log(u / v)``, so ``tol`` is the admissible local error in the
-relative size of each large coefficient. At every requested
-stop the state is corrected by Newton steps along the flow so that the loss
-equals the target to rounding (the remaining error is a displacement along
-the path, which is what ``tol`` controls).
+relative size of each large coefficient. Where the flow is stiff the
+steps are also held to 0.8 of DOP853's stability limit in ``h |lambda|``
+(Hairer's estimate from two stages): from 0.83 on, its error estimate no
+longer bounds the error of decaying modes (:class:`DormandPrince853`). At
+every requested stop the state is corrected by Newton steps along the flow
+so that the loss equals the target to rounding (the remaining error is a
+displacement along the path, which is what ``tol`` controls).
 """
 
 import math

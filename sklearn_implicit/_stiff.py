@@ -776,8 +776,8 @@ class RosenbrockW:
         on one machine; case ``step_cost`` of ``benchmarks/`` times a step of
         RODAS4 against DOP853's evaluations on the machine at hand: on an
         Intel Xeon (SkylakeX kernels of OpenBLAS) a RODAS4 step cost 1.25
-        and 1.39 times the model (two runs) at 100 x 1000 with depth 2, where
-        the Python work of its stages counts (0.89 and 0.90 with depth 3,
+        to 1.39 times the model (three runs) at 100 x 1000 with depth 2, where
+        the Python work of its stages counts (0.87 to 0.90 with depth 3,
         whose evaluations cost more), and 0.61 to 0.72 times it at 300 x 3000
         and 1000 x 10000, where its Gram matrix ran faster, relative to an
         evaluation, than on the AMD EPYC the constants come from."""
