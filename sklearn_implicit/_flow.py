@@ -535,7 +535,7 @@ class ExplicitRungeKutta:
             k[s] = evs.dstate
             log_rates[s] = evs.log_dt_dtau
         # the evaluation at the last stage (at the step's end, c = 1), which
-        # AutoStepper compares with the new point
+        # h_lambda below compares with the new point (kept for inspection)
         self.last_stage = evs
         new_state = state + (h * self._B) @ k[:n_stages]
         if not np.all(np.isfinite(new_state)):

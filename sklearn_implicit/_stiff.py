@@ -190,7 +190,7 @@ _SHIFT_REUSE = 0.2
 
 # Automatic switch: the explicit method is stability-limited when Hairer's
 # estimate of h |lambda| (from its last two stages, both at the end of the
-# step), averaged over _STIFF_STREAK consecutive steps, exceeds
+# step), averaged over _STIFF_WINDOW consecutive steps, exceeds
 # _STIFF_H_LAMBDA of the bound on its steps (DormandPrince853's
 # reliable_h_lambda; an average, because steps at the bound alternate about
 # it by some 20%, as the estimate does: on the 100 x 1000 problem of
@@ -208,7 +208,7 @@ _SHIFT_REUSE = 0.2
 # took DOP853 alone tol = 1e-3 and 579 evaluations; with a trial, as a room
 # of 2 allowed, tol = 1e-4 and 615).
 _STIFF_H_LAMBDA = 0.9
-_STIFF_STREAK = 5
+_STIFF_WINDOW = 5
 _TRIAL_STEPS = 10
 _TRIAL_ROOM = 4.0
 # Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
@@ -796,7 +796,7 @@ class AutoStepper:
     stage of the explicit step and the new point are both at the step's end, so
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
     for free (``DormandPrince853.h_lambda``). Once its mean over
-    ``_STIFF_STREAK`` consecutive steps exceeds ``_STIFF_H_LAMBDA`` of the
+    ``_STIFF_WINDOW`` consecutive steps exceeds ``_STIFF_H_LAMBDA`` of the
     bound on the explicit steps (``reliable_h_lambda``), and the explicit
     method has more than ``_TRIAL_ROOM`` trials' worth of work left before
     the last stop (``horizon``), the stiff method is tried for a few
@@ -847,6 +847,7 @@ class AutoStepper:
         self._recent = []  # h |lambda| of the last explicit steps
         self._wait = 0  # explicit steps before the next trial may start
         self._trial_steps = None
+        self._trial_cost = None
         self._tau0 = None  # the clock at the first step
         self._next_trial_tau = -np.inf  # predicted break-even of the stiff method
         self._failed_rate = np.inf  # explicit cost per unit clock at the last failed trial
@@ -884,6 +885,8 @@ class AutoStepper:
             expensive = (supports_stiff(flow)
                          and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN)
             self._trial_steps = _TRIAL_STEPS_EXPENSIVE if expensive else _TRIAL_STEPS
+            # the model's cost of a trial, for the room left before the end
+            self._trial_cost = self._trial_steps * stiff_step_cost(flow.X.shape)
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
             del self._marks[: -2 * self._trial_steps]
@@ -940,16 +943,15 @@ class AutoStepper:
         # window only needs it to be large repeatedly
         explicit = self.explicit
         limit = explicit.reliable_h_lambda or explicit.stability_limit
-        self._recent = [*self._recent[1 - _STIFF_STREAK:], explicit.h_lambda]
+        self._recent = [*self._recent[1 - _STIFF_WINDOW:], explicit.h_lambda]
         self._wait -= 1
-        stiff = (len(self._recent) == _STIFF_STREAK
-                 and sum(self._recent) > _STIFF_STREAK * _STIFF_H_LAMBDA * limit)
+        stiff = (len(self._recent) == _STIFF_WINDOW
+                 and sum(self._recent) > _STIFF_WINDOW * _STIFF_H_LAMBDA * limit)
         if stiff and self._wait <= 0 and supports_stiff(flow):
             rate = self._accepted_rate(self._trial_steps)
             if rate is not None and (tau >= self._next_trial_tau
                                      or rate > 2 * self._failed_rate) and (
-                    rate * (self.horizon - tau)
-                    > _TRIAL_ROOM * self._trial_steps * stiff_step_cost(flow.X.shape)):
+                    rate * (self.horizon - tau) > _TRIAL_ROOM * self._trial_cost):
                 self._explicit_rate = rate
                 self._mode = "trial"
                 self._trial_start = len(self._marks)

@@ -12,7 +12,7 @@ from sklearn_implicit._flow import DormandPrince, DormandPrince853, FlowState, L
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit._stiff import (
-    _CHEAP_JACOBIAN, _GRAM_DROP, _STIFF_H_LAMBDA, _STIFF_STREAK, _TRIAL_ROOM, _TRIAL_STEPS,
+    _CHEAP_JACOBIAN, _GRAM_DROP, _STIFF_H_LAMBDA, _STIFF_WINDOW, _TRIAL_ROOM, _TRIAL_STEPS,
     AutoStepper, FlowJacobian, GramTruncation, RosenbrockW, _lu_factor, _lu_solve,
     _weighted_gram, jacobian_costs, stiff_step_cost,
 )
@@ -357,9 +357,9 @@ class StiffnessRecorder(AutoStepper):
         return trial
 
     def window_means(self):
-        """Means over each _STIFF_STREAK consecutive steps (the first from
+        """Means over each _STIFF_WINDOW consecutive steps (the first from
         step 0, and so on)."""
-        return np.convolve(self.fractions, np.ones(_STIFF_STREAK), "valid") / _STIFF_STREAK
+        return np.convolve(self.fractions, np.ones(_STIFF_WINDOW), "valid") / _STIFF_WINDOW
 
 
 def test_auto_tries_the_stiff_method_at_the_explicit_step_bound_with_room_left():
@@ -374,7 +374,7 @@ def test_auto_tries_the_stiff_method_at_the_explicit_step_bound_with_room_left()
     assert result.status == "target" and auto.trial_starts
     means = auto.window_means()
     for i, (tau, rate) in zip(auto.trial_starts, auto.trial_room):
-        assert means[i - _STIFF_STREAK] > _STIFF_H_LAMBDA
+        assert means[i - _STIFF_WINDOW] > _STIFF_H_LAMBDA
         assert rate * (-np.log(1e-100) - tau) > _TRIAL_ROOM * trial_cost
     # To 1e-30 they reach it too, but too near the end for a trial to pay:
     # the very steps of DOP853 alone.
