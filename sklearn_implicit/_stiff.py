@@ -782,7 +782,7 @@ class RosenbrockW:
         and 1000 x 10000, where its Gram matrix ran faster, relative to an
         evaluation, than on the AMD EPYC the constants come from; on an AMD
         EPYC, 1.08 and 0.75 at 100 x 1000 (depth 2 and 3), 1.2 and 1.05 at
-        300 x 3000, 0.82 at 1000 x 10000 (one run)."""
+        300 x 3000, 0.82 at 1000 x 10000 with depth 2 (one run)."""
         if self._jac is None:
             return 0.0
         jac = self._jac
