@@ -32,8 +32,12 @@ import sklearn
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_implicit
-from sklearn_implicit import DiagonalLinearClassifier, _stiff
-from sklearn_implicit._flow import LinearFlow
+from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit._integrate import LinearFlow
+from sklearn_implicit._integrate import explicit as _explicit
+from sklearn_implicit._integrate import jacobian as _jacobian
+from sklearn_implicit._integrate import rosenbrock as _rosenbrock
+from sklearn_implicit._integrate import stiff_cost as _stiff_cost
 from sklearn_implicit._losses import LOSSES
 from sklearn_implicit._networks import DiagonalNetwork
 
@@ -877,7 +881,7 @@ def case_per_eval(settings):
 
 def case_path(settings):
     """Cost per trajectory of ``implicit_bias_path``, batched and one by one, against single fits."""
-    from sklearn_implicit.path import implicit_bias_path
+    from sklearn_implicit import implicit_bias_path
 
     lo, hi = settings.path_alpha_range
     target = settings.path_target
@@ -1078,7 +1082,7 @@ def stiff_phase_state(X, y, depth, alpha, loss, target, tol):
     solver='stiff' fit nearest the middle of its clock (a loss of
     sqrt(target), in the stiff phase)."""
     calls = []
-    step = _stiff.RosenbrockW.step
+    step = _rosenbrock.Rodas4.step
 
     def recording_step(self, *args):
         calls.append(args)
@@ -1086,11 +1090,11 @@ def stiff_phase_state(X, y, depth, alpha, loss, target, tol):
 
     clf = _classifier(depth=depth, alpha=alpha, loss=loss, target=target, tol=tol,
                       max_evals=20_000, fit_params={"solver": "stiff"})
-    _stiff.RosenbrockW.step = recording_step
+    _rosenbrock.Rodas4.step = recording_step
     try:
         _fit(clf, X, y, target)
     finally:
-        _stiff.RosenbrockW.step = step
+        _rosenbrock.Rodas4.step = step
     middle = -0.5 * np.log(target)
     return min(calls, key=lambda args: abs(args[3] - middle))
 
@@ -1104,11 +1108,11 @@ def case_step_cost(settings):
         X, y = make_problem(*size, seed=settings.seed)
         flow, state, T, tau, h, ev = stiff_phase_state(
             X, y, depth, alpha, loss, target, tol)
-        explicit = _stiff.DormandPrince853()
+        explicit = _explicit.DormandPrince853()
         evals = flow.n_evals
         explicit.step(flow, state, T, tau, h, ev)
         explicit_evals = flow.n_evals - evals
-        stiff = _stiff.RosenbrockW(tol=tol)
+        stiff = _rosenbrock.Rodas4(tol=tol)
 
         def stiff_step():
             # a Jacobian at every step, as RODAS4 forms one per state
@@ -1122,7 +1126,7 @@ def case_step_cost(settings):
             settings.per_eval_block * 10, settings.step_cost_budget, settings.repeats)
         per_eval = np.median(t_explicit) / explicit_evals
         measured = median_ratio(t_stiff, t_explicit) * explicit_evals
-        kept = size[1] * stiff._jac.gram_cost / _stiff._gram_cost(size, size[0])
+        kept = size[1] * stiff._jac.gram_cost / _stiff_cost.gram_matrix_cost(size, size[0])
         rows.append({"n x d": f"{size[0]} x {size[1]}", "depth": depth,
                      "log10 loss": -tau / np.log(10),
                      "Gram columns kept": f"{kept:.3g} of {size[1]}",
@@ -1141,7 +1145,7 @@ def case_step_cost(settings):
         f"tol={tol:g}), against DOP853 steps from the same state, timed in "
         "alternating blocks; 'evaluations' are DOP853's time per evaluation (its step over "
         "its 12 evaluations), the unit of the cost model of solver='auto' "
-        "(sklearn_implicit._stiff: evaluations, linear solves, Jacobian set-up, Gram "
+        "(sklearn_implicit._integrate: evaluations, linear solves, Jacobian set-up, Gram "
         "matrices as formed, LU factorizations). A measured / model above 1 means that "
         "'auto' takes the stiff method for cheaper than it is.",
         tables=[{"title": "", "columns": list(rows[0]), "rows": rows}],
@@ -1152,7 +1156,7 @@ def case_step_cost(settings):
 def gram_drop(fraction, tol, kept):
     """Stiff steps whose Gram matrices leave out ``fraction`` of their trace
     (None: the package's rule), appending the columns each keeps to ``kept``."""
-    saved = _stiff._GRAM_DROP, _stiff.GramTruncation.columns
+    saved = _rosenbrock.GRAM_DROP, _jacobian.GramTruncation.columns
 
     def recording_columns(self, weights):
         columns = saved[1](self, weights)
@@ -1160,12 +1164,12 @@ def gram_drop(fraction, tol, kept):
         return columns
 
     if fraction is not None:
-        _stiff._GRAM_DROP = fraction / tol
-    _stiff.GramTruncation.columns = recording_columns
+        _rosenbrock.GRAM_DROP = fraction / tol
+    _jacobian.GramTruncation.columns = recording_columns
     try:
         yield
     finally:
-        _stiff._GRAM_DROP, _stiff.GramTruncation.columns = saved
+        _rosenbrock.GRAM_DROP, _jacobian.GramTruncation.columns = saved
 
 
 def case_gram_drop(settings):
@@ -1184,7 +1188,7 @@ def case_gram_drop(settings):
                                fit_params={**settings.fit_params, "solver": "stiff"})
             rows.append({
                 "tol": tol,
-                "trace left out": (f"{_stiff._GRAM_DROP * tol:.0e} (package)"
+                "trace left out": (f"{_rosenbrock.GRAM_DROP * tol:.0e} (package)"
                                    if fraction is None else fraction),
                 "reached": _reached(fit),
                 "evals": fit.n_evals, "time [s]": fit.seconds,
@@ -1201,7 +1205,7 @@ def case_gram_drop(settings):
         "smallest |q_j| ||z_j||^2 that carry at most the given fraction of its trace "
         f"(of {size[1]:,} columns). Direction error against the reference of case evals "
         f"(tol={settings.ref_tol:g}, whose Gram matrices leave out at most "
-        f"{_stiff._GRAM_DROP * settings.ref_tol:.0e} of their trace). Each fit timed once.",
+        f"{_rosenbrock.GRAM_DROP * settings.ref_tol:.0e} of their trace). Each fit timed once.",
         tables=[{"title": "", "columns": list(rows[0]), "rows": rows}],
     )
 
@@ -1212,7 +1216,7 @@ def case_deep(settings):
         from sklearn_implicit import DeepLinearClassifier
     except ImportError:
         try:  # written, not yet exported
-            from sklearn_implicit._classifiers import DeepLinearClassifier
+            from sklearn_implicit import DeepLinearClassifier
         except ImportError as exc:
             return _result("DeepLinearClassifier",
                            f"not available: cannot be imported ({exc}).")

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_implicit import DeepLinearClassifier
-from sklearn_implicit.margins import max_margin
+from sklearn_implicit import max_margin
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 30, 10

@@ -24,8 +24,8 @@ rely on that one. The path function accepts one scale vector per row of
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sklearn_implicit.margins import max_margin
-from sklearn_implicit.path import implicit_bias_path
+from sklearn_implicit import max_margin
+from sklearn_implicit import implicit_bias_path
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 30, 40

@@ -18,7 +18,7 @@ behaves like a kernel method (the hard-margin SVM). Only once
 climb towards its maximum (the rich regime), and for moderate ``alpha`` that
 happens at losses far below ``1e-100`` (Moroshko et al., 2020).
 
-One call to :func:`~sklearn_implicit.path.implicit_bias_path` follows one
+One call to :func:`~sklearn_implicit.implicit_bias_path` follows one
 trajectory per ``alpha`` and stops exactly at every requested loss on the
 way down.
 """
@@ -29,9 +29,9 @@ way down.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sklearn_implicit.margins import max_margin
-from sklearn_implicit.path import implicit_bias_path
-from sklearn_implicit.plotting import ImplicitBiasDisplay
+from sklearn_implicit import max_margin
+from sklearn_implicit import implicit_bias_path
+from sklearn_implicit import ImplicitBiasDisplay
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 20, 40

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit.theory import predicted_coef
+from sklearn_implicit import predicted_coef
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 10, 6

@@ -9,7 +9,7 @@ down (``target_loss``). This example colours the ``(target_loss, alpha)``
 plane by a regime score built from the two normalized margins of the
 coefficients: 0 when the coefficients reach the l2 max margin (the kernel
 regime, the hard-margin SVM) and 1 when they reach the l1 max margin (the
-rich regime); see :class:`~sklearn_implicit.plotting.RegimeMapDisplay`.
+rich regime); see :class:`~sklearn_implicit.RegimeMapDisplay`.
 
 The theory (Woodworth et al., 2020; Moroshko et al., 2020) says that the
 regime is set by ``mu = alpha**2 / gamma``, with ``gamma`` the smallest
@@ -26,8 +26,8 @@ regime.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sklearn_implicit.path import implicit_bias_path
-from sklearn_implicit.plotting import RegimeMapDisplay
+from sklearn_implicit import implicit_bias_path
+from sklearn_implicit import RegimeMapDisplay
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 20, 40

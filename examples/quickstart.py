@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.svm import LinearSVC
 
 from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit.margins import max_margin, normalized_margin
+from sklearn_implicit import max_margin, normalized_margin
 
 rng = np.random.default_rng(0)
 n_samples, n_features = 60, 300

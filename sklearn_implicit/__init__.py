@@ -4,15 +4,29 @@ Scikit-learn compatible estimators whose answer is the point of the
 continuous-time gradient-flow trajectory at a chosen training loss, so that
 the implicit bias of training (kernel vs rich regime) can be seen, measured
 and used.
+
+The package is built in layers, each a subpackage: the losses
+(``_losses``), the network parametrizations (``_networks``), the integrator
+(``_integrate``), the estimators (``_estimators``) and the public
+:mod:`sklearn_implicit.analysis` tools (margins, max-margin references, the
+theory's predictions, paths and plots).
 """
 
-from ._classifiers import DeepLinearClassifier, DiagonalLinearClassifier
 from ._config import config_context, get_config, set_config
-from .margins import max_margin, normalized_margin
-from .path import implicit_bias_path
-from ._regressors import DiagonalLinearRegressor
-from .plotting import ImplicitBiasDisplay, RegimeMapDisplay
-from .theory import predicted_coef, q_minimizer
+from ._estimators import (
+    DeepLinearClassifier,
+    DiagonalLinearClassifier,
+    DiagonalLinearRegressor,
+)
+from .analysis import (
+    ImplicitBiasDisplay,
+    RegimeMapDisplay,
+    implicit_bias_path,
+    max_margin,
+    normalized_margin,
+    predicted_coef,
+    q_minimizer,
+)
 
 __version__ = "0.1.0.dev0"
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklearn_implicit._batch import FlowBatch
-from sklearn_implicit._flow import LinearFlow
+from sklearn_implicit._integrate import LinearFlow
+from sklearn_implicit._integrate.batch import FlowBatch
 from sklearn_implicit._losses import ExponentialLoss
 from sklearn_implicit._networks import DiagonalNetwork
 

@@ -136,8 +136,8 @@ def test_gram_drop_case_leaves_out_columns_and_stays_accurate(bench, toy_results
         else:
             assert row["columns kept (median)"] < n_features
     # the recording and the setting are undone
-    assert bench._stiff.GramTruncation.columns.__name__ == "columns"
-    assert bench._stiff._GRAM_DROP == 1e-2
+    assert bench._jacobian.GramTruncation.columns.__name__ == "columns"
+    assert bench._rosenbrock.GRAM_DROP == 1e-2
 
 
 def test_large_case_is_one_trajectory_per_configuration(bench, toy_results):

@@ -2,7 +2,11 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier, DiagonalLinearRegressor
+from sklearn_implicit import (
+    DeepLinearClassifier,
+    DiagonalLinearClassifier,
+    DiagonalLinearRegressor,
+)
 
 ESTIMATORS = [
     DiagonalLinearClassifier(),

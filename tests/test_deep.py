@@ -14,8 +14,7 @@ from scipy.special import expit, softmax
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_implicit import DeepLinearClassifier
-from sklearn_implicit.margins import max_margin
+from sklearn_implicit import DeepLinearClassifier, max_margin
 
 
 def separable_problem(n, d, seed=0):

@@ -11,8 +11,7 @@ from scipy.integrate import solve_ivp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit.margins import max_margin, normalized_margin
+from sklearn_implicit import DiagonalLinearClassifier, max_margin, normalized_margin
 
 
 def sparse_teacher_problem(n, d, k, seed=0):

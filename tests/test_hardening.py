@@ -21,7 +21,7 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit._flow import LinearFlow
+from sklearn_implicit._integrate import LinearFlow
 
 
 def fit_recording(est, X, y, **kwargs):
@@ -296,7 +296,7 @@ def test_tiny_features_on_separable_data_do_not_stall(scale):
 
 
 def test_linear_separability_check():
-    from sklearn_implicit._flow import linearly_separable
+    from sklearn_implicit._integrate.flow import linearly_separable
 
     X, y = separable_problem(n=12)
     Z = np.where(y == 1, 1.0, -1.0)[:, None] * X

@@ -1,4 +1,4 @@
-"""Tests of sklearn_implicit.margins: normalized margins and exact max margins."""
+"""Tests of sklearn_implicit.analysis.margins and .max_margin: normalized margins and exact max margins."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from sklearn_implicit.margins import MaxMarginResult, max_margin, normalized_margin
+from sklearn_implicit.analysis import MaxMarginResult, max_margin, normalized_margin
 
 SQRT2 = np.sqrt(2.0)
 SQRT5 = np.sqrt(5.0)
@@ -347,7 +347,7 @@ def test_l2_fallback_warns(monkeypatch):
     # If the KKT polishing can never certify a solution, the NNLS solution is
     # returned with a ConvergenceWarning; without intercept it is still the
     # exact LDP solution up to rounding.
-    import sklearn_implicit.margins as margins
+    import sklearn_implicit.analysis.separators as margins
 
     rng = np.random.default_rng(12)
     X, y = _separable(rng, 20, 3)

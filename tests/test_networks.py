@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sklearn_implicit._flow import LinearFlow
+from sklearn_implicit._integrate import LinearFlow
 from sklearn_implicit._losses import ExponentialLoss
 from sklearn_implicit._networks import DenseNetwork, DiagonalNetwork
 

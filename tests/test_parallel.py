@@ -17,7 +17,6 @@ from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_info
 
 from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit._base import _fit_one_flow, add_intercept_column, signed_rows
 from sklearn_implicit._config import (
     _blas_threads_from_env,
     blas_limit,
@@ -25,17 +24,19 @@ from sklearn_implicit._config import (
     get_config,
     set_config,
 )
+from sklearn_implicit._integrate import fit_one_flow
 from sklearn_implicit._losses import LOSSES
 from sklearn_implicit._networks import DiagonalNetwork
+from sklearn_implicit.utils._design import add_intercept_column, signed_rows
 
 try:
-    from sklearn_implicit.path import implicit_bias_path
+    from sklearn_implicit import implicit_bias_path
 except ImportError:  # the path module is not there yet
     implicit_bias_path = None
 
 PATH_TARGETS = [0.6, 0.4]
 needs_path = pytest.mark.skipif(
-    implicit_bias_path is None, reason="sklearn_implicit.path is not available"
+    implicit_bias_path is None, reason="sklearn_implicit.analysis.path is not available"
 )
 
 # Past OpenBLAS's threshold for threading a matrix-vector product, which it
@@ -240,7 +241,7 @@ def test_unaligned_shipped_data_give_identical_fit():
 
     def fit(Z):
         network = DiagonalNetwork(np.ones(Z.shape[1]), 2)
-        result = _fit_one_flow(network, LOSSES["exponential"](), Z, np.ones(Z.shape[0]),
+        result = fit_one_flow(network, LOSSES["exponential"](), Z, np.ones(Z.shape[0]),
                                None, TARGET_LOSS, 1e-6, 10_000, 0, "", 1)
         return result.coef
 

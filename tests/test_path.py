@@ -1,4 +1,4 @@
-"""Tests of sklearn_implicit.path.implicit_bias_path."""
+"""Tests of sklearn_implicit.implicit_bias_path."""
 
 import joblib
 import numpy as np
@@ -6,9 +6,11 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit.margins import normalized_margin
-from sklearn_implicit.path import implicit_bias_path
+from sklearn_implicit import (
+    DiagonalLinearClassifier,
+    implicit_bias_path,
+    normalized_margin,
+)
 
 TOL = 1e-6
 
@@ -180,7 +182,7 @@ def test_batch_size_errors(batch_size):
 
 
 def test_auto_batch_size_rule():
-    from sklearn_implicit.path import _check_batch_size
+    from sklearn_implicit.analysis.path import _check_batch_size
 
     big, small = np.zeros((1000, 1000)), np.zeros((10, 100))
     assert _check_batch_size("auto", 64, big) == 64

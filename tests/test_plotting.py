@@ -1,12 +1,15 @@
-"""Tests of sklearn_implicit.plotting (matplotlib's Agg backend)."""
+"""Tests of sklearn_implicit.analysis.plotting (matplotlib's Agg backend)."""
 
 import numpy as np
 import pytest
 
-from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit.margins import max_margin
-from sklearn_implicit.path import implicit_bias_path
-from sklearn_implicit.plotting import ImplicitBiasDisplay, RegimeMapDisplay
+from sklearn_implicit import (
+    DiagonalLinearClassifier,
+    ImplicitBiasDisplay,
+    RegimeMapDisplay,
+    implicit_bias_path,
+    max_margin,
+)
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

@@ -9,8 +9,8 @@ from scipy.optimize import linprog
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
-from sklearn_implicit._regressors import DiagonalLinearRegressor
-from sklearn_implicit.interpolation import min_potential_interpolant
+from sklearn_implicit import DiagonalLinearRegressor
+from sklearn_implicit.analysis import min_potential_interpolant
 
 
 def _rel(a, b):

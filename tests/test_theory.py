@@ -1,4 +1,4 @@
-"""Tests of sklearn_implicit.theory: the predicted implicit bias of diagonal networks."""
+"""Tests of sklearn_implicit.analysis.theory: the predicted implicit bias of diagonal networks."""
 
 import warnings
 
@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit.margins import max_margin
-from sklearn_implicit.theory import _solve, predicted_coef, q_minimizer
+from sklearn_implicit import (
+    DiagonalLinearClassifier,
+    max_margin,
+    predicted_coef,
+    q_minimizer,
+)
+from sklearn_implicit.analysis._mirror import _solve
 
 
 def _separable(seed, n, d):

@@ -16,7 +16,7 @@ class Network(Protocol):
     Two methods are optional: ``diagnostics(state) -> dict`` adds scalars
     to every history record (the dense network's layer alignment), and
     ``log_rates_with_slopes(state)`` gives the diagonal pieces of the flow's
-    Jacobian that the stiff solver needs (see :mod:`sklearn_implicit._stiff`);
+    Jacobian that the stiff solver needs (see :mod:`sklearn_implicit._integrate.jacobian`);
     a network without it is integrated by the explicit method only.
 
     Attributes

@@ -28,7 +28,7 @@ B_{l-1} ... B_1`` it keeps full relative precision.
 import numpy as np
 from scipy.linalg import block_diag, eigh
 
-from .._logspace import logsumexp
+from ..utils._logspace import logsumexp
 
 INITS = ("antisymmetric", "normal", "orthogonal")
 

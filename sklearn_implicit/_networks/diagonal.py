@@ -86,7 +86,7 @@ class DiagonalNetwork:
     @property
     def jacobian_is_low_rank(self):
         """Whether the Jacobian of the flow has no diagonal part (see
-        :mod:`sklearn_implicit._stiff`): ``d log a/d rho = 0``, depth 2."""
+        :mod:`sklearn_implicit._integrate.jacobian`): ``d log a/d rho = 0``, depth 2."""
         return self.depth == 2
 
     def initial_state(self):
@@ -208,7 +208,7 @@ class DiagonalNetwork:
     def log_rates_with_slopes(self, rho):
         """``log a``, ``log P`` and their derivatives ``d log a/d rho``, ``d log P/d rho``.
 
-        For the Jacobian of the flow (:mod:`sklearn_implicit._stiff`);
+        For the Jacobian of the flow (:mod:`sklearn_implicit._integrate.jacobian`);
         ``J = d beta/d rho = P / a``. With ``k = D - 2``,
         ``d log u/d rho = expit(k rho)`` and ``d log v/d rho = -expit(-k rho)``
         (both ``1/2`` for ``D = 2``); the slopes are weighted means of these,

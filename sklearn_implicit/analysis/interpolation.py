@@ -2,7 +2,7 @@
 
 For a diagonal network ``beta = u**D - v**D`` started at ``u = v = alpha``
 (``beta = 0``), gradient flow on the squared loss is mirror descent with the
-potential ``Q^D_alpha`` of :mod:`sklearn_implicit.theory`: the integrated
+potential ``Q^D_alpha`` of :mod:`sklearn_implicit.analysis.theory`: the integrated
 gradient ``R(t)`` stays in the row space of ``X`` and ``beta(t)`` is the
 mirror map of ``R(t)``. Its limit is therefore (Woodworth et al., 2020)
 
@@ -33,12 +33,12 @@ D. Soudry, N. Srebro. "Kernel and rich regimes in overparametrized models",
 COLT 2020, arXiv:2002.09277.
 """
 
+
 import warnings
 from collections import namedtuple
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, svd
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -47,8 +47,9 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._base import check_alpha
-from .theory import _ARMIJO, _check_depth, _dual_problem, _MirrorMap
+from ..utils._least_squares import center, row_space
+from ..utils._validation import check_alpha
+from ._mirror import _ARMIJO, _check_depth, _dual_problem, _MirrorMap
 
 __all__ = ["Interpolant", "min_potential_interpolant"]
 
@@ -67,54 +68,13 @@ n_iter : int
 Examples
 --------
 >>> import numpy as np
->>> from sklearn_implicit.interpolation import min_potential_interpolant
+>>> from sklearn_implicit.analysis import min_potential_interpolant
 >>> X = np.array([[1.0, 1.0]])
 >>> result = min_potential_interpolant(X, np.array([2.0]), alpha=1.0, fit_intercept=False)
 >>> coef, intercept, n_iter = result  # a named tuple
 >>> print(np.round(coef, 6), intercept)
 [1. 1.] 0.0
 """
-
-
-def center(X, Y, sample_weight):
-    """Weighted centering: ``(X - x_mean, Y - y_mean, x_mean, y_mean)``.
-
-    The intercept of a centered least-squares problem is free (unpenalized)
-    and equal to ``y_mean - x_mean . coef``. A sparse ``X`` is made dense.
-    """
-    if sp.issparse(X):
-        X = X.toarray()
-    total = sample_weight.sum()
-    x_mean = sample_weight @ X / total
-    y_mean = sample_weight @ Y / total
-    return X - x_mean, Y - y_mean, x_mean, y_mean
-
-
-def row_space(X, sample_weight):
-    """``(U, S, Vt)`` of the thin SVD of ``sqrt(s) X``, cut to its numerical rank."""
-    if sp.issparse(X):
-        X = X.toarray()
-    U, S, Vt = svd(np.sqrt(sample_weight)[:, None] * X, full_matrices=False,
-                   lapack_driver="gesdd")
-    rank = int(np.sum(S > S[0] * max(X.shape) * np.finfo(float).eps)) if S.size else 0
-    return U[:, :rank], S[:rank], Vt[:rank]
-
-
-def least_squares_fit(X, Y, sample_weight):
-    """The projection of ``Y`` on the (weighted) column space of ``X``.
-
-    Returns the fitted values of weighted least squares (``Y`` itself, exactly,
-    when ``X`` has full row rank: every ``Y`` can then be interpolated) and
-    the smallest training loss ``sum_i s_i (y_i - fit_i)**2 / (2 sum_i s_i)``
-    per column of ``Y`` (shape (n_targets,)).
-    """
-    U, _, _ = row_space(X, sample_weight)
-    if U.shape[1] == X.shape[0]:
-        return Y.copy(), np.zeros(Y.shape[1])
-    root = np.sqrt(sample_weight)[:, None]
-    fit = U @ (U.T @ (root * Y)) / root
-    min_loss = sample_weight @ (Y - fit) ** 2 / (2 * sample_weight.sum())
-    return fit, min_loss
 
 
 def _newton(evaluate, mirror, A, c, tol, max_iter):
@@ -210,12 +170,12 @@ def min_potential_interpolant(
     See Also
     --------
     sklearn_implicit.DiagonalLinearRegressor : The gradient flow itself.
-    sklearn_implicit.theory.q_minimizer : The classification counterpart.
+    sklearn_implicit.analysis.theory.q_minimizer : The classification counterpart.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_implicit.interpolation import min_potential_interpolant
+    >>> from sklearn_implicit.analysis import min_potential_interpolant
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((20, 40))
     >>> w = np.zeros(40); w[:2] = [1.0, -1.0]

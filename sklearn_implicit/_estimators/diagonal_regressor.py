@@ -1,4 +1,4 @@
-"""Gradient-flow regressors: parameters, constraints and documentation."""
+"""The diagonal linear network regressor: kernel and rich regimes in regression."""
 
 from numbers import Real
 
@@ -7,12 +7,13 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseFlowEstimator, check_alpha, check_weights, keep_state_on_error
-from ._flow import LN10
-from ._losses import SquaredLoss
-from ._networks import DiagonalNetwork
-from .interpolation import center, least_squares_fit
-from .utils._sklearn_compat import Interval, _fit_context
+from .._losses import SquaredLoss
+from .._networks import DiagonalNetwork
+from ..utils._least_squares import center, least_squares_fit
+from ..utils._logspace import LN10
+from ..utils._sklearn_compat import Interval, _fit_context
+from ..utils._validation import check_alpha, check_weights
+from .base import BaseFlowEstimator, keep_state_on_error
 
 
 class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
@@ -33,7 +34,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     interpolant (basis pursuit, sparse) for small ``alpha`` (the rich regime)
     and to the minimum-l2-norm interpolant (``pinv(X) @ y``, dense) for large
     ``alpha`` (the kernel regime).
-    :func:`~sklearn_implicit.interpolation.min_potential_interpolant` computes
+    :func:`~sklearn_implicit.analysis.interpolation.min_potential_interpolant` computes
     it independently. A positive ``target_loss`` instead stops the flow at the
     first time the loss equals it (early stopping).
 
@@ -158,7 +159,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     See Also
     --------
-    sklearn_implicit.interpolation.min_potential_interpolant : The limit of
+    sklearn_implicit.analysis.interpolation.min_potential_interpolant : The limit of
         the flow, computed directly.
     sklearn.linear_model.Lasso : An explicit l1 penalty.
     sklearn.linear_model.Ridge : An explicit l2 penalty.

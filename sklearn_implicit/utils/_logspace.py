@@ -3,6 +3,8 @@ overhead that dominates the cost of a gradient evaluation on small problems)."""
 
 import numpy as np
 
+LN10 = np.log(10.0)
+
 
 def logsumexp(x):
     """log(sum(exp(x))) of a 1-D array; -inf for an empty or all -inf array."""

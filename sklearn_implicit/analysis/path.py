@@ -17,19 +17,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_X_y
 
-from ._base import (
-    SOLVERS,
-    _fit_flow_batch,
-    _fit_one_flow,
-    add_intercept_column,
-    check_alpha,
-    check_weights,
-    signed_rows,
-)
-from ._config import flow_blas_threads
-from ._flow import LN10
-from ._losses import LOSSES
-from ._networks import DiagonalNetwork
+from .._config import flow_blas_threads
+from .._integrate import SOLVERS, fit_flow_batch, fit_one_flow
+from .._losses import LOSSES
+from .._networks import DiagonalNetwork
+from ..utils._design import add_intercept_column, signed_rows
+from ..utils._logspace import LN10
+from ..utils._validation import check_alpha, check_weights
 from .margins import _p_norm
 
 __all__ = ["implicit_bias_path"]
@@ -83,9 +77,9 @@ def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
                   verbose, n_jobs, solver, batch_size):
     """One flow per row of ``alphas`` through the decreasing losses ``stops``.
 
-    Returns the networks and the :class:`~sklearn_implicit._flow.FlowResult`
+    Returns the networks and the :class:`~sklearn_implicit._integrate.flow.FlowResult`
     of each. ``batch_size`` consecutive scales are integrated as one batch
-    (their products with ``Z`` stacked, see :mod:`sklearn_implicit._batch`);
+    (their products with ``Z`` stacked, see :mod:`sklearn_implicit._integrate.batch`);
     batches, or single flows when ``batch_size == 1``, run under joblib.
     """
     networks = [DiagonalNetwork(alpha, depth) for alpha in alphas]
@@ -93,7 +87,7 @@ def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
     labels = [f"[alpha {k}] " for k in range(len(alphas))]
     if batch_size == 1:
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_one_flow)(
+            delayed(fit_one_flow)(
                 network, loss, Z, sample_weight, None, stops, tol, max_iter, verbose,
                 label, blas_threads, solver,
             )
@@ -105,7 +99,7 @@ def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
     n_batches = -(-len(alphas) // batch_size)
     bounds = np.linspace(0, len(alphas), n_batches + 1).round().astype(int)
     batches = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_flow_batch)(
+        delayed(fit_flow_batch)(
             networks[lo:hi], loss, Z, sample_weight, stops, tol, max_iter, verbose,
             labels[lo:hi], blas_threads, solver,
         )
@@ -225,7 +219,7 @@ def implicit_bias_path(
         - ``l1_margin``, ``l2_margin``: ndarrays of shape (A, T), the
           minimum margin over ``||coef||_1`` and ``||coef||_2`` (intercept
           not in the norm, as in
-          :func:`~sklearn_implicit.margins.normalized_margin`);
+          :func:`~sklearn_implicit.analysis.margins.normalized_margin`);
         - ``n_grad_evals``: ndarray of shape (A,), the gradient evaluations
           of each trajectory;
         - ``status``: ndarray of shape (A,) of str: ``'target'`` when every
@@ -241,13 +235,13 @@ def implicit_bias_path(
     See Also
     --------
     sklearn_implicit.DiagonalLinearClassifier : One point of the path.
-    sklearn_implicit.theory.q_minimizer : The theory's prediction.
-    sklearn_implicit.plotting.ImplicitBiasDisplay : Plots of the path.
+    sklearn_implicit.analysis.theory.q_minimizer : The theory's prediction.
+    sklearn_implicit.analysis.plotting.ImplicitBiasDisplay : Plots of the path.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_implicit.path import implicit_bias_path
+    >>> from sklearn_implicit.analysis import implicit_bias_path
     >>> X = np.array([[2.0, 1.0], [1.0, -1.0], [-2.0, 0.5], [-1.0, -2.0]])
     >>> y = np.array([1, 1, 0, 0])
     >>> path = implicit_bias_path(X, y, alphas=[0.01, 1.0, 100.0],

@@ -10,7 +10,7 @@ when something is drawn.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .margins import max_margin
+from .separators import max_margin
 
 __all__ = ["ImplicitBiasDisplay", "RegimeMapDisplay"]
 
@@ -71,8 +71,8 @@ class ImplicitBiasDisplay:
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import numpy as np
-    >>> from sklearn_implicit.path import implicit_bias_path
-    >>> from sklearn_implicit.plotting import ImplicitBiasDisplay
+    >>> from sklearn_implicit.analysis import implicit_bias_path
+    >>> from sklearn_implicit.analysis import ImplicitBiasDisplay
     >>> X = np.array([[2.0, 1.0], [1.0, -1.0], [-2.0, 0.5], [-1.0, -2.0]])
     >>> y = np.array([1, 1, 0, 0])
     >>> path = implicit_bias_path(X, y, [0.1, 10.0], np.logspace(-1, -20, 5))
@@ -168,7 +168,7 @@ class ImplicitBiasDisplay:
 
     @classmethod
     def from_path(cls, path, X=None, y=None, *, fit_intercept=False, ax=None):
-        """Margins of an :func:`~sklearn_implicit.path.implicit_bias_path`.
+        """Margins of an :func:`~sklearn_implicit.analysis.path.implicit_bias_path`.
 
         Parameters
         ----------
@@ -235,8 +235,8 @@ class RegimeMapDisplay:
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import numpy as np
-    >>> from sklearn_implicit.path import implicit_bias_path
-    >>> from sklearn_implicit.plotting import RegimeMapDisplay
+    >>> from sklearn_implicit.analysis import implicit_bias_path
+    >>> from sklearn_implicit.analysis import RegimeMapDisplay
     >>> X, y = [[1.0, 2.0], [2.0, -1.0], [-1.0, 0.5], [-2.0, -1.0]], [1, 1, 0, 0]
     >>> path = implicit_bias_path(X, y, alphas=np.logspace(-1, 1, 3),
     ...                           target_losses=np.logspace(-1, -20, 4))
@@ -291,7 +291,7 @@ class RegimeMapDisplay:
 
     @classmethod
     def from_path(cls, path, X, y, *, fit_intercept=False, ax=None, cmap="coolwarm"):
-        """Regime map of an :func:`~sklearn_implicit.path.implicit_bias_path`.
+        """Regime map of an :func:`~sklearn_implicit.analysis.path.implicit_bias_path`.
 
         Parameters
         ----------

@@ -31,7 +31,7 @@ import threading
 import numpy as np
 import scipy.sparse as sp
 
-from ._flow import LinearFlow
+from .flow import LinearFlow
 
 _FORWARD, _BACKWARD = "X @ coef", "X.T @ r"
 _ABORTED = object()
@@ -112,7 +112,7 @@ class FlowBatch:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_implicit._batch import FlowBatch
+    >>> from sklearn_implicit._integrate.batch import FlowBatch
     >>> from sklearn_implicit._losses import ExponentialLoss
     >>> from sklearn_implicit._networks import DiagonalNetwork
     >>> Z = np.array([[1.0, 0.5], [0.2, 1.0]])
@@ -136,7 +136,7 @@ class FlowBatch:
         self._abort = False
 
     def flow(self, network, loss, sample_weight):
-        """A new :class:`~sklearn_implicit._flow.LinearFlow` of this batch."""
+        """A new :class:`~sklearn_implicit._integrate.flow.LinearFlow` of this batch."""
         self._wake.append(_signal_lock())
         return _ServedFlow(network, loss, self.X, sample_weight, self, len(self._wake) - 1)
 

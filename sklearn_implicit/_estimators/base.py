@@ -1,0 +1,187 @@
+"""Estimator glue shared by every gradient-flow estimator.
+
+:class:`BaseFlowEstimator` holds what every estimator does the same way:
+parameter checks, sample weights, one flow per problem under joblib, warm
+start, fitted flow attributes and history, and the ConvergenceWarning. The
+classifiers (:class:`~.classifier.BaseFlowClassifier`: labels and one-vs-rest, the
+intercept column, probabilities) and the regressor
+(:mod:`sklearn_implicit._estimators.diagonal_regressor`) only prepare their problems and read
+the results. A concrete estimator says which network it trains
+(:meth:`BaseFlowEstimator._make_network`) and which parameters define it.
+"""
+
+import functools
+import warnings
+from numbers import Integral, Real
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
+
+from .._config import flow_blas_threads
+from .._integrate import SOLVERS, fit_one_flow
+from ..utils._logspace import LN10
+from ..utils._sklearn_compat import Interval, StrOptions
+
+
+def keep_state_on_error(fit):
+    """Make a fit all-or-nothing.
+
+    Fitted attributes are set during a fit (``n_features_in_`` by
+    ``validate_data``, ``classes_``, then the flow results); when the fit
+    raises, KeyboardInterrupt included, every attribute is restored to what it
+    was before, so a warm-started estimator still holds its previous
+    trajectory and can continue it.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        previous = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
+
+    return wrapper
+
+
+class BaseFlowEstimator(BaseEstimator):
+    """Fit machinery shared by the gradient-flow estimators.
+
+    A subclass validates its data, builds one design matrix and one loss per
+    problem (a binary one-vs-rest problem, or a regression target), calls
+    :meth:`_run_flows`, then :meth:`_store_flows`, and reads its attributes
+    from the results; :meth:`_warn` asks it for the text of a warning.
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
+        "depth": [Interval(Integral, 2, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
+        "solver": [StrOptions(set(SOLVERS))],
+    }
+
+    # Parameters that change the trajectory; a warm start needs them unchanged.
+    _trajectory_params = ("alpha", "depth", "fit_intercept")
+
+    def _make_network(self, n_coef, alpha, random_state):
+        """Return the network of one problem (``n_coef`` weights)."""
+        raise NotImplementedError
+
+    def _network_attributes(self, results):
+        """Set network-specific fitted attributes (e.g. layer matrices)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _warm_key(self, n_features, problems):
+        """Hash of what a stored trajectory depends on, besides the data."""
+        params = {k: getattr(self, k) for k in self._trajectory_params}
+        params["alpha"] = np.asarray(params["alpha"], dtype=float)
+        return joblib.hash((params, n_features, problems))
+
+    def _warm_starts(self, key, target_losses):
+        """Stored flow states to continue from, or ``None`` per problem."""
+        cold = [None] * len(target_losses)
+        states = getattr(self, "_flow_states", None)
+        if not self.warm_start or states is None:
+            return cold
+        if key != getattr(self, "_warm_key_value", None):
+            return cold
+        # The trajectory passes a larger target before the stored point:
+        # continuing cannot reach it, so such a fit starts again.
+        with np.errstate(divide="ignore"):
+            if any(-s.tau <= np.log(t) for s, t in zip(states, target_losses)):
+                return cold
+        return list(states)
+
+    def _run_flows(self, designs, losses, sample_weight, starts, target_losses,
+                   labels, alpha):
+        """Integrate every problem under joblib; one result per problem.
+
+        ``sample_weight`` is one array for all problems or a list, one each.
+        """
+        sample_weights = (
+            sample_weight if isinstance(sample_weight, list)
+            else [sample_weight] * len(losses)
+        )
+        random_state = check_random_state(getattr(self, "random_state", None))
+        # Seeds are drawn before dispatch so that results do not depend on n_jobs.
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=len(losses))
+        blas_threads = flow_blas_threads(self.n_jobs)
+        return Parallel(n_jobs=self.n_jobs)(
+            delayed(fit_one_flow)(
+                self._make_network(Z.shape[1], alpha, np.random.RandomState(seed)),
+                loss,
+                Z,
+                weights,
+                start,
+                target,
+                self.tol,
+                self.max_iter,
+                self.verbose,
+                label,
+                blas_threads,
+                self.solver,
+            )
+            for Z, weights, loss, start, target, seed, label in zip(
+                designs, sample_weights, losses, starts, target_losses, seeds, labels
+            )
+        )
+
+    def _flow_history(self, k, history):
+        """The history of problem ``k`` as stored (a hook for the regressor)."""
+        return history
+
+    def _store_flows(self, results, starts, key):
+        """Attributes every estimator shares: counts, times, history, warm state."""
+        self.log10_time_ = np.array([r.last.log_time / LN10 for r in results])
+        self.n_iter_ = int(max(r.n_iter for r in results))
+        self.n_grad_evals_ = np.array([r.n_evals for r in results])
+        previous = getattr(self, "history_", None)
+        history = []
+        for k, (r, start) in enumerate(zip(results, starts)):
+            h = self._flow_history(k, r.history)
+            if start is not None and previous is not None:
+                old = previous[k]
+                # The new records continue the stored path; the first one
+                # repeats its last point.
+                h = dict(h, n_evals=h["n_evals"] + old["n_evals"][-1])
+                h = {name: np.concatenate([old[name], h[name][1:]]) for name in h}
+            history.append(h)
+        self.history_ = history
+        self._flow_states = [r.last for r in results]
+        self._flow_status = [r.status for r in results]
+        self._warm_key_value = key
+        self._network_attributes(results)
+
+    def _flow_warning(self, k, result, which):
+        """Text of the ConvergenceWarning for problem ``k``, or None."""
+        raise NotImplementedError
+
+    def _max_iter_warning(self, which, goal, log10_loss):
+        return (
+            f"Gradient flow{which} stopped after max_iter={self.max_iter} steps "
+            f"before {goal}; the smallest training loss reached is "
+            f"10**{log10_loss:.4f}. Increase max_iter, or raise target_loss or tol."
+        )
+
+    def _warn(self, results, names):
+        """One ConvergenceWarning per fit, for the first problem that needs one."""
+        for k, r in enumerate(results):
+            which = "" if len(results) == 1 else f" ({names[k]})"
+            msg = self._flow_warning(k, r, which)
+            if msg is not None:
+                warnings.warn(msg, ConvergenceWarning)
+                return

@@ -1,0 +1,230 @@
+"""The diagonal linear network classifier."""
+
+
+from .._networks import DiagonalNetwork
+from ..utils._sklearn_compat import _fit_context
+from .classifier import BaseFlowClassifier
+
+
+class DiagonalLinearClassifier(BaseFlowClassifier):
+    """Linear classifier trained as a diagonal linear network by gradient flow.
+
+    The predictor is ``f(x) = x . beta + intercept`` with
+    ``beta = u**depth - v**depth`` (elementwise) and ``u = v = alpha`` at
+    initialization, so ``beta = 0`` at the start. ``fit`` follows the
+    continuous-time gradient flow ``d(u, v)/dt = -grad L(u, v)`` of the
+    training loss and returns the point at which the loss first equals
+    ``target_loss``. Which separator this is, the *implicit bias* of training,
+    depends on ``alpha``, ``depth`` and ``target_loss``: large ``alpha`` and
+    moderate targets give the kernel regime (close to the l2 hard-margin SVM,
+    the LinearSVC answer); moderate ``alpha`` and tiny targets give the rich
+    regime (sparse, close to the l1 max-margin for ``depth=2``).
+
+    The flow is integrated exactly (to the tolerance ``tol``), not approximated
+    by gradient descent: the diagonal network's conservation law reduces it to
+    one number per feature (``log(u / v)``), the clock is ``-log L``, so any
+    target down to the smallest positive float is reached without underflow,
+    and an adaptive Runge-Kutta method with error control follows the path.
+    See Moroshko et al. (NeurIPS 2020) and Woodworth et al. (COLT 2020).
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,), default=1.0
+        Initialization scale of both weight vectors ``u`` and ``v``; an array
+        gives each feature its own scale (the "initialization shape"). With
+        ``fit_intercept=True`` the intercept weight starts at the mean of
+        ``alpha``. On data of unit scale, fits reach the target for
+        ``alpha**depth`` from 1e-300 to 1e300 (tested at depths 2, 3, 5, 10);
+        beyond, where the network's first steps leave the float range,
+        ``fit`` raises an error that says which way to change ``alpha``.
+
+    depth : int, default=2
+        Depth ``D >= 2`` of the diagonal network.
+
+    loss : {'exponential', 'logistic'}, default='exponential'
+        Per-sample loss of the margin ``m``: ``exp(-m)`` or ``log(1 + exp(-m))``.
+
+    target_loss : float, default=1e-5
+        The flow stops at the first time the training loss
+        ``sum_i s_i l(m_i) / sum_i s_i`` equals this value. Must lie below the
+        loss at initialization (1 for the exponential loss, log 2 for the
+        logistic loss); values down to about 1e-308 are allowed.
+
+    fit_intercept : bool, default=True
+        Append a constant column of value ``intercept_scaling`` that is
+        trained as one more diagonal weight (as in LinearSVC), so the implicit
+        bias acts on the coefficients and the intercept jointly. With False
+        the model is the homogeneous model of the papers.
+
+    intercept_scaling : float, default=1.0
+        Value of the constant column; ``intercept_ = intercept_scaling * w``.
+
+    tol : float, default=1e-6
+        Local error tolerance of the integrator: every step keeps its
+        estimated error in each coefficient below ``tol`` times that
+        coefficient's size (times 1e-2 of the largest one, for coefficients
+        smaller than that). The returned coefficients converge as ``tol``
+        shrinks; on the test problems their relative error against an
+        independent high-accuracy integration of the parameter ODE is at
+        most ``10 * tol`` (typically about ``0.01 * tol``). The stop itself is
+        exact: the final loss equals ``target_loss`` to rounding.
+
+    max_iter : int, default=10_000
+        Maximum number of integrator steps (each costs about six gradient
+        evaluations) per binary problem.
+
+    warm_start : bool, default=False
+        When True and the trajectory-defining parameters (``alpha``, ``depth``,
+        ``loss``, ``fit_intercept``, ``intercept_scaling``) and the classes are
+        unchanged, ``fit`` continues the stored trajectory towards a smaller
+        ``target_loss`` (the data must be the same). A target at or above the
+        stored loss restarts from the initialization, since the trajectory
+        passes that target before the stored point. A fit that stops at
+        ``max_iter`` or at a stall stores the point it reached (with a
+        ConvergenceWarning), so the next warm-started fit continues from
+        there; a fit that raises, KeyboardInterrupt included, leaves every
+        fitted attribute as it was before the call.
+
+    verbose : int, default=0
+        Print one line per decade of loss when > 0.
+
+    n_jobs : int, default=None
+        Number of jobs for the one-vs-rest problems of a multiclass fit, via
+        joblib. ``None`` means 1 unless in a :func:`joblib.parallel_backend`
+        context. With several jobs each worker limits BLAS to one thread.
+
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator. ``'explicit'``: DOP853 (order 8).
+        ``'stiff'``: the linearly implicit Rosenbrock method RODAS4 (order
+        4) with the exact Jacobian of the flow, formed at every step, whose
+        linear solves use its structure, a diagonal plus a part of rank
+        ``n_samples + 1`` (diagonal networks only). ``'auto'``: explicit while
+        the flow is not stiff, switching to the Rosenbrock method when the
+        explicit steps become limited by stability (late in training, and on
+        ill-conditioned non-separable data) and a trial shows it cheaper
+        (Jacobians and linear solves counted); it stays explicit for networks
+        without a Jacobian. All three follow the same path to ``tol``.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        End-to-end coefficients ``beta`` (one row per one-vs-rest problem when
+        there are more than two classes).
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts (zeros when ``fit_intercept=False``).
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels; ``classes_[1]`` is the positive class of a binary fit.
+
+    loss_ : ndarray of shape (n_problems,)
+        Final training loss of each binary problem (0.0 if below the smallest
+        float; see ``log10_loss_``).
+
+    log10_loss_ : ndarray of shape (n_problems,)
+        Base-10 logarithm of the final training loss.
+
+    log10_time_ : ndarray of shape (n_problems,)
+        Base-10 logarithm of the gradient-flow time at which it was reached.
+
+    n_iter_ : int
+        Largest number of integrator steps over the binary problems.
+
+    n_grad_evals_ : ndarray of shape (n_problems,)
+        Number of gradient evaluations of each binary problem.
+
+    history_ : list of dict
+        One dict per binary problem with 1-D arrays sampled along the path (at
+        the start, then at the first step past each decade of loss, and at the
+        end): ``'log10_loss'``, ``'log10_time'``, ``'min_margin'`` (smallest
+        margin ``z_i (x_i . beta + b)``), ``'l1_margin'`` and ``'l2_margin'``
+        (that margin divided by the l1 and l2 norms of the trained weights,
+        intercept weight included) and ``'n_evals'``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    sklearn.svm.LinearSVC : The l2 max-margin answer of the kernel regime.
+
+    References
+    ----------
+    E. Moroshko, S. Gunasekar, B. Woodworth, J. D. Lee, N. Srebro, D. Soudry.
+    "Implicit bias in deep linear classification: initialization scale vs
+    training accuracy", NeurIPS 2020, arXiv:2007.06738.
+
+    B. Woodworth, S. Gunasekar, J. D. Lee, E. Moroshko, P. Savarese, I. Golan,
+    D. Soudry, N. Srebro. "Kernel and rich regimes in overparametrized
+    models", COLT 2020, arXiv:2002.09277.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit import DiagonalLinearClassifier
+    >>> X = np.array([[2.0, 1.0], [1.0, -1.0], [-2.0, 0.5], [-1.0, -2.0]])
+    >>> y = np.array([1, 1, 0, 0])
+    >>> clf = DiagonalLinearClassifier(alpha=0.1, target_loss=1e-20).fit(X, y)
+    >>> clf.predict(X)
+    array([1, 1, 0, 0])
+    >>> round(float(clf.log10_loss_[0]), 6)
+    -20.0
+    """
+
+    _parameter_constraints: dict = {**BaseFlowClassifier._parameter_constraints}
+
+    def __init__(
+        self,
+        alpha=1.0,
+        depth=2,
+        loss="exponential",
+        target_loss=1e-5,
+        fit_intercept=True,
+        intercept_scaling=1.0,
+        tol=1e-6,
+        max_iter=10_000,
+        warm_start=False,
+        verbose=0,
+        n_jobs=None,
+        solver="auto",
+    ):
+        self.alpha = alpha
+        self.depth = depth
+        self.loss = loss
+        self.target_loss = target_loss
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.solver = solver
+
+    def _make_network(self, n_coef, alpha, random_state):
+        return DiagonalNetwork(alpha, self.depth)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Follow the gradient flow until the training loss equals ``target_loss``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,)
+            Target labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the (weighted mean) loss.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)

@@ -1,0 +1,212 @@
+"""The automatic choice of step method: DOP853 until the flow is stiff, then RODAS4."""
+
+import numpy as np
+
+from .explicit import DormandPrince853
+from .jacobian import supports_stiff
+from .rosenbrock import Rodas4, stiff_step_cost
+from .stiff_cost import jacobian_costs
+
+# A Jacobian that costs at most this many evaluations is cheap: trials of
+# the stiff method then run _TRIAL_STEPS steps, otherwise
+# _TRIAL_STEPS_EXPENSIVE.
+_CHEAP_JACOBIAN = 16.0
+# Automatic switch: the explicit method is stability-limited when Hairer's
+# estimate of h |lambda| (from its last two stages, both at the end of the
+# step), averaged over _STIFF_WINDOW consecutive steps, exceeds
+# _STIFF_H_LAMBDA of the bound on its steps (DormandPrince853's
+# reliable_h_lambda; an average, because steps at the bound alternate about
+# it by some 20%, as the estimate does: on the 100 x 1000 problem of
+# tests/test_stiff.py a streak of steps above 0.9 of it never came, and the
+# fit to 1e-300 took 2,835 evaluations instead of 717). The stiff method is
+# then tried for a few steps and kept if it advances the clock more cheaply.
+# A trial starts only while the explicit method, at its recent cost per unit
+# of clock, has more than _TRIAL_ROOM trials' worth of work left before the
+# last stop (a trial: _TRIAL_STEPS stiff steps at the model's cost,
+# stiff_step_cost): a rejected one then costs at most about a quarter of
+# what is left, and an adopted one has room to pay. Nearer the end the
+# bounded explicit steps are the better buy: limited by stability, they are
+# far more accurate than tol asks, while RODAS4's are limited by tol (at
+# 100 x 1000 from alpha = 0.1 to a loss of 1e-30, a direction error of 1e-8
+# took DOP853 alone tol = 1e-3 and 579 evaluations; with a trial, as a room
+# of 2 allowed, tol = 1e-4 and 615).
+_STIFF_H_LAMBDA = 0.9
+_STIFF_WINDOW = 5
+_TRIAL_STEPS = 10
+_TRIAL_ROOM = 4.0
+# Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
+# 10000 about 43, so that a trial of RODAS4 costs a few seconds), trials
+# are shorter: the step size of RODAS4 reaches its accuracy limit within two
+# steps (it may grow fivefold per step).
+_TRIAL_STEPS_EXPENSIVE = 6
+
+
+class AutoStepper:
+    """DOP853 while the flow is not stiff, a :class:`~.rosenbrock.Rodas4` step once it is.
+
+    Satisfies the stepper contract of
+    :class:`~sklearn_implicit._integrate.explicit.ExplicitRungeKutta` (``order`` follows
+    the method in use). Stiffness is detected as in Hairer's codes: the last
+    stage of the explicit step and the new point are both at the step's end, so
+    ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
+    for free (``DormandPrince853.h_lambda``). Once its mean over
+    ``_STIFF_WINDOW`` consecutive steps exceeds ``_STIFF_H_LAMBDA`` of the
+    bound on the explicit steps (``reliable_h_lambda``), and the explicit
+    method has more than ``_TRIAL_ROOM`` trials' worth of work left before
+    the last stop (``horizon``), the stiff method is tried for a few
+    accepted steps and kept if its cost per unit of the clock (gradient
+    evaluations plus linear solves and Jacobians, counted in evaluations) is
+    lower than that of the last explicit steps.
+
+    Otherwise the explicit method resumes, and the next trial waits for the
+    clock at which the stiff method is predicted to break even: late in
+    training its steps grow in proportion to the clock (the path bends on
+    the scale ``tau``) while the explicit steps stay at their stability
+    limit, so its relative cost falls like ``1 / tau`` (measured at
+    1000 x 10000: steps of 0.027 ``tau`` from ``tau`` = 90 to 690). A
+    bounded clock (a loss with a positive infimum) never gets there: there
+    the next trial starts once the explicit cost per unit of clock has
+    doubled; and at least as many explicit steps as a trial has. Flows
+    without the Jacobian pieces stay explicit.
+
+    Near the end no trial starts: there the explicit steps, bounded by
+    stability, are cheaper and far more accurate than tol asks, while the
+    stiff method's steps are limited by tol (case ``solvers`` of
+    ``benchmarks/`` compares the two at equal accuracy).
+
+    Parameters
+    ----------
+    tol : float, default=None
+        The integration's local error tolerance, for the stiff method (see
+        :class:`~.rosenbrock.Rodas4`).
+
+    Attributes
+    ----------
+    switched_at : float or None
+        The clock ``tau`` at which the stiff method was adopted.
+    trials : list of dict
+        One record per judged trial: the clock at its start and end, the
+        costs per unit of clock of the stiff and the explicit method, whether
+        it was adopted, and the clock before which the next trial waits.
+    """
+
+    horizon = np.inf
+
+    def __init__(self, tol=None):
+        self.explicit = DormandPrince853()
+        self.stiff = Rodas4(tol=tol)
+        self.switched_at = None
+        self.trials = []
+        self._mode = "explicit"
+        self._recent = []  # h |lambda| of the last explicit steps
+        self._wait = 0  # explicit steps before the next trial may start
+        self._trial_steps = None
+        self._trial_cost = None
+        self._tau0 = None  # the clock at the first step
+        self._next_trial_tau = -np.inf  # predicted break-even of the stiff method
+        self._failed_rate = np.inf  # explicit cost per unit clock at the last failed trial
+        self._marks = []  # (tau, cost) at the start of each call
+        self._trial_start = None
+        self._explicit_rate = None
+
+    @property
+    def order(self):
+        return self.stiff.order if self._mode != "explicit" else self.explicit.order
+
+    def step_limit(self):
+        return self.explicit.step_limit() if self._mode == "explicit" else np.inf
+
+    def _cost(self, flow):
+        return flow.n_evals + self.stiff.extra_cost()
+
+    def _accepted_rate(self, k, start=0):
+        """Cost per unit clock over the last ``k`` accepted steps since
+        ``self._marks[start]`` (None if there are fewer)."""
+        marks = self._marks[start:]
+        # a mark where tau advanced ends an accepted step
+        ends = [i for i in range(1, len(marks)) if marks[i][0] > marks[i - 1][0]]
+        if len(ends) < k:
+            return None
+        first = ends[-k] - 1
+        span = marks[-1][0] - marks[first][0]
+        return (marks[-1][1] - marks[first][1]) / span
+
+    def step(self, flow, state, T, tau, h, ev):
+        if self._tau0 is None:
+            self._tau0 = tau
+            # A failed trial of the stiff method costs a few Jacobians: where
+            # they are expensive, trials are shorter.
+            expensive = (supports_stiff(flow)
+                         and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN)
+            self._trial_steps = _TRIAL_STEPS_EXPENSIVE if expensive else _TRIAL_STEPS
+            # the model's cost of a trial, for the room left before the end
+            self._trial_cost = self._trial_steps * stiff_step_cost(flow.X.shape)
+        self._marks.append((tau, self._cost(flow)))
+        if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
+            del self._marks[: -2 * self._trial_steps]
+        if self._mode != "explicit" and self._stuck():
+            self._back_to_explicit()
+        if self._mode == "trial":
+            self._judge_trial(tau)
+        if self._mode == "explicit":
+            return self._explicit_step(flow, state, T, tau, h, ev)
+        return self.stiff.step(flow, state, T, tau, h, ev)
+
+    def _judge_trial(self, tau):
+        if self._accepted_rate(self._trial_steps, self._trial_start) is None:
+            return
+        # The first steps of a trial pay for its first Jacobian and for the
+        # growth of the step size from the explicit method's: the method is
+        # judged on the rest.
+        rate = self._accepted_rate(self._trial_steps // 2, self._trial_start)
+        start = self._marks[self._trial_start][0]
+        if rate < self._explicit_rate:
+            self._mode = "stiff"
+            self.switched_at = start
+        else:
+            # break-even where (tau - tau0) has grown by the ratio of the costs
+            self._next_trial_tau = (self._tau0
+                                    + (tau - self._tau0) * rate / self._explicit_rate)
+            self._failed_rate = self._explicit_rate
+            self._back_to_explicit()
+        self.trials.append({"start": start, "end": tau, "stiff_rate": rate,
+                            "explicit_rate": self._explicit_rate,
+                            "adopted": self._mode == "stiff",
+                            "next_trial_after": self._next_trial_tau})
+        self._marks = self._marks[-1:]
+
+    def _stuck(self):
+        """No accepted stiff step for several trial lengths (extreme scales
+        can make every linearly implicit step fail)."""
+        window = 3 * self._trial_steps
+        if len(self._marks) < window:
+            return False
+        return self._marks[-window][0] == self._marks[-1][0]
+
+    def _back_to_explicit(self):
+        self._mode = "explicit"
+        self._wait = self._trial_steps
+        self._recent = []
+        self._marks = self._marks[-1:]
+
+    def _explicit_step(self, flow, state, T, tau, h, ev):
+        trial = self.explicit.step(flow, state, T, tau, h, ev)
+        if trial is None:
+            return None
+        # the estimate concerns a step that integrate may still reject; the
+        # window only needs it to be large repeatedly
+        explicit = self.explicit
+        limit = explicit.reliable_h_lambda or explicit.stability_limit
+        self._recent = [*self._recent[1 - _STIFF_WINDOW:], explicit.h_lambda]
+        self._wait -= 1
+        stiff = (len(self._recent) == _STIFF_WINDOW
+                 and sum(self._recent) > _STIFF_WINDOW * _STIFF_H_LAMBDA * limit)
+        if stiff and self._wait <= 0 and supports_stiff(flow):
+            rate = self._accepted_rate(self._trial_steps)
+            if rate is not None and (tau >= self._next_trial_tau
+                                     or rate > 2 * self._failed_rate) and (
+                    rate * (self.horizon - tau) > _TRIAL_ROOM * self._trial_cost):
+                self._explicit_rate = rate
+                self._mode = "trial"
+                self._trial_start = len(self._marks)
+        return trial

@@ -1,0 +1,217 @@
+"""Gradient flow of a linear network on a loss, in the log-loss clock.
+
+Nothing in this subpackage knows about scikit-learn. A :class:`LinearFlow`
+binds a network (see :mod:`sklearn_implicit._networks`), a loss (see
+:mod:`sklearn_implicit._losses`) and a design matrix, and evaluates the
+flow's velocity; :func:`~sklearn_implicit._integrate.integrate.integrate`
+follows its trajectory.
+
+The clock
+---------
+Gradient flow ``d state/dt = -grad L`` is integrated with ``tau = -log L`` as
+the independent variable. The path is the same (only its speed changes), the
+stopping rule ``L = target`` becomes the fixed end point
+``tau = -log(target)``, and the speed ``d state/d tau = L v / (g . K g)`` only
+needs the loss and its gradient up to a common factor, which is kept as a
+logarithm. So the integrator runs to losses far below the smallest float.
+
+Physical time is carried along as ``T = t exp(-tau)``, which stays of order
+one because ``t`` grows like ``1/L``; ``log t = log T + tau`` (see
+:mod:`~sklearn_implicit._integrate.physical_time`).
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg.blas import dscal, idamax
+from scipy.optimize import linprog
+
+# Largest argument of exp that gives a finite float
+_LOG_MAX = np.log(np.finfo(float).max)
+
+
+@dataclass
+class Evaluation:
+    """The flow's velocity at one state, with what it costs nothing to keep."""
+
+    dstate: np.ndarray  # d state / d tau
+    log_loss: float
+    # log of d t / d tau (physical time per unit of clock), t counted in units
+    # of exp(flow.log_time_unit); NaN where the state overflows
+    log_dt_dtau: float
+    predictions: np.ndarray  # X @ beta (margins, for classification)
+    coef: np.ndarray
+    state: np.ndarray
+
+
+@dataclass
+class FlowState:
+    """A point of the trajectory: enough to continue it (warm start)."""
+
+    state: np.ndarray
+    tau: float  # -log L at this point
+    log_time: float  # log of the physical time t (-inf at t = 0)
+
+
+@dataclass
+class FlowResult:
+    """What :func:`integrate` returns."""
+
+    stops: list  # FlowState at each requested stop that was reached
+    last: FlowState  # where the integration ended (== stops[-1] on success)
+    log_loss: float
+    coef: np.ndarray
+    predictions: np.ndarray
+    status: str  # "target", "stalled", "max_iter", "stationary", "converged"
+    n_iter: int
+    n_evals: int
+    history: dict = field(default_factory=dict)
+
+
+class LinearFlow:
+    """Gradient flow of ``L(X @ coef(state))`` for one network and one loss.
+
+    Parameters
+    ----------
+    network : Network
+    loss : loss object from :mod:`sklearn_implicit._losses`
+    X : ndarray or sparse matrix of shape (n_samples, n_coef)
+        Design; for classification the rows are ``y_i x_i`` (margins).
+    sample_weight : ndarray of shape (n_samples,)
+    """
+
+    def __init__(self, network, loss, X, sample_weight):
+        self.network = network
+        self.loss = loss
+        self.X = X
+        self.sample_weight = sample_weight
+        self._log_sw_sum = np.log(sample_weight.sum())
+        self.n_evals = 0
+        # log of the unit in which evaluations measure physical time (set by
+        # integrate): t itself spans about 1e-450 to 1e450 over the accepted
+        # scales of X and alpha, so it is counted in a problem-sized unit.
+        self.log_time_unit = 0.0
+        self._separable = None  # found when a stall is suspected
+        self._loss_and_gradient = getattr(
+            loss, "log_mean_and_scaled_gradient", self._separate_loss_and_gradient
+        )
+        # A dense X gives 1-d products as they are; the others (sparse,
+        # np.matrix) are passed through asarray/ravel.
+        self._dense = isinstance(X, np.ndarray) and not isinstance(X, np.matrix)
+        self._XT = X.T
+
+    def product(self, coef):
+        """``X @ coef``: with :meth:`transpose_product`, the only use of ``X``
+        in an evaluation (a batch of flows serves both from stacked columns,
+        see :mod:`sklearn_implicit._integrate.batch`)."""
+        out = self.X @ coef
+        return out if self._dense else np.asarray(out).ravel()
+
+    def transpose_product(self, r):
+        """``X.T @ r``."""
+        out = self._XT @ r
+        return out if self._dense else np.asarray(out).ravel()
+
+    def predictions(self, state):
+        coef = self.network.coef(state)
+        return coef, self.product(coef)
+
+    def log_loss(self, predictions):
+        return self.loss.log_mean(predictions, self.sample_weight)
+
+    def evaluate(self, state):
+        """Velocity in the log-loss clock.
+
+        ``log_dt_dtau`` is ``+inf`` at a stationary point (zero velocity) and
+        NaN where the state cannot be evaluated because its coefficients or
+        gradient overflow (a trial step went too far); steppers reject such
+        a step. That overflow is no news to the user: callers hold
+        ``np.errstate(over="ignore", invalid="ignore")``, as :func:`integrate`
+        does for its whole run (once per run, not per evaluation: entering
+        an errstate costs as much as two vector operations at small sizes).
+        """
+        self.n_evals += 1
+        coef, p = self.predictions(state)
+        log_loss, r, log_scale = self._loss_and_gradient(p, self.sample_weight)
+        g = self.transpose_product(r)
+        # BLAS level 1 (idamax, dscal) for the vector work on g: at small
+        # sizes the call overhead of NumPy's operations is a visible part of
+        # an evaluation, and these cost a fifth of it. A NaN in g that
+        # idamax passes over makes the power below NaN.
+        g_max = abs(g.item(idamax(g)))
+        # log_loss = -inf is a loss of exactly 0: a stationary point, below.
+        if not (math.isfinite(g_max) and log_loss < np.inf):
+            return Evaluation(np.zeros_like(state), np.nan, np.nan, p, coef, state)
+        if g_max == 0:
+            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
+        g = dscal(1.0 / g_max, g)
+        # -grad_beta L = exp(log_g) * g
+        log_g = log_scale - self._log_sw_sum + math.log(g_max)
+        direction, log_speed, log_power = self.network.velocity(state, g)
+        if log_power == -np.inf:
+            return Evaluation(np.zeros_like(state), log_loss, np.inf, p, coef, state)
+        # d state/d tau = (d state/dt) / (d tau/dt), d tau/dt = power / L;
+        # too large only at a trial state far too far (NaN: rejected).
+        log_factor = log_speed + log_loss - log_g - log_power
+        if not log_factor < _LOG_MAX:
+            return Evaluation(np.zeros_like(state), log_loss, np.nan, p, coef, state)
+        dstate = dscal(math.exp(log_factor), direction)
+        log_dt_dtau = log_loss - 2 * log_g - log_power - self.log_time_unit
+        return Evaluation(dstate, log_loss, log_dt_dtau, p, coef, state)
+
+    def _separate_loss_and_gradient(self, p, sample_weight):
+        return (self.loss.log_mean(p, sample_weight),
+                *self.loss.scaled_gradient(p, sample_weight))
+
+    def may_stall(self, predictions):
+        """Whether the loss may have a positive infimum (a stall is possible)."""
+        stall = getattr(self.loss, "may_stall", None)
+        if stall is not None:
+            return stall(predictions)
+        # Margin losses: once every margin is positive the data are separated
+        # and the loss goes to 0 along the ray. Before that, a slow phase (the
+        # escape from the saddle at 0 with tiny features or a tiny alpha, over
+        # many decades of time) looks like a stall; only data that no linear
+        # function separates can stall. A linear program says which.
+        if np.min(predictions) > 0:
+            return False
+        # Undecided (the solver gave up) counts as separable: the flow then
+        # runs on to max_iter, whose warning makes no claim about the data.
+        if self._separable is None:
+            self._separable = linearly_separable(self.X) is not False
+        return not self._separable
+
+
+def linearly_separable(Z):
+    """Whether some ``b`` has ``Z @ b > 0`` in every row; None if undecided.
+
+    Strict separability does not change when rows or columns are scaled by
+    positive factors, so both are scaled to a largest entry of 1 (features
+    of 1e-150 or 1e150 are then no harder than others), and the linear
+    program ``Z b >= 1`` (b free) is solved by HiGHS.
+    """
+    Z = sp.csr_matrix(Z, dtype=float) if sp.issparse(Z) else np.asarray(Z, dtype=float)
+    n, d = Z.shape
+    if n == 0:
+        return True
+    rows = _max_abs(Z, axis=1)
+    if np.any(rows == 0):
+        return False  # a zero row has margin 0 for every b
+    Z = sp.diags(1.0 / rows) @ Z if sp.issparse(Z) else Z / rows[:, None]
+    cols = _max_abs(Z, axis=0)
+    cols[cols == 0] = 1.0
+    A = -(Z @ sp.diags(1.0 / cols)) if sp.issparse(Z) else -(Z / cols)
+    res = linprog(np.zeros(d), A_ub=A, b_ub=-np.ones(n), bounds=(None, None),
+                  method="highs")
+    if res.status == 0:
+        return True
+    if res.status == 2:
+        return False
+    return None
+
+
+def _max_abs(Z, axis):
+    top = abs(Z).max(axis=axis)
+    return np.asarray(top.todense() if sp.issparse(top) else top, dtype=float).ravel()

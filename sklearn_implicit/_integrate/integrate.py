@@ -1,0 +1,309 @@
+"""Follow a flow through its stops: :func:`integrate`.
+
+Accuracy
+--------
+A step is accepted when the estimated local error of every state component,
+divided by the network's ``error_scale``, is at most ``tol`` (a PI
+controller chooses the step sizes). For the diagonal network the state is
+``log(u / v)``, so ``tol`` is the admissible local error in the relative
+size of each large coefficient. At every requested stop the state is
+corrected by Newton steps along the flow so that the loss equals the target
+to rounding (the remaining error is a displacement along the path, which is
+what ``tol`` controls). The step methods are :mod:`.explicit` (DOP853),
+:mod:`.rosenbrock` (RODAS4, for the stiff phase) and :mod:`.auto` (the
+switch between them).
+"""
+
+import numpy as np
+
+from ..utils._logspace import LN10
+from .explicit import DormandPrince853
+from .flow import Evaluation, FlowResult, FlowState
+from .history import history_record, print_record, stack_history
+
+# Local error estimates below this fraction of tol are taken as rounding.
+_ROUNDING_ERR = 1e-6
+
+# A flow whose log-loss grows by less than this per e-fold of training time,
+# and keeps slowing down, has converged to a positive loss.
+_STALL_SLOPE = 1e-7
+
+
+# Overflow at a trial state only means that the step went too far: it is
+# reported through NaN (see LinearFlow.evaluate), not as a RuntimeWarning.
+@np.errstate(over="ignore", invalid="ignore")
+def integrate(
+    flow,
+    start,
+    stop_log_losses,
+    *,
+    tol,
+    max_iter,
+    history_every=LN10,
+    verbose=0,
+    label="",
+    stepper=None,
+):
+    """Follow the flow from ``start`` through losses ``exp(stop_log_losses)``.
+
+    Parameters
+    ----------
+    flow : LinearFlow
+    start : FlowState
+    stop_log_losses : sequence of float
+        Decreasing log-losses below ``-start.tau`` at which the state is
+        recorded exactly; the integration ends at the last one. A last entry
+        ``-inf`` (a loss that vanishes at its minimum) runs until the flow has
+        converged: status ``'converged'`` once the estimated remaining change
+        of the coefficients is below ``tol`` relative to their norm.
+    tol : float
+        Local error tolerance (see the module docstring).
+    max_iter : int
+        Maximum number of accepted plus rejected steps.
+    history_every : float
+        A history record is written at the first step end past every multiple
+        of this many units of ``-log L`` (default: once per decade).
+    verbose : int
+        Print one line per history record when > 0.
+    stepper : object, default=None
+        The step method (see :class:`ExplicitRungeKutta` for the contract);
+        :class:`DormandPrince853` when None.
+
+    Returns
+    -------
+    FlowResult
+    """
+    stepper = DormandPrince853() if stepper is None else stepper
+    clock_check = getattr(flow.loss, "log_mean_is_exact", False)
+    taus = [-float(s) for s in stop_log_losses]
+    stepper.horizon = taus[-1]
+    state = start.state.copy()
+    tau = float(start.tau)
+    log_time = float(start.log_time)
+    n_iter = 0
+    stops = []
+    records = []
+    max_slope = 0.0
+
+    ev = flow.evaluate(state)
+    if np.isnan(ev.log_dt_dtau):
+        raise FloatingPointError(
+            "The loss or its gradient overflows at the starting point of the "
+            "flow: the data are too large, or alpha too small for this depth "
+            "(the first steps of the flow would overflow); rescale X or raise "
+            "alpha."
+        )
+    if np.isfinite(ev.log_dt_dtau):
+        # Count time in units of the initial dt/dtau, so that T below starts
+        # of order one whatever the scales of X and alpha.
+        shift = ev.log_dt_dtau - tau
+        flow.log_time_unit += shift
+        ev.log_dt_dtau -= shift
+    unit = flow.log_time_unit
+    # T = t exp(-tau) (t in that unit); integrated alongside the state,
+    # excluded from the error control (a quadrature of the same smooth path).
+    T = np.exp(log_time - unit - tau) if log_time > -np.inf else 0.0
+    records.append(history_record(flow, ev, tau, log_time))
+    if verbose:
+        print_record(records[-1], label)
+    if not np.isfinite(ev.log_dt_dtau):
+        return _finish(flow, state, tau, log_time, ev, stops, "stationary", n_iter, records)
+    next_record = (np.floor(tau / history_every) + 1) * history_every
+
+    f = ev.dstate
+    # A last stop at L = 0 (tau = inf) means: until the flow has converged.
+    converge = taus[-1] == np.inf
+    h = _initial_step(flow, state, f, 1.0 if converge else taus[-1] - tau)
+    err_prev = 1e-4
+    status = "target"
+    i_stop = 0
+    while i_stop < len(taus):
+        target_tau = taus[i_stop]
+        if n_iter >= max_iter:
+            status = "max_iter"
+            break
+        n_iter += 1
+        h_free = h
+        h = min(h, target_tau - tau)
+        last = h >= target_tau - tau
+        trial = stepper.step(flow, state, T, tau, h, ev)
+        if trial is None:
+            # A stage landed on a stationary point or overflowed: shrink.
+            h *= 0.25
+            continue
+        new_state, T_new, ev_new, err_vec = trial
+        scale = flow.network.error_scale(new_state)
+        err = np.max(np.abs(err_vec) / scale) / tol
+        # On the exact path -log L equals the clock. The change of their gap
+        # over the step is a local error along the path that needs no error
+        # scale from the network (the network's scale can be blind to it, as
+        # for wide layers at a large alpha): at most tol relative to the
+        # clock, i.e. to the size of the margins late in training.
+        # Only a loss whose log is exact at every scale can serve (the
+        # squared loss of a residual reaches its rounding floor first).
+        tau_end = target_tau if last else tau + h
+        if clock_check:
+            drift = (-ev_new.log_loss - tau_end) - (-ev.log_loss - tau)
+            err = max(err, abs(drift) / (tol * max(1.0, abs(tau_end))))
+        # Gradient flow never raises the loss. The error estimate can miss a
+        # step that does when the columns of X differ in scale by many orders
+        # (it measures coefficients, not margins); such a step is rejected.
+        if ev_new.log_loss > ev.log_loss + 1e-12 * max(1.0, abs(ev.log_loss)):
+            err = np.inf
+        if not (np.isfinite(err) and err <= 1.0):
+            h *= max(0.1, 0.9 * min(err, 1e10) ** (-1 / stepper.order)) if np.isfinite(err) else 0.25
+            continue
+        tau_new = tau_end
+        log_time_new = np.log(T_new) + tau_new + unit if T_new > 0 else log_time
+        stop = _stop_state(flow, new_state, tau_new, log_time_new) if last else None
+        if last and stop is None:
+            # The loss cannot be put on the target from there: the step went
+            # astray although its error estimate passed.
+            h *= 0.25
+            continue
+        tau = tau_new
+        moved = ev_new.coef - ev.coef
+        state, T, ev = new_state, T_new, ev_new
+        log_time = log_time_new
+        if last:
+            stops.append(stop)
+            i_stop += 1
+        if tau >= next_record or (last and i_stop == len(taus)):
+            # A stop is recorded where it is returned, after its correction.
+            at = _point(flow, stop.state) if last else ev
+            records.append(history_record(flow, at, tau, log_time))
+            if verbose:
+                print_record(records[-1], label)
+            next_record = (np.floor(tau / history_every) + 1) * history_every
+        # Stall: the log-log slope d(-log L)/d(log t) = t / (dt/dtau) keeps
+        # falling towards zero while some margin is not positive.
+        # (capped: a slope beyond e**700 only says "far from a stall")
+        slope = np.exp(min(log_time - unit - ev.log_dt_dtau, 700.0))
+        max_slope = max(max_slope, slope)
+        if slope < _STALL_SLOPE and slope < 0.5 * max_slope and flow.may_stall(ev.predictions):
+            status = "stalled"
+            break
+        if converge and _converged(moved, h, ev.coef, tol):
+            records.append(history_record(flow, ev, tau, log_time))
+            status = "converged"
+            break
+        # PI step-size control (Gustafsson), gentle on stiffness-limited
+        # steps: a pure integral controller (larger steps in smooth phases)
+        # lets the step size hover at the stability limit, where rounding
+        # errors were seen to grow a million-fold (dense and sparse copies of
+        # one problem then differ in the 7th digit).
+        factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
+            0.4 / stepper.order
+        )
+        # An error estimate this far below the tolerance is mostly rounding:
+        # the embedded difference cancels to the last digits (DOP853's most
+        # of all), and a factor computed from it made the steps of two
+        # copies of one problem (dense and sparse X) differ by 10% after one
+        # step. It asks for the largest growth instead.
+        if err < _ROUNDING_ERR:
+            factor = 5.0
+        h *= min(5.0, max(0.2, factor))
+        if last:
+            # A step shortened to land on a stop says little about the next
+            # one: resume from the step proposed before it (else every stop
+            # of a path restarts the growth of the step size).
+            h = max(h, h_free)
+        h = min(h, stepper.step_limit())
+        err_prev = max(err, 1e-4)
+    if status != "target" and records[-1]["log10_loss"] != ev.log_loss / LN10:
+        # The history ends at the returned point also when the flow stopped
+        # short of the target.
+        records.append(history_record(flow, ev, tau, log_time))
+        if verbose:
+            print_record(records[-1], label)
+    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
+
+
+def _converged(moved, h, coef, tol):
+    """Whether the rest of the path moves ``coef`` by less than ``tol`` (relative).
+
+    Near a minimum at which the loss vanishes quadratically (the excess of the
+    squared loss over its infimum) the distance to the limit decays like
+    ``sqrt(L) = exp(-tau / 2)``, so a step of length ``h`` that moved ``coef``
+    by ``moved`` leaves about ``|moved| / (exp(h / 2) - 1)`` to go.
+    """
+    remaining = np.linalg.norm(moved) / np.expm1(0.5 * h)
+    return remaining <= tol * np.linalg.norm(coef)
+
+
+def _initial_step(flow, state, f, span):
+    """A first step from the relative rate at which the velocity turns.
+
+    The error scale is relative to the coefficients, which are all zero at
+    initialization, so the usual estimate from the state's size is useless;
+    the velocity's own rate of change gives the scale on which the path bends
+    (about alpha**2 at small alpha, where the early phase is brief).
+    """
+    f_max = np.max(np.abs(f))
+    if f_max == 0:
+        return span
+    # A probe that moves the state by more than a small fraction of its size
+    # (or of 1) leaves the linear range; such speeds occur at tiny feature
+    # scales or tiny alpha, where the loss barely moves at first.
+    probe = min(1e-6 * span, 1e-3 * max(1.0, np.max(np.abs(state))) / f_max)
+    ev = flow.evaluate(state + probe * f)
+    if not np.isfinite(ev.log_dt_dtau):
+        return probe
+    rate = np.max(np.abs(ev.dstate - f)) / f_max / probe
+    return min(span, 0.01 / rate) if rate > 0 else span
+
+
+def _point(flow, state):
+    """An :class:`Evaluation` of ``state`` without its velocity (for records)."""
+    coef, p = flow.predictions(state)
+    return Evaluation(None, flow.log_loss(p), np.nan, p, coef, state)
+
+
+def _stop_state(flow, state, tau, log_time):
+    """Newton-correct ``state`` along the flow so that -log L = tau exactly.
+
+    Returns None when the corrected loss is above the target, or below it by
+    more than 1e-6 (relative, in log L): Newton's method diverged, which
+    means that the step to ``state`` strayed from the path.
+    """
+    # Aim a hair past the target so that the returned loss is <= target
+    # despite rounding in the loss itself.
+    slack = 1e-13 * max(1.0, abs(tau))
+    corrected = state
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(8):
+            coef, p = flow.predictions(corrected)
+            excess = -flow.log_loss(p) - tau
+            if 0 <= excess <= slack:
+                break
+            ev = flow.evaluate(corrected)
+            if not np.isfinite(ev.log_dt_dtau):
+                break
+            corrected = corrected - (excess - 0.5 * slack) * ev.dstate
+        excess = -flow.log_loss(flow.predictions(corrected)[1]) - tau
+    # The loss may end a little below the target, never above it (the
+    # estimators promise a loss at or below target_loss).
+    if not -slack <= excess <= 1e-6 * max(1.0, abs(tau)):
+        return None
+    return FlowState(corrected.copy(), tau, log_time)
+
+
+def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records):
+    if status == "target" and stops:
+        last = stops[-1]
+        coef, p = flow.predictions(last.state)
+        log_loss = flow.log_loss(p)
+    else:
+        last = FlowState(state.copy(), tau, log_time)
+        coef, p, log_loss = ev.coef, ev.predictions, ev.log_loss
+    return FlowResult(
+        stops=stops,
+        last=last,
+        log_loss=float(log_loss),
+        coef=coef,
+        predictions=p,
+        status=status,
+        n_iter=n_iter,
+        n_evals=flow.n_evals,
+        history=stack_history(records),
+    )

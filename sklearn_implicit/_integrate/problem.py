@@ -1,0 +1,112 @@
+"""One training problem, integrated: the integrator's entry point.
+
+An estimator (or :func:`~sklearn_implicit.implicit_bias_path`) prepares a
+problem, a network, a loss, a design matrix ``Z`` and sample weights, and
+asks for the trajectory's point at one or more target losses:
+:func:`fit_one_flow` for one problem, :func:`fit_flow_batch` for several
+networks on the same data. ``solver`` names the step method (:data:`SOLVERS`).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._config import blas_limit
+from .auto import AutoStepper
+from .batch import FlowBatch
+from .flow import FlowState, LinearFlow
+from .integrate import integrate
+from .jacobian import supports_stiff
+from .rosenbrock import Rodas4
+
+# The step methods behind the estimators' ``solver`` parameter (None: the
+# explicit method, integrate's default).
+SOLVERS = {"explicit": None, "stiff": Rodas4, "auto": AutoStepper}
+
+
+def fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_iter,
+                  verbose, label, blas_threads, solver="explicit"):
+    """Integrate one problem; module level so joblib can ship it.
+
+    ``target_loss = 0`` follows the flow until it has converged (a loss whose
+    minimum is 0, see :func:`~sklearn_implicit._integrate.integrate.integrate`). A decreasing
+    array of targets records the state at each (``result.stops``) and ends at
+    the last one. ``solver`` names the step method (see :data:`SOLVERS`).
+    """
+    Z = _aligned(Z)
+    # The whole problem, initial loss included, runs under one BLAS thread
+    # count so that its last bits do not depend on n_jobs or the backend.
+    with blas_limit(blas_threads):
+        flow = LinearFlow(network, loss, Z, sample_weight)
+        return integrate_problem(flow, start, target_loss, tol, max_iter, verbose,
+                                  label, solver)
+
+
+def fit_flow_batch(networks, loss, Z, sample_weight, target_loss, tol, max_iter,
+                    verbose, labels, blas_threads, solver="explicit"):
+    """Integrate one problem per network on the same data, as one batch.
+
+    The products with ``Z`` of all the flows are stacked into matrix-matrix
+    products (see :mod:`sklearn_implicit._integrate.batch`); each flow is otherwise
+    integrated exactly as by :func:`fit_one_flow`. Returns one result per
+    network, in order.
+    """
+    Z = _aligned(Z)
+    batch = FlowBatch(Z)
+    flows = [batch.flow(network, loss, sample_weight) for network in networks]
+    with blas_limit(blas_threads):
+        return batch.run(flows, lambda flow, k: integrate_problem(
+            flow, None, target_loss, tol, max_iter, verbose, labels[k], solver
+        ))
+
+
+def _aligned(Z):
+    if sp.issparse(Z):
+        return Z
+    # Arrays shipped by Dask can arrive unaligned; numpy then skips BLAS and
+    # sums in another order (different last bits).
+    return np.require(Z, requirements=["A"])
+
+
+def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, solver):
+    """Check the target against the start and integrate (see :func:`fit_one_flow`).
+
+    The steppers keep state, so each problem gets a new one.
+    """
+    with np.errstate(divide="ignore"):
+        log_targets = np.log(np.atleast_1d(target_loss))
+    log_target = log_targets[0]
+    network = flow.network
+    if solver == "stiff" and not supports_stiff(flow):
+        raise ValueError(
+            f"solver='stiff' needs the Jacobian of the flow, which "
+            f"{type(network).__name__} does not provide; use solver='auto' "
+            "(which stays explicit for it) or solver='explicit'."
+        )
+    stepper = SOLVERS[solver]
+    stepper = None if stepper is None else stepper(tol=tol)
+    if start is None:
+        state = network.initial_state()
+        # A network may start at beta != 0 (random layers): the clock starts
+        # at the actual initial loss of this problem.
+        with np.errstate(all="ignore"):
+            log_loss = flow.log_loss(flow.predictions(state)[1])
+        # (-inf is a loss of exactly 0: nothing to fit, handled below)
+        if not log_loss < np.inf:
+            raise ValueError(
+                f"The loss at initialization is not finite: the initial "
+                f"coefficients of the {type(network).__name__} overflow "
+                f"(alpha**depth is beyond the floating-point range). Use a "
+                f"smaller alpha."
+            )
+        if log_target > -np.inf and not log_target < log_loss:
+            problem = f" {label.strip()}" if label else ""
+            raise ValueError(
+                f"target_loss must be below the loss at initialization, "
+                f"{np.exp(log_loss):.6g} for loss={flow.loss.name!r}{problem}; "
+                f"got target_loss={np.atleast_1d(target_loss)[0]!r}."
+            )
+        start = FlowState(state, -log_loss, -np.inf)
+    return integrate(
+        flow, start, list(log_targets), tol=tol, max_iter=max_iter,
+        verbose=verbose, label=label, stepper=stepper,
+    )

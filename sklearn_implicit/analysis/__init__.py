@@ -1,0 +1,30 @@
+"""Tools to see and measure the implicit bias, beside the estimators.
+
+- :mod:`.margins`: normalized margins of any linear classifier.
+- :mod:`.separators`: exact max-margin references (l2, l1, l_inf).
+- :mod:`.theory`: the predicted implicit bias of diagonal networks
+  (:func:`q_minimizer`, :func:`predicted_coef`).
+- :mod:`.interpolation`: the limits of diagonal networks in regression.
+- :mod:`.path`: coefficients over a grid of scales and target losses.
+- :mod:`.plotting`: the displays.
+"""
+
+from .interpolation import Interpolant, min_potential_interpolant
+from .margins import normalized_margin
+from .separators import MaxMarginResult, max_margin
+from .path import implicit_bias_path
+from .plotting import ImplicitBiasDisplay, RegimeMapDisplay
+from .theory import predicted_coef, q_minimizer
+
+__all__ = [
+    "ImplicitBiasDisplay",
+    "Interpolant",
+    "MaxMarginResult",
+    "RegimeMapDisplay",
+    "implicit_bias_path",
+    "max_margin",
+    "min_potential_interpolant",
+    "normalized_margin",
+    "predicted_coef",
+    "q_minimizer",
+]

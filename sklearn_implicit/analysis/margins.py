@@ -1,0 +1,275 @@
+"""Normalized margins of linear classifiers.
+
+The implicit bias of gradient flow on separable data is stated in terms of
+margins: the direction of the trained predictor tends to (a stationary point
+of) a max-margin problem whose norm depends on the architecture and the
+initialization scale. This module measures the margin of any linear
+classifier; :mod:`.separators` computes the max-margin references exactly, so
+that tests and experiments can compare against them.
+
+Conventions
+-----------
+Binary labels are mapped to ``z_i = +1`` for the larger class label
+(``classes_[1]`` after ``np.unique``) and ``-1`` for the other one, as in
+scikit-learn's linear classifiers. For a direction ``beta`` and an intercept
+``b`` the margins are ``m_i = z_i (x_i . beta + b)`` and the normalized margin
+is ``min_i m_i / ||beta||_p``. The intercept is never penalized.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+__all__ = ["normalized_margin"]
+
+_NORM_NAMES = {"l1": 1.0, "l2": 2.0, "linf": np.inf}
+
+
+# --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+
+
+def _check_norm(norm, allow_p):
+    """Return the exponent p (1.0, 2.0, inf or a positive float) of ``norm``."""
+    if isinstance(norm, str):
+        if norm in _NORM_NAMES:
+            return _NORM_NAMES[norm]
+    elif (
+        allow_p
+        and isinstance(norm, numbers.Real)
+        and not isinstance(norm, (bool, np.bool_))
+        and norm > 0
+        and not np.isnan(norm)
+    ):
+        return float(norm)
+    if allow_p:
+        accepted = "'l1', 'l2', 'linf' or a positive float p"
+    else:
+        accepted = "'l1', 'l2' or 'linf'"
+    raise ValueError(f"norm must be {accepted}; got {norm!r}.")
+
+
+def _p_norm(beta, p):
+    """``(sum_j |beta_j|**p)**(1/p)`` along the last axis, without overflow."""
+    a = np.abs(beta)
+    if p == np.inf:
+        return a.max(axis=-1)
+    amax = a.max(axis=-1, keepdims=True)
+    ratio = a / np.where(amax > 0, amax, 1.0)
+    return amax[..., 0] * np.sum(ratio**p, axis=-1) ** (1.0 / p)
+
+
+def _check_X(X, dense):
+    X = check_array(
+        X,
+        accept_sparse=["csr", "csc", "coo"],
+        dtype=np.float64,
+        input_name="X",
+    )
+    if dense and sp.issparse(X):
+        X = X.toarray()
+    return X
+
+
+def _signs_from_classes(y, classes, positive):
+    """+1 where ``y == positive``, -1 elsewhere; every label must be known."""
+    known = np.isin(y, classes)
+    if not np.all(known):
+        unknown = np.unique(y[~known])
+        raise ValueError(
+            f"y contains labels {unknown.tolist()!r} that are not among the "
+            f"classes {np.asarray(classes).tolist()!r}."
+        )
+    return np.where(y == positive, 1.0, -1.0)
+
+
+def _binary_signs(y):
+    """Map raw binary labels to +-1 (larger label -> +1)."""
+    classes = np.unique(y)
+    if len(classes) == 2:
+        return _signs_from_classes(y, classes, classes[1])
+    if len(classes) == 1:
+        if np.issubdtype(classes.dtype, np.number) and classes[0] in (-1, 1):
+            # A single class given directly as -1 or +1: its sign is known.
+            return np.full(y.shape[0], float(classes[0]))
+        raise ValueError(
+            f"y contains a single class {classes[0]!r}; with a raw coefficient "
+            "array the sign of each sample can only be inferred from two "
+            "classes (or from labels in {-1, +1})."
+        )
+    raise ValueError(
+        f"y contains {len(classes)} classes; a 1-D coefficient array defines a "
+        "binary classifier. Pass a fitted multiclass estimator to get one-vs-"
+        "rest margins."
+    )
+
+
+# --------------------------------------------------------------------------
+# normalized_margin
+# --------------------------------------------------------------------------
+
+
+def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
+    """Normalized margin ``min_i z_i (x_i . beta + b) / ||beta||_p``.
+
+    Parameters
+    ----------
+    coef_or_estimator : array-like of shape (n_features,) or estimator
+        Either the coefficient vector ``beta`` of a linear classifier, or a
+        fitted linear classifier exposing ``coef_`` of shape
+        ``(1, n_features)`` (binary) or ``(n_classes, n_features)``
+        (multiclass), ``intercept_`` and ``classes_`` (the estimators of this
+        package, :class:`~sklearn.svm.LinearSVC`,
+        :class:`~sklearn.linear_model.LogisticRegression`, ...). A ``coef_``
+        given as a 1-D array is treated as binary. Without ``intercept_`` the
+        intercept is 0.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Samples.
+    y : array-like of shape (n_samples,)
+        Labels. For an estimator they are mapped through its ``classes_``:
+        ``classes_[1]`` gives ``z = +1`` and ``classes_[0]`` gives ``z = -1``.
+        For a raw array the classes are ``np.unique(y)``; a single class is
+        accepted only when written as -1 or +1.
+    norm : {"l1", "l2", "linf"} or float, default="l2"
+        Norm of ``beta`` in the denominator. A positive float ``p`` gives
+        ``||beta||_p = (sum_j |beta_j|**p)**(1/p)``, a quasi-norm when
+        ``p < 1`` (e.g. ``p = 2/D`` for a depth-``D`` diagonal network).
+    intercept : float, default=None
+        Intercept ``b`` used with a raw coefficient array (0 when None). Must
+        be None when an estimator is passed (its ``intercept_`` is used).
+
+    Returns
+    -------
+    margin : float or ndarray of shape (n_classes,)
+        The normalized margin; for a multiclass estimator, the one-vs-rest
+        margins (class ``k`` has ``z = +1``, every other class ``z = -1``),
+        computed from row ``k`` of ``coef_`` and ``intercept_[k]``.
+
+    Raises
+    ------
+    ValueError
+        If ``norm`` is not recognized, a coefficient vector is zero, shapes
+        are inconsistent or ``y`` holds labels unknown to the estimator.
+
+    See Also
+    --------
+    max_margin : The largest normalized margin over all directions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_implicit.analysis import normalized_margin
+    >>> X = np.array([[2.0, 1.0], [-1.0, -1.0]])
+    >>> y = np.array([1, 0])
+    >>> print(round(normalized_margin([1.0, 0.0], X, y), 4))
+    1.0
+    >>> print(round(normalized_margin([1.0, 1.0], X, y, norm="l1"), 4))
+    1.0
+    >>> print(round(normalized_margin([1.0, 1.0], X, y, norm=0.5), 4))
+    0.5
+    >>> print(round(normalized_margin([1.0, 0.0], X, y, intercept=0.5), 4))
+    0.5
+    """
+    p = _check_norm(norm, allow_p=True)
+    X = _check_X(X, dense=False)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+
+    if hasattr(coef_or_estimator, "fit") and not hasattr(coef_or_estimator, "coef_"):
+        check_is_fitted(coef_or_estimator, "coef_")  # raises NotFittedError
+    if hasattr(coef_or_estimator, "coef_"):
+        estimator = coef_or_estimator
+        if intercept is not None:
+            raise ValueError(
+                "intercept must be None when an estimator is passed; its "
+                "intercept_ is used."
+            )
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        if coef.ndim == 1:
+            coef = coef[np.newaxis, :]
+        if coef.ndim != 2:
+            raise ValueError(
+                f"estimator.coef_ must be 1-D or 2-D; got shape {coef.shape}."
+            )
+        n_rows = coef.shape[0]
+        icpt = np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64)
+        icpt = icpt.ravel()
+        if icpt.size == 1:
+            icpt = np.full(n_rows, icpt[0])
+        elif icpt.size != n_rows:
+            raise ValueError(
+                f"estimator.intercept_ has {icpt.size} entries but coef_ has "
+                f"{n_rows} rows."
+            )
+        classes = getattr(estimator, "classes_", None)
+        if classes is None:
+            if n_rows != 1:
+                raise ValueError(
+                    "a multiclass estimator must expose classes_ to map y to "
+                    "one-vs-rest signs."
+                )
+            signs = _binary_signs(y)[np.newaxis, :]
+        else:
+            classes = np.asarray(classes)
+            if n_rows == 1 and len(classes) == 2:
+                signs = _signs_from_classes(y, classes, classes[1])[np.newaxis, :]
+            elif n_rows == len(classes) and n_rows > 1:
+                _signs_from_classes(y, classes, classes[0])  # label check only
+                signs = np.where(y[np.newaxis, :] == classes[:, np.newaxis], 1.0, -1.0)
+            else:
+                raise ValueError(
+                    f"estimator.coef_ has {n_rows} rows, which matches neither "
+                    f"a binary classifier nor one row per class for its "
+                    f"{len(classes)} classes."
+                )
+        multiclass = n_rows > 1
+    else:
+        coef = np.asarray(coef_or_estimator, dtype=np.float64)
+        if coef.ndim == 2 and coef.shape[0] == 1:
+            coef = coef[0]
+        if coef.ndim != 1:
+            raise ValueError(
+                "coef_or_estimator must be a 1-D coefficient array or a fitted "
+                f"linear classifier; got an array of shape {coef.shape}."
+            )
+        coef = coef[np.newaxis, :]
+        if intercept is None:
+            intercept = 0.0
+        if (
+            not isinstance(intercept, numbers.Real)
+            or isinstance(intercept, (bool, np.bool_))
+            or not np.isfinite(intercept)
+        ):
+            raise ValueError(
+                f"intercept must be None or a finite real number; got {intercept!r}."
+            )
+        icpt = np.array([float(intercept)])
+        signs = _binary_signs(y)[np.newaxis, :]
+        multiclass = False
+
+    if not np.all(np.isfinite(coef)) or not np.all(np.isfinite(icpt)):
+        raise ValueError("The coefficients and intercept must be finite.")
+    if coef.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the coefficients have "
+            f"{coef.shape[1]}."
+        )
+    norms = _p_norm(coef, p)
+    if np.any(norms == 0):
+        raise ValueError(
+            "The coefficient vector is zero: the normalized margin "
+            "z (x . beta + b) / ||beta|| is undefined."
+        )
+    scores = np.asarray(X @ coef.T).T + icpt[:, np.newaxis]  # (n_rows, n)
+    margins = np.min(signs * scores, axis=1) / norms
+    if multiclass:
+        return margins
+    return float(margins[0])

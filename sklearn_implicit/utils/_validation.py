@@ -1,0 +1,69 @@
+"""Checks of the parameters and data that every estimator and function shares."""
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight
+
+
+def check_alpha(alpha, n_features):
+    """Validate ``alpha`` (positive scalar or per-feature array) as an array."""
+    try:
+        alpha_vec = np.asarray(alpha, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "alpha must be a positive float or an array of shape (n_features,) "
+            f"= ({n_features},) of positive floats; got {alpha!r}."
+        ) from None
+    if alpha_vec.ndim == 0:
+        alpha_vec = np.full(n_features, float(alpha_vec))
+    else:
+        if alpha_vec.shape != (n_features,):
+            raise ValueError(
+                f"alpha must be a positive float or an array of shape "
+                f"(n_features,) = ({n_features},); got an array of shape "
+                f"{alpha_vec.shape}."
+            )
+    if not np.all(np.isfinite(alpha_vec)) or np.any(alpha_vec <= 0):
+        raise ValueError(
+            "alpha must be positive and finite (every entry, for an array); "
+            f"got min={np.min(alpha_vec):g}, max={np.max(alpha_vec):g}."
+        )
+    return alpha_vec
+
+
+def check_summable(X):
+    """Raise if sums over the samples of ``|X|`` overflow (the gradient would)."""
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return
+    # No sum can overflow below this bound, found without a copy of X.
+    if max(X.max(), -X.min()) < 1e300 / X.shape[0]:
+        return
+    with np.errstate(over="ignore"):
+        column_sums = np.asarray(abs(X).sum(axis=0)).ravel()
+    if not np.all(np.isfinite(column_sums)):
+        raise ValueError(
+            "X has entries too large to sum in float64 (largest absolute value "
+            f"{abs(X).max():.3g}; with the intercept column if fit_intercept=True): "
+            "the gradient X^T r would overflow. Entries up to about "
+            "1e300 / n_samples are accepted; rescale X, e.g. divide it by its "
+            "largest entry."
+        )
+
+
+def check_weights(X, sample_weight, *arrays):
+    """Validated weights with their zero-weight samples dropped.
+
+    Zero-weight samples do not enter the loss; dropping them keeps them out of
+    everything else the data decide (separability, the reachable loss).
+    Returns ``X, sample_weight, *arrays`` restricted to positive weights.
+    """
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if not sample_weight.sum() > 0:
+        raise ValueError(
+            "sample_weight must have a positive sum; all sample weights are zero."
+        )
+    keep = sample_weight > 0
+    if keep.all():
+        return (X, sample_weight, *arrays)
+    return (X[keep], sample_weight[keep], *(a[keep] for a in arrays))
