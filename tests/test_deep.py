@@ -438,10 +438,11 @@ def test_cost_depth3_width100():
 
 
 def test_large_alpha_deep_network_stops_at_the_target():
-    # Found by the long fuzz: at alpha=1000 and depth 9 the layers' error
-    # scale let a step's loss drift 6.7 units of -log L away from the clock,
-    # and the stop correction then ended above the target without a warning.
-    # The integrator now also bounds the drift of the loss from the clock.
+    # A fuzz case: at alpha=1000 and depth 9 the layers' error scale is
+    # blind to a drift of the loss from the clock (6.7 units of -log L in a
+    # step, measured with the layers' error alone), after which the stop
+    # correction ends above the target. The integrator also bounds the drift
+    # of the loss from the clock.
     X = np.array([[3.45584192, 8.21618144, 3.30437076, -13.03157232],
                   [9.05355867, 4.46374572, -5.36953235, 5.81118104]])
     y = np.array([0, 1])

@@ -166,9 +166,9 @@ def test_extreme_scales_default_max_iter(scale, alpha, depth, loss):
 
 def test_columns_many_orders_apart_keep_the_loss_monotone():
     # A fuzz case: columns of size 1e30 next to columns of size 1e-25 and
-    # 1e-29. The coefficient-relative error estimate accepted steps that
-    # raised the loss from 1 to 1e135, and the fit reported success at that
-    # loss; now such steps are rejected.
+    # 1e-29. A coefficient-relative error estimate accepts steps that raise
+    # the loss from 1 to 1e135 here (it measures coefficients, not margins);
+    # the integrator rejects any step that raises the loss.
     signs1 = np.array([-1, -1, -1, -1, 1, 1, 1, -1])
     signs3 = np.array([1, -1, -1, -1, -1, 1, -1, 1])
     small = np.array([-2.77, 5.27, -1.58, 5.25, -1.11, 0.80, 12.13, -2.96]) * 1e-29
@@ -276,8 +276,8 @@ def test_stall_stops_early_at_the_infimum(loss):
 def test_tiny_features_on_separable_data_do_not_stall(scale):
     # The escape from the saddle at 0 lasts many decades of time with tiny
     # features, and its log-log slope falls below the stall threshold while
-    # some margins are negative. It used to be reported as a stall ("data not
-    # separable"); a linear program now confirms a stall first, so the flow
+    # some margins are negative. The slope alone would call it a stall ("data
+    # not separable"); a linear program confirms a stall first, so the flow
     # goes on and reaches the target.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20, 5))

@@ -77,16 +77,16 @@ class GramTruncation:
     ``P`` spans many orders of magnitude and a few coordinates carry all but
     a tiny fraction of it: depth 3 from alpha = 1e-3 on the benchmarks'
     100 x 1000 problem, half of the Gram matrices kept at most 3 of the
-    1,000 columns at tol = 1e-6 (case ``gram_drop`` of ``benchmarks/``); on
-    the 1000 x 10000 problem that fit's stiff steps had each cost some 40
-    evaluations, and it had stalled in its plateaus; now it reaches 1e-300
-    in 11,664 evaluations at 17.5 ms each (``benchmarks/RESULTS_large.md``).
-    The steps do not notice: on the 100 x 1000 problem (solver='stiff' to
+    1,000 columns at tol = 1e-6 (case ``gram_drop`` of ``benchmarks/``). On
+    the 1000 x 10000 problem a full Gram matrix costs some 40 evaluations
+    per stiff step, and that fit stalls in its plateaus; truncated, it
+    reaches 1e-300 (``benchmarks/RESULTS_large.md``). The steps do not
+    notice: on the 100 x 1000 problem (solver='stiff' to
     1e-10) leaving out up to 1e-4 of the trace changed neither the
     evaluations (8,521 at tol = 1e-6, 24,427 at 1e-8) nor the direction
     error (2.8e-7, 8.9e-9); from 1e-3 on, steps were rejected more often
-    (1e-1: 13,129 and 50,989 evaluations) and the error stayed where it
-    was. The steppers leave out
+    (1e-1: 13,129 and 50,989 evaluations) and the error did not fall. The
+    steppers leave out
     ``GRAM_DROP * tol``, so the fit converges as ``tol`` is tightened.
 
     Parameters
