@@ -491,3 +491,51 @@ def test_extreme_alpha_fits_or_says_what_to_change_without_runtime_warnings(
         else:
             with pytest.raises(error, match=match):
                 clf.fit(X, y)
+
+
+def test_messages_print_values_as_the_user_wrote_them(capsys):
+    # Labels and targets arrive as NumPy scalars (np.unique, np.atleast_1d);
+    # their repr, np.int64(1) or np.float64(1.5), is noise in a message.
+    X, y = load_iris(return_X_y=True)
+    texts = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DiagonalLinearClassifier(verbose=1, target_loss=1e-3).fit(X, y)
+    texts += [str(w.message) for w in caught]
+    texts += capsys.readouterr().out.splitlines()
+    for est, target in [(DiagonalLinearClassifier(target_loss=1.5), y),
+                        (DiagonalLinearClassifier(), np.ones(150)),
+                        (DiagonalLinearClassifier(), np.full(150, "setosa"))]:
+        with pytest.raises(ValueError) as info:
+            est.fit(X, target)
+        texts.append(str(info.value))
+    assert any("(class 1 vs rest)" in t for t in texts)
+    assert any(t.startswith("[class 0] ") for t in texts)
+    assert any("got target_loss=1.5." in t for t in texts)
+    assert any("only one class: 1.0." in t for t in texts)
+    assert any("only one class: 'setosa'." in t for t in texts)
+    assert not any("np." in t for t in texts), [t for t in texts if "np." in t]
+
+
+@pytest.mark.parametrize("tol", [1e-15, 1e-16, 0.5e-14])
+def test_tol_below_float64_rounding_is_rejected(tol):
+    # measured: at tol = 1e-15 every estimator ran to max_iter near its
+    # initial loss; at 1e-14 they reach their targets
+    X, y = separable_problem(n=12)
+    with pytest.raises(ValueError, match=r"below what float64 arithmetic can deliver.*tol >= 1e-14"):
+        DiagonalLinearClassifier(tol=tol).fit(X, y)
+    est = DiagonalLinearClassifier(tol=1e-14, target_loss=1e-10).fit(X, y)
+    assert est.log10_loss_[0] <= -10
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e5])
+def test_max_iter_on_badly_scaled_features_advises_standardizing(scale):
+    X, y = separable_problem(n=30)
+    with pytest.warns(ConvergenceWarning, match="max_iter") as record:
+        DiagonalLinearClassifier(max_iter=20, target_loss=1e-30).fit(X * scale, y)
+    message = str(record[0].message)
+    assert "StandardScaler" in message and "far from unit scale" in message
+    # unit-scale features: the warning says nothing of scale
+    with pytest.warns(ConvergenceWarning, match="max_iter") as record:
+        DiagonalLinearClassifier(max_iter=20, target_loss=1e-30).fit(X, y)
+    assert "StandardScaler" not in str(record[0].message)

@@ -13,7 +13,13 @@ from .._losses import LOSSES
 from ..utils._design import add_intercept_column, merge_duplicate_rows, signed_rows
 from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, LinearClassifierMixin, StrOptions
-from ..utils._validation import check_alpha, check_summable, check_weights
+from ..utils._validation import (
+    check_alpha,
+    check_summable,
+    check_weights,
+    plain,
+    scale_advice,
+)
 from .base import BaseFlowEstimator, keep_state_on_error
 
 
@@ -42,10 +48,11 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         if classes.shape[0] < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contain only one class: {classes[0]!r}."
+                f"data, but the data contain only one class: {plain(classes[0])!r}."
             )
         n_features = X.shape[1]
         alpha = check_alpha(self.alpha, n_features)
+        self._scale_advice = scale_advice(X)
         if self.fit_intercept:
             # The intercept weight starts at the mean scale of the features.
             alpha = np.append(alpha, alpha.mean())
@@ -61,7 +68,7 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         key = self._warm_key(n_features, [str(c) for c in classes])
         starts = self._warm_starts(key, targets)
         labels = [
-            "" if len(signs) == 1 else f"[class {classes[k]!r}] " for k in range(len(signs))
+            "" if len(signs) == 1 else f"[class {plain(classes[k])!r}] " for k in range(len(signs))
         ]
         designs, weights = zip(
             *(merge_duplicate_rows(signed_rows(X, z), sample_weight) for z in signs)
@@ -75,7 +82,7 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
                 # The warning counts the original samples, not merged rows.
                 r.predictions = np.asarray(signed_rows(X, z) @ r.coef).ravel()
         self._store(results, starts, n_features, key)
-        self._warn(results, [f"class {c!r} vs rest" for c in classes])
+        self._warn(results, [f"class {plain(c)!r} vs rest" for c in classes])
         return self
 
     def _store(self, results, starts, n_features, key):

@@ -12,7 +12,7 @@ from .._networks import DiagonalNetwork
 from ..utils._least_squares import center, least_squares_fit
 from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, _fit_context
-from ..utils._validation import check_alpha, check_weights
+from ..utils._validation import check_alpha, check_weights, plain, scale_advice
 from .base import BaseFlowEstimator, keep_state_on_error
 
 
@@ -253,6 +253,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         n_features = X.shape[1]
         alpha = check_alpha(self.alpha, n_features)
+        self._scale_advice = scale_advice(X)
         if self.fit_intercept:
             X, Y, x_mean, y_mean = center(X, Y, sample_weight)
         fit, min_loss = least_squares_fit(X, Y, sample_weight)
@@ -261,7 +262,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
             raise ValueError(
                 f"target_loss must be 0 (the limit of the flow) or below the loss "
                 f"at initialization (beta = 0), {initial_loss.min():.6g}; got "
-                f"target_loss={self.target_loss!r}."
+                f"target_loss={plain(self.target_loss)!r}."
             )
         # The flow runs on the fitted values: its gradient is the same (the
         # residual y - fit is orthogonal to the columns) and its loss is

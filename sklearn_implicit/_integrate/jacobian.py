@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from .shifted_solvers import DenseSolver, DiagonalWoodburySolver, WoodburySolver
 from .stiff_cost import gram_matrix_cost, jacobian_costs
 
+
 def supports_stiff(flow):
     """Whether the flow's network and loss provide the Jacobian pieces."""
     return hasattr(flow.network, "log_rates_with_slopes") and hasattr(

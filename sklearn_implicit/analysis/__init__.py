@@ -11,9 +11,9 @@
 
 from .interpolation import Interpolant, min_potential_interpolant
 from .margins import normalized_margin
-from .separators import MaxMarginResult, max_margin
 from .path import implicit_bias_path
 from .plotting import ImplicitBiasDisplay, RegimeMapDisplay
+from .separators import MaxMarginResult, max_margin
 from .theory import predicted_coef, q_minimizer
 
 __all__ = [

@@ -27,6 +27,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ..utils._validation import plain
+
 __all__ = ["normalized_margin"]
 
 _NORM_NAMES = {"l1": 1.0, "l2": 2.0, "linf": np.inf}
@@ -101,7 +103,7 @@ def _binary_signs(y):
             # A single class given directly as -1 or +1: its sign is known.
             return np.full(y.shape[0], float(classes[0]))
         raise ValueError(
-            f"y contains a single class {classes[0]!r}; with a raw coefficient "
+            f"y contains a single class {plain(classes[0])!r}; with a raw coefficient "
             "array the sign of each sample can only be inferred from two "
             "classes (or from labels in {-1, +1})."
         )

@@ -23,7 +23,7 @@ from .._losses import LOSSES
 from .._networks import DiagonalNetwork
 from ..utils._design import add_intercept_column, signed_rows
 from ..utils._logspace import LN10
-from ..utils._validation import check_alpha, check_weights
+from ..utils._validation import check_alpha, check_weights, plain
 from .margins import _p_norm
 
 __all__ = ["implicit_bias_path"]
@@ -68,7 +68,7 @@ def _check_targets(target_losses, initial_loss, loss):
         raise ValueError(
             "every entry of target_losses must lie in (0, loss at initialization)"
             f" = (0, {initial_loss:.6g}) for loss={loss!r}; got min="
-            f"{targets.min()!r}, max={targets.max()!r}."
+            f"{plain(targets.min())!r}, max={plain(targets.max())!r}."
         )
     return targets
 

@@ -69,7 +69,7 @@ from sklearn.utils.validation import (
 )
 
 from ..utils._design import add_intercept_column
-from ..utils._validation import check_alpha
+from ..utils._validation import check_alpha, plain
 from ._mirror import _check_depth, _check_mu, _solve
 from .margins import _binary_signs
 
@@ -281,7 +281,7 @@ def predicted_coef(estimator, X, y, sample_weight=None, *, return_intercept=Fals
     for k, positive in enumerate(positives):
         gamma = float(estimator.history_[k]["min_margin"][-1])
         if not gamma > 0:
-            which = "" if len(positives) == 1 else f" (class {positive!r} vs rest)"
+            which = "" if len(positives) == 1 else f" (class {plain(positive)!r} vs rest)"
             raise ValueError(
                 f"The estimator's flow{which} has not separated the training data "
                 f"(smallest margin {gamma:.4g} <= 0), so the max-margin prediction "

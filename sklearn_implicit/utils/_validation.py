@@ -1,7 +1,14 @@
 """Checks of the parameters and data that every estimator and function shares."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight
+
+
+def plain(value):
+    """``value`` as a user writes it: a NumPy scalar becomes a Python one, so
+    that messages show ``1.5`` or ``'setosa'``, not ``np.float64(1.5)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_alpha(alpha, n_features):
@@ -67,3 +74,31 @@ def check_weights(X, sample_weight, *arrays):
     if keep.all():
         return (X, sample_weight, *arrays)
     return (X[keep], sample_weight[keep], *(a[keep] for a in arrays))
+
+
+# Features whose largest absolute values lie outside this range are "far
+# from unit scale" for the advice below.
+_UNIT_SCALE = (1e-3, 1e3)
+
+
+def scale_advice(X):
+    """A sentence advising to standardize ``X`` when its features are far from
+    unit scale, else ''.
+
+    The flow's speed depends on the scale of the features (tiny features
+    make the early phase last many decades of time), and so does its answer
+    (max-margin directions are not invariant under rescaling of features).
+    """
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return ""
+    top = np.asarray(abs(X).max(axis=0).todense() if sp.issparse(X) else abs(X).max(axis=0))
+    top = top.ravel()[top.ravel() > 0]
+    if top.size == 0 or (_UNIT_SCALE[0] <= top.min() and top.max() <= _UNIT_SCALE[1]):
+        return ""
+    return (
+        f" The features are far from unit scale (their largest absolute values "
+        f"range from {top.min():.3g} to {top.max():.3g}), which slows the flow "
+        "and changes its answer: standardize them, e.g. with StandardScaler in "
+        "a Pipeline (MaxAbsScaler for sparse data)."
+    )
+
