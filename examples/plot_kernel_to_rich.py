@@ -61,8 +61,8 @@ for depth, row in zip([2, 3], axes):
     for ax in row:
         ax.set_xlabel(r"$-\log_{10}$(training loss)")
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, [label.replace("alpha=", r"$\alpha$ = ") for label in labels],
-                  fontsize="small")
+        labels = [label.replace("alpha=", r"$\alpha$ = ") for label in labels]
+        ax.legend(handles, labels, fontsize="small")
     row[0].set_title(f"depth {depth}: l1-normalized margin")
     row[1].set_title(f"depth {depth}: l2-normalized margin")
     print(f"\ndepth {depth} (fraction of the max margin, l1 / l2)")
@@ -81,12 +81,13 @@ plt.show()
 # Reading the figure
 # ------------------
 # At ``alpha = 10`` the l2-normalized margin stays near its maximum (0.97
-# of it at ``1e-10``, 0.998 at ``1e-300``) over the whole range of losses and the l1-normalized one well below its own: the
-# kernel regime. At ``alpha = 0.3`` and depth 2 the l1-normalized margin
-# approaches its maximum and the l2 one stays away from its own: the rich
-# regime. In between, the same network moves from one to the other as the
-# loss goes down, and for ``alpha`` of order one the move is still under way
-# at ``1e-300``.
+# of it at ``1e-10``, 0.998 at ``1e-300``) over the whole range of losses
+# and the l1-normalized one well below its own: the kernel regime. At
+# ``alpha = 0.3`` and depth 2 the l1-normalized margin approaches its
+# maximum and the l2 one stays away from its own: the rich regime. In
+# between, the same network moves from one to the other as the loss goes
+# down, and for ``alpha`` of order one the move is still under way at
+# ``1e-300``.
 #
 # Depth 3 differs in its rich limit: it is a stationary point of the
 # max-margin problem for the quasi-norm ``l_{2/3}``, not the l1 max margin,

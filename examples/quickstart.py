@@ -50,7 +50,8 @@ print("90%-supp: features carrying 90% of |coef|; cos(w*): cosine with the teach
 print(f"{'model':<34} {'cos(l2)':>8} {'l1-ratio':>9} {'90%-supp':>8} {'cos(w*)':>8}")
 svc = LinearSVC(C=1e4, fit_intercept=False, max_iter=100_000).fit(X, y)
 show("LinearSVC(C=1e4)", svc.coef_[0])
-for alpha, target in [(100.0, 1e-10), (1.0, 1e-10), (0.1, 1e-10), (0.1, 1e-100), (0.1, 1e-300)]:
+settings = [(100.0, 1e-10), (1.0, 1e-10), (0.1, 1e-10), (0.1, 1e-100), (0.1, 1e-300)]
+for alpha, target in settings:
     start = time.perf_counter()
     clf = DiagonalLinearClassifier(alpha=alpha, target_loss=target, fit_intercept=False)
     clf.fit(X, y)
