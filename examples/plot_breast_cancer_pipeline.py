@@ -118,7 +118,8 @@ fig, axes = plt.subplots(len(coefs), 1, figsize=(9, 8), sharex=True,
 for ax, (name, coef) in zip(axes, coefs.items()):
     ax.bar(np.arange(coef.size), coef / np.abs(coef).max())
     ax.set_ylabel("coef / max")
-    ax.set_title(f"{name}: {n_active(coef)} active features", fontsize="medium")
+    title = name.replace("alpha=", r"$\alpha$ = ").replace("D=", "depth ")
+    ax.set_title(f"{title}: {n_active(coef)} active features", fontsize="medium")
 axes[-1].set_xticks(np.arange(coefs[name].size))
 axes[-1].set_xticklabels(data.feature_names, rotation=90, fontsize="small")
 plt.show()

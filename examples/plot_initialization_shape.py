@@ -23,6 +23,7 @@ rely on that one. The path function accepts one scale vector per row of
 # -----------------------------------
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from sklearn_implicit import max_margin
 from sklearn_implicit import implicit_bias_path
@@ -69,30 +70,39 @@ for name, coef in zip(names, path.coef):
 # %%
 # Figure
 # ------
-fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
+# Colour: the initialization shape (or the l1 max margin); line style: the
+# feature. The l1 max margin's shares are constant, drawn in red over the
+# range of losses.
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
 neg_log10 = -np.log10(target_losses)
-for name, coef, color in zip(names, path.coef, ["C0", "C1", "C2"]):
+labels = [r"uniform $\alpha = 0.1$", r"$\alpha$ of $x_0$ $\times\,10$",
+          r"$\alpha$ of $x_1$ $\times\,10$", "l1 max margin"]
+colors = ["C0", "C1", "C2", "C3"]
+for coef, color in zip(path.coef, colors):
     s0, s1, _ = shares(coef)
-    ax0.plot(neg_log10, s0, "-", color=color, label=f"{name}: x0")
-    ax0.plot(neg_log10, s1, "--", color=color, label=f"{name}: x1")
-ax0.axhline(l1_shares[0], color="k", linewidth=1, label="l1 max margin: x0")
-ax0.axhline(l1_shares[1], color="k", linewidth=1, linestyle="--",
-            label="l1 max margin: x1")
-ax0.set_xlabel("-log10(training loss)")
-ax0.set_ylabel("share of sum |coef|")
+    ax0.plot(neg_log10, s0, "-", color=color, linewidth=2)
+    ax0.plot(neg_log10, s1, "--", color=color, linewidth=2)
+for share, style in zip(l1_shares[:2], ["-", "--"]):
+    ax0.plot(neg_log10[[0, -1]], [share, share], style, color=colors[3],
+             linewidth=1.5)
+ax0.set_xlabel(r"$-\log_{10}$(training loss)")
+ax0.set_ylabel(r"share of $\|\beta\|_1$")
 ax0.set_ylim(0, 1)
-ax0.legend(fontsize="x-small", ncol=2, loc="upper center",
-           bbox_to_anchor=(0.5, -0.15))
+ax0.legend(handles=[Line2D([], [], color="0.3", linestyle="-", label=r"on $x_0$"),
+                    Line2D([], [], color="0.3", linestyle="--", label=r"on $x_1$")],
+           loc="center right", bbox_to_anchor=(1.0, 0.485), fontsize="medium")
 ax0.set_title("Which feature carries the weight")
 
 width = 0.2
 final = [shares(coef[-1]) for coef in path.coef] + [l1_shares]
-for k, (label, values) in enumerate(zip(names + ["l1 max margin"], final)):
-    ax1.bar(np.arange(3) + (k - 1.5) * width, values, width, label=label)
-ax1.set_xticks(np.arange(3), ["x0", "x1", "38 noise features"])
-ax1.set_ylabel("share of sum |coef| at L = 1e-300")
-ax1.legend(fontsize="small")
+for k, (label, values, color) in enumerate(zip(labels, final, colors)):
+    ax1.bar(np.arange(3) + (k - 1.5) * width, values, width, color=color,
+            label=label)
+ax1.set_xticks(np.arange(3), [r"$x_0$", r"$x_1$", "38 noise features"])
+ax1.set_ylabel(r"share of $\|\beta\|_1$ at $L = 10^{-300}$")
 ax1.set_title("At the smallest loss")
+fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center",
+           ncol=4, fontsize="medium")
 plt.show()
 
 # %%

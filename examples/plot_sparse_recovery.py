@@ -72,20 +72,27 @@ coefs = np.array(coefs)
 # Figure: distances and three coefficient profiles
 # ------------------------------------------------
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-ax0.loglog(alphas, [rel_dist(c, teacher) for c in coefs], "o-", label="teacher")
+# Basis pursuit equals the teacher here, so the two curves coincide: the
+# teacher's is drawn wide and light underneath, basis pursuit's on top.
+ax0.loglog(alphas, [rel_dist(c, teacher) for c in coefs], "o-", color="C0",
+           linewidth=6, markersize=13, alpha=0.35, label="to the teacher")
 ax0.loglog(alphas, [rel_dist(c, basis_pursuit) for c in coefs], "s--",
-           label="basis pursuit (min l1)")
-ax0.loglog(alphas, [rel_dist(c, min_l2) for c in coefs], "^:",
-           label="min-l2 interpolant")
-ax0.set_xlabel("alpha")
+           color="C1", markersize=5, label="to basis pursuit (min l1)")
+ax0.loglog(alphas, [rel_dist(c, min_l2) for c in coefs], "^:", color="C2",
+           label="to the min-l2 interpolant")
+ax0.set_xlabel(r"$\alpha$")
 ax0.set_ylabel("relative distance of the flow's limit")
 ax0.legend()
-ax0.set_title("Limit of the flow vs. alpha")
+ax0.set_title(r"Limit of the flow vs. $\alpha$")
 
+# Only the teacher's nonzero entries are starred (open stars, so that the
+# points inside them show).
 support = np.flatnonzero(teacher)
-ax1.plot(teacher, "k*", markersize=12, label="teacher")
+ax1.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+ax1.plot(support, teacher[support], "*", color="k", markerfacecolor="none",
+         markersize=18, markeredgewidth=1.2, label="teacher (nonzero entries)")
 for k, marker in zip([0, len(alphas) // 2, len(alphas) - 1], ["o", "s", "^"]):
-    ax1.plot(coefs[k], marker, markersize=4, label=f"alpha={alphas[k]:.3g}")
+    ax1.plot(coefs[k], marker, markersize=4, label=rf"$\alpha = {alphas[k]:.3g}$")
 ax1.set_xlabel("feature")
 ax1.set_ylabel("coefficient")
 ax1.legend(fontsize="small")
@@ -95,10 +102,12 @@ plt.show()
 # %%
 # Reading the figure
 # ------------------
-# At small ``alpha`` the limit of the flow is basis pursuit, which here
-# recovers the teacher exactly (the teacher and basis-pursuit curves
-# coincide): the sparse vector is found with no l1 penalty and no tuning,
-# only from where training starts. At large ``alpha``
+# At small ``alpha`` the limit of the flow is basis pursuit (a relative
+# distance of ``5.4e-4`` at ``alpha = 0.001``), which here recovers the
+# teacher to rounding (``9e-16``), so the teacher and basis-pursuit curves
+# coincide: the sparse vector is found with no l1 penalty and no tuning,
+# only from where training starts; on the right, the ``alpha = 0.001``
+# coefficients sit inside the teacher's stars and on zero elsewhere. At large ``alpha``
 # it is the minimum-l2 interpolant, which spreads the weight over all
 # features and misses the teacher (its distance to the minimum-l2
 # interpolant levels off near the integrator's tolerance). In between, the
