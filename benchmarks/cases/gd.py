@@ -7,12 +7,12 @@ are extrapolated, not run.
 """
 
 import numpy as np
-from gd_baseline import extrapolated_steps, gradient_descent, tail_slope
 
 from common import (
     DEFAULT_TOL, _check, _result, direction_error, fit_flow, make_problem, median_ratio,
     paired_times, reference, signed_design,
 )
+from gd_baseline import extrapolated_steps, gradient_descent, tail_slope
 
 
 def run(settings):
