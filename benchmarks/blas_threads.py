@@ -18,8 +18,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit._config import config_context
+from sklearn_implicit import DiagonalLinearClassifier, config_context
 
 SETTINGS = (1, 2, "auto")
 

@@ -4,10 +4,10 @@ This is the way public research code trains these models (e.g. the
 experiments of Moroshko et al. 2020): weights ``u, v`` with
 ``beta = u**D - v**D``, ``u = v = alpha`` at the start, and
 ``(u, v) <- (u, v) - lr * grad L(u, v)`` with a fixed step. It is the baseline
-the exact gradient flow is compared with in ``benchmarks/run.py``.
+the exact gradient flow is compared with in case ``gd`` (``cases/gd.py``).
 
 The loss and its gradient come from the package's own log-space loss objects
-(:mod:`sklearn_implicit._losses`), so the baseline differs from the flow only
+(``LOSSES``, through ``common.py``), so the baseline differs from the flow only
 in how the trajectory is followed, and the loss is computed without underflow.
 One step costs one gradient evaluation: the products ``Z @ beta`` and
 ``Z.T @ r``, plus O(n + d) elementwise work.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sklearn_implicit._losses import LOSSES
+from common import LOSSES
 
 
 @dataclass
