@@ -44,3 +44,7 @@ def test_floors_pin_every_lower_bound():
     for name, bound in floors.items():
         assert _release(pins[name]) == _release(bound), name
 
+
+def test_ci_runs_the_floors_job():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert '-e ".[test]" -c .ci/floors.txt' in ci
