@@ -16,7 +16,6 @@ from ..utils._sklearn_compat import Interval, _fit_context
 from ..utils._validation import check_alpha, check_weights, plain, scale_advice
 from .base import BaseFlowEstimator, keep_state_on_error
 
-
 # Data whose largest absolute value lies outside [2**-_SCALE_EXP,
 # 2**_SCALE_EXP] are fitted at unit scale (about 1e-50 to 1e50; up to 1e150
 # fits were measured exact, at 1e155 the squares of the least-squares fit

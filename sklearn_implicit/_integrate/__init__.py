@@ -17,8 +17,8 @@ through them:
 - :mod:`.batch`: many flows on one design matrix, their products stacked.
 """
 
-from .flow import FlowResult, FlowState, LinearFlow
 from .driver import integrate
+from .flow import FlowResult, FlowState, LinearFlow
 from .problem import SOLVERS, fit_flow_batch, fit_one_flow
 
 __all__ = [

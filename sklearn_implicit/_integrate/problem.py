@@ -14,8 +14,8 @@ from .._config import blas_limit
 from ..utils._validation import plain
 from .auto import AutoStepper
 from .batch import FlowBatch
-from .flow import FlowState, LinearFlow
 from .driver import integrate
+from .flow import FlowState, LinearFlow
 from .jacobian import supports_stiff
 from .rosenbrock import Rodas4
 
