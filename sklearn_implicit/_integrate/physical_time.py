@@ -19,8 +19,7 @@ def advance_time(T, tau, h, log_rates, log_rate_end, weights, span, previous=Non
     at a loss of 1e-300). The decay of ``T`` is therefore exact, and the
     increment of ``t`` is the method's quadrature of ``dt/dtau`` (Lawson's
     form; relative error below about 1e-5 while ``log dt/dtau`` changes by
-    less than ``span`` over the step: 2 for Dormand-Prince 5(4), 4 for
-    DOP853). Over longer steps ``dt/dtau`` grows
+    less than ``span`` over the step, 4 for DOP853). Over longer steps ``dt/dtau`` grows
     exponentially (like ``exp(tau)``) and ``log dt/dtau`` is interpolated
     instead: by the parabola through the ends and ``previous`` (``(tau,
     log dt/dtau)`` at the start of the previous step; see
