@@ -307,3 +307,21 @@ def test_features_of_1e160_are_fitted_exactly():
         ref = DiagonalLinearRegressor(alpha=0.1 * np.sqrt(scale)).fit(X, X[:, 0])
         np.testing.assert_allclose(est.coef_ * scale, ref.coef_, rtol=1e-6, atol=1e-9)
         assert est.converged_[0] and est.loss_[0] < 1e-10
+
+
+def test_small_initialization_crosses_its_plateau_instead_of_stopping():
+    # Features of 1e-200 need coefficients of 1e200 from alpha = 0.1: at
+    # unit scale, an initialization of about 1e-101, whose flow stays near
+    # the saddle at 0 for decades of time. Its loss and coefficients barely
+    # move there, and the convergence test (and the stall test) took that
+    # for the end: 50 evaluations, converged_=True, a relative residual of
+    # 0.99. Only a flow near its infimum can have converged.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    y = X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = DiagonalLinearRegressor(alpha=0.1).fit(X * 1e-200, y)
+    residual = np.linalg.norm(est.predict(X * 1e-200) - y) / np.linalg.norm(y)
+    assert est.converged_[0] and residual < 1e-6
+    assert est.coef_[0] * 1e-200 == pytest.approx(1.0, rel=1e-6)

@@ -194,7 +194,9 @@ def integrate(
         if slope < _STALL_SLOPE and slope < 0.5 * max_slope and flow.may_stall(ev.predictions):
             status = "stalled"
             break
-        if converge and _converged(moved, h, ev.coef, tol):
+        # (near its infimum only: in a plateau the coefficients barely move
+        # either, for decades of time)
+        if converge and _converged(moved, h, ev.coef, tol) and flow.may_stall(ev.predictions):
             records.append(history_record(flow, ev, tau, log_time))
             status = "converged"
             break

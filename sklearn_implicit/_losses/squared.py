@@ -4,6 +4,10 @@ import numpy as np
 
 from ._common import LOG_2, weighted_log_mean
 
+# Relative residual above which a slow flow is crossing a plateau, not
+# stalled at a floor.
+_PLATEAU_RESIDUAL = 1e-6
+
 
 class SquaredLoss:
     """l(p) = (p - y)**2 / 2 for targets ``y`` held by the loss.
@@ -46,9 +50,14 @@ class SquaredLoss:
         return np.zeros_like(p)
 
     def may_stall(self, predictions):
-        # The infimum is positive unless y lies in the span of the columns,
-        # and even then rounding puts a floor under the loss.
-        return True
+        # The loss may have a positive infimum (y outside the span of the
+        # columns), and rounding puts a floor under it anyway. A flow that
+        # has not yet fitted y to 1e-6 relative is not at such a floor: a
+        # small initialization crosses plateaus (saddles) at any residual,
+        # where the loss barely moves for decades of time and its slope
+        # looks like a stall's.
+        residual = np.sum((predictions - self.y) ** 2)
+        return not residual > _PLATEAU_RESIDUAL**2 * np.sum(self.y**2)
 
     def diagnostics(self, predictions, coef):
         """History fields: the norms of ``coef`` that the implicit bias trades."""
