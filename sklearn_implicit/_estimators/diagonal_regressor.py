@@ -75,7 +75,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         Fit a free intercept by centering ``X`` and ``y`` (weighted means),
         as scikit-learn's linear regressors do: the flow runs on the centered
         data (equivalently, the intercept is at every moment the best one for
-        the current ``beta``), so the implicit bias acts on the coefficients
+        the current :math:`\beta`), so the implicit bias acts on the coefficients
         only and the limit is comparable with basis pursuit and the
         minimum-norm interpolant. (A constant column trained as one more
         diagonal weight, as in the classifiers, would make the intercept part
