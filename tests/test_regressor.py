@@ -250,7 +250,9 @@ def test_errors():
         DiagonalLinearRegressor(target_loss=-1.0).fit(X, y)
     with pytest.raises(ValueError, match="depth must be an integer"):
         min_potential_interpolant(X, y, depth=1)
-    with pytest.raises(ValueError, match="non-zero"):
+    # all-zero weights: scikit-learn >= 1.9 rejects them in _check_sample_weight
+    # ("at least one non-zero number"); before, the package's own check does
+    with pytest.raises(ValueError, match="non-zero|positive sum"):
         min_potential_interpolant(X, y, sample_weight=np.zeros(len(y)))
 
 
@@ -260,3 +262,48 @@ def test_nothing_to_fit_gives_zero_coef():
     np.testing.assert_array_equal(reg.coef_, 0.0)
     assert reg.intercept_ == pytest.approx(3.0)
     assert min_potential_interpolant(X, np.full(len(X), 3.0)).intercept == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("exponent", [400, -400])
+def test_data_far_from_unit_scale_follow_the_same_path(depth, exponent):
+    # X * c with alpha * c**(-1/D) is the same flow as (X, alpha) under
+    # u -> c**(-1/D) u: beta / c, the same losses, time c**(-2/D) t. With
+    # c = 2**400 (about 1e120) or its inverse, the squares of the data leave
+    # float64 and the estimator fits at unit scale internally.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((12, 30))
+    y = X[:, :2] @ np.array([1.5, -1.0]) + 0.3
+    c = 2.0**exponent
+    # at a target loss (the time and history are exact there) and at the limit
+    for target in (1e-4, 0.0):
+        kwargs = dict(depth=depth, tol=1e-9, target_loss=target)
+        ref = DiagonalLinearRegressor(alpha=0.2, **kwargs).fit(X, y)
+        big = DiagonalLinearRegressor(alpha=0.2 * c ** (-1 / depth), **kwargs).fit(X * c, y)
+        assert ref.converged_[0] == big.converged_[0] == (target == 0)
+        scale = np.abs(ref.coef_).max()
+        np.testing.assert_allclose(big.coef_ * c, ref.coef_, rtol=1e-6, atol=1e-8 * scale)
+        assert big.intercept_ == pytest.approx(ref.intercept_, rel=1e-6)
+        h, h_ref = big.history_[0], ref.history_[0]
+        np.testing.assert_allclose(h["l1_norm"][-1] * c, h_ref["l1_norm"][-1], rtol=1e-6)
+        if target:
+            assert big.log10_loss_[0] == pytest.approx(np.log10(target), abs=1e-9)
+            assert big.log10_time_[0] == pytest.approx(
+                ref.log10_time_[0] - 2 / depth * np.log10(c), abs=1e-5)
+            # (records between stops fall at step ends, which differ)
+            assert h["log10_loss"][-1] == pytest.approx(h_ref["log10_loss"][-1], abs=1e-9)
+
+
+def test_features_of_1e160_are_fitted_exactly():
+    # At 1e155 and beyond, the least-squares fit's squares overflow; the
+    # flow ran 14 evaluations and returned coefficients 100 times too small
+    # with converged_=True.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    for scale in (1e160, 1e300):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = DiagonalLinearRegressor(alpha=0.1).fit(X * scale, X[:, 0])
+        ref = DiagonalLinearRegressor(alpha=0.1 * np.sqrt(scale)).fit(X, X[:, 0])
+        np.testing.assert_allclose(est.coef_ * scale, ref.coef_, rtol=1e-6, atol=1e-9)
+        assert est.converged_[0] and est.loss_[0] < 1e-10

@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -14,6 +15,25 @@ from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, _fit_context
 from ..utils._validation import check_alpha, check_weights, plain, scale_advice
 from .base import BaseFlowEstimator, keep_state_on_error
+
+# Data whose largest absolute value lies outside [2**-_SCALE_EXP,
+# 2**_SCALE_EXP] are fitted at unit scale (about 1e-50 to 1e50; up to 1e150
+# fits were measured exact, at 1e155 the squares of the least-squares fit
+# overflow).
+_SCALE_EXP = 166
+
+
+def _unit_scale(A):
+    """The power of two ``a`` (0 for data near unit scale) such that
+    ``A / 2**a`` has its largest absolute value in [0.5, 1).
+
+    Dividing by a power of two is exact, so the rescaled data are the data.
+    """
+    top = abs(A).max() if A.size else 0.0
+    if not 0 < top < np.inf:
+        return 0
+    exponent = int(np.frexp(top)[1])
+    return exponent if abs(exponent) > _SCALE_EXP else 0
 
 
 class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
@@ -53,7 +73,13 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     integrator reaches the limit of interpolating and non-interpolating
     problems alike. Near the limit the flow is stiff (its slowest and fastest
     directions differ by about :math:`1 / \alpha^2` in rate), so it is
-    followed by a linearly implicit (Rosenbrock) method.
+    followed by a linearly implicit (Rosenbrock) method. Data far from unit
+    scale (largest absolute value of ``X`` or ``y`` beyond about
+    :math:`10^{50}` or below :math:`10^{-50}`) are divided by powers of two,
+    exactly, and fitted with ``alpha`` rescaled so that the path is the
+    same: gradient flow is invariant under this change of units up to the
+    speed of its clock, and every attribute is reported in the units of the
+    data.
 
     Parameters
     ----------
@@ -261,48 +287,80 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         n_features = X.shape[1]
         alpha = check_alpha(self.alpha, n_features)
         self._scale_advice = scale_advice(X)
+        # Data far from unit scale are fitted at unit scale: the same path
+        # (see _unit_scale), whose squares and products float64 can hold.
+        x_exp, y_exp = _unit_scale(X), _unit_scale(Y)
+        if x_exp or y_exp:
+            X = X * 2.0**-x_exp if sp.issparse(X) else np.ldexp(X, -x_exp)
+            Y = np.ldexp(Y, -y_exp)
+            # beta' = 2**(x_exp - y_exp) beta, u' = 2**((x_exp - y_exp) / D) u
+            alpha = alpha * 2.0 ** ((x_exp - y_exp) / self.depth)
+        self._exponents = (x_exp, y_exp)
+        target_loss = np.ldexp(float(self.target_loss), -2 * y_exp)
         if self.fit_intercept:
             X, Y, x_mean, y_mean = center(X, Y, sample_weight)
         fit, min_loss = least_squares_fit(X, Y, sample_weight)
         initial_loss = sample_weight @ Y**2 / (2 * sample_weight.sum())
-        if self.target_loss > 0 and np.any(self.target_loss >= initial_loss):
+        if self.target_loss > 0 and np.any(target_loss >= initial_loss):
             raise ValueError(
                 f"target_loss must be 0 (the limit of the flow) or below the loss "
-                f"at initialization (beta = 0), {initial_loss.min():.6g}; got "
+                f"at initialization (beta = 0), "
+                f"{np.ldexp(initial_loss.min(), 2 * y_exp):.6g}; got "
                 f"target_loss={plain(self.target_loss)!r}."
             )
         # The flow runs on the fitted values: its gradient is the same (the
         # residual y - fit is orthogonal to the columns) and its loss is
         # L - L_min, which vanishes at the limit.
-        targets = np.maximum(self.target_loss - min_loss, 0.0)
+        targets = np.maximum(target_loss - min_loss, 0.0)
         key = self._warm_key(n_features, Y.shape[1])
         starts = self._warm_starts(key, targets)
         n_targets = Y.shape[1]
         labels = ["" if n_targets == 1 else f"[target {k}] " for k in range(n_targets)]
-        self.min_loss_ = min_loss
+        self._min_loss = min_loss  # at unit scale
+        with np.errstate(over="ignore"):
+            self.min_loss_ = np.ldexp(min_loss, 2 * y_exp)
         results = self._run_flows(
             [X] * n_targets, [SquaredLoss(fit[:, k]) for k in range(n_targets)],
             sample_weight, starts, targets, labels, alpha,
         )
         coef = np.array([r.coef for r in results])
         intercept = y_mean - coef @ x_mean if self.fit_intercept else np.zeros(n_targets)
+        coef, intercept = np.ldexp(coef, y_exp - x_exp), np.ldexp(intercept, y_exp)
         self.coef_ = coef[0] if y.ndim == 1 else coef
         self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
         with np.errstate(divide="ignore"):
             log_loss = np.logaddexp([r.log_loss for r in results], np.log(min_loss))
-        self.loss_ = np.exp(log_loss)
+        log_loss = log_loss + 2 * y_exp * np.log(2.0)
+        with np.errstate(over="ignore"):
+            self.loss_ = np.exp(log_loss)
         self.log10_loss_ = log_loss / LN10
         self.converged_ = targets == 0
         self._store_flows(results, starts, key)
+        self.log10_time_ = self.log10_time_ - self._log10_time_unit()
         self._warn(results, [f"target {k}" for k in range(n_targets)])
         return self
 
+    def _log10_time_unit(self):
+        """``log10(t' / t)``, the flow time at unit scale over the user's.
+
+        With ``X' = X / 2**a``, ``y' = y / 2**b``, ``u' = c u`` (``c**D =
+        2**(a - b)``) the loss is ``L' = L / 4**b`` and gradient flow runs
+        ``c**2 4**b`` times faster in ``t'`` than in ``t``.
+        """
+        x_exp, y_exp = self._exponents
+        return ((2 / self.depth) * (x_exp - y_exp) + 2 * y_exp) * np.log10(2.0)
+
     def _flow_history(self, k, history):
+        x_exp, y_exp = self._exponents
+        shift = 2 * y_exp * np.log10(2.0)
         excess = history["log10_loss"]
         with np.errstate(divide="ignore"):
-            total = np.logaddexp(excess * LN10, np.log(self.min_loss_[k])) / LN10
-        return {"log10_loss": total, "log10_excess_loss": excess,
-                **{name: v for name, v in history.items() if name != "log10_loss"}}
+            total = np.logaddexp(excess * LN10, np.log(self._min_loss[k])) / LN10
+        scaled = {"log10_loss": total + shift, "log10_excess_loss": excess + shift,
+                  "log10_time": history["log10_time"] - self._log10_time_unit(),
+                  "l1_norm": np.ldexp(history["l1_norm"], y_exp - x_exp),
+                  "l2_norm": np.ldexp(history["l2_norm"], y_exp - x_exp)}
+        return {**scaled, **{name: v for name, v in history.items() if name not in scaled}}
 
     def _flow_warning(self, k, r, which):
         if r.status == "max_iter":

@@ -8,7 +8,7 @@ through them:
 - :mod:`.flow`: :class:`LinearFlow`, the velocity of a network on a loss in
   the clock ``tau = -log L``; the contract with the networks is
   :class:`~sklearn_implicit._networks.Network`.
-- :mod:`.integrate`: :func:`integrate`, the step-size control, exact stops,
+- :mod:`.driver`: :func:`integrate`, the step-size control, exact stops,
   stall detection and history (:mod:`.history`).
 - step methods: :mod:`.explicit` (DOP853), :mod:`.rosenbrock` (RODAS4, with
   :mod:`.jacobian`, :mod:`.shifted_solvers` and the cost model
@@ -17,8 +17,8 @@ through them:
 - :mod:`.batch`: many flows on one design matrix, their products stacked.
 """
 
+from .driver import integrate
 from .flow import FlowResult, FlowState, LinearFlow
-from .integrate import integrate
 from .problem import SOLVERS, fit_flow_batch, fit_one_flow
 
 __all__ = [

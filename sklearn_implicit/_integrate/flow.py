@@ -3,7 +3,7 @@
 Nothing in this subpackage knows about scikit-learn. A :class:`LinearFlow`
 binds a network (see :mod:`sklearn_implicit._networks`), a loss (see
 :mod:`sklearn_implicit._losses`) and a design matrix, and evaluates the
-flow's velocity; :func:`~sklearn_implicit._integrate.integrate.integrate`
+flow's velocity; :func:`~sklearn_implicit._integrate.driver.integrate`
 follows its trajectory.
 
 The clock

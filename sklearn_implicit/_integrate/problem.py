@@ -14,8 +14,8 @@ from .._config import blas_limit
 from ..utils._validation import plain
 from .auto import AutoStepper
 from .batch import FlowBatch
+from .driver import integrate
 from .flow import FlowState, LinearFlow
-from .integrate import integrate
 from .jacobian import supports_stiff
 from .rosenbrock import Rodas4
 
@@ -34,7 +34,7 @@ def fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_i
     """Integrate one problem; module level so joblib can ship it.
 
     ``target_loss = 0`` follows the flow until it has converged (a loss whose
-    minimum is 0, see :func:`~sklearn_implicit._integrate.integrate.integrate`). A decreasing
+    minimum is 0, see :func:`~sklearn_implicit._integrate.driver.integrate`). A decreasing
     array of targets records the state at each (``result.stops``) and ends at
     the last one. ``solver`` names the step method (see :data:`SOLVERS`).
     """

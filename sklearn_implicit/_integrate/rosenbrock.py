@@ -5,7 +5,7 @@ embedded order 3, L-stable and stiffly accurate; a Rosenbrock method, so
 its order needs the exact Jacobian (:mod:`.jacobian`) at every step. It
 satisfies the stepper contract of
 :class:`~sklearn_implicit._integrate.explicit.ExplicitRungeKutta` and plugs
-into :func:`~sklearn_implicit._integrate.integrate.integrate` unchanged.
+into :func:`~sklearn_implicit._integrate.driver.integrate` unchanged.
 
 The physical-time component ``T`` (``dT/dtau = dt/dtau exp(-tau) - T``) is a
 stage variable too, with the exact ``-1`` as its own Jacobian (it becomes

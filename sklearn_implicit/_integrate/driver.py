@@ -1,4 +1,4 @@
-"""Follow a flow through its stops: :func:`integrate`.
+"""Follow a flow through its stops: :func:`integrate`, the driver of the steps.
 
 Accuracy
 --------
@@ -157,10 +157,21 @@ def integrate(
         log_time_new = np.log(T_new) + tau_new + unit if T_new > 0 else log_time
         stop = _stop_state(flow, new_state, tau_new, log_time_new) if last else None
         if last and stop is None:
-            # The loss cannot be put on the target from there: the step went
-            # astray although its error estimate passed.
-            h *= 0.25
-            continue
+            behind = -ev_new.log_loss
+            if clock_check and -ev.log_loss < behind < tau_new:
+                # The clock ran ahead of the loss (at a loose tol -log L may
+                # drift from the clock by tol * tau per step, and the drifts
+                # add up), too far for the stop's Newton correction. The new
+                # point is on the path, past the last one, where its loss
+                # puts it: the clock is set back to the loss there, and a
+                # later step makes the stop.
+                tau_new, last = behind, False
+                T_new = np.exp(log_time_new - unit - tau_new) if T_new > 0 else 0.0
+            else:
+                # The loss cannot be put on the target from there: the step
+                # went astray although its error estimate passed.
+                h *= 0.25
+                continue
         tau = tau_new
         moved = ev_new.coef - ev.coef
         state, T, ev = new_state, T_new, ev_new
