@@ -87,7 +87,6 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "backreferences_dir": "gen_modules/backreferences",
     "doc_module": ("sklearn_implicit",),
-    "reference_url": {"sklearn_implicit": None},
     "abort_on_example_error": True,
     # No timing page in the source tree (each example page shows its time).
     "write_computation_times": False,
@@ -99,8 +98,25 @@ html_title = "sklearn-implicit"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    # Four links and "More" leave room for the search field at 1280 px; the
+    # other pages are in the left sidebar.
+    "header_links_before_dropdown": 4,
+}
+# The theme's default left sidebar lists the subpages of the current
+# top-level page, and most pages here have none (it would be empty): show
+# the whole site instead, with the current page's subpages (the examples,
+# the API pages) open. The landing page has its own table of contents.
+html_sidebars = {
+    "**": ["sidebar-site-nav"],
+    "index": [],
 }
 html_static_path = []
+
+# Deprecation warnings of sphinx-gallery are shown, so that docs/build.sh,
+# which fails on any "deprecat" in the build log, catches them (Python hides
+# them by default). Its deprecated options are reported through its logger.
+warnings.filterwarnings("default", category=DeprecationWarning,
+                        module="sphinx_gallery")
 
 # Matplotlib's non-interactive backend warns on plt.show() in the gallery.
 warnings.filterwarnings("ignore", message=".*non-interactive.*",

@@ -138,12 +138,29 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             return super().decision_function(X)
 
     def predict_proba(self, X):
-        """Probability estimates from the decision values.
+        r"""Probability estimates from the decision values.
 
-        The logistic loss models ``P(y = classes_[1] | x) = sigmoid(f(x))``;
-        the exponential loss is minimized by half the log-odds, so it uses
-        ``sigmoid(2 f(x))``. With more than two classes the one-vs-rest
+        The logistic loss models the probability of the class
+        ``classes_[1]`` as :math:`\sigma(f(x))`, where :math:`f` is the
+        decision function and :math:`\sigma(t) = 1 / (1 + e^{-t})`; the
+        exponential loss is minimized by half the log-odds, so it uses
+        :math:`\sigma(2 f(x))`. With more than two classes the one-vs-rest
         probabilities are normalized to sum to one.
+
+        The probabilities saturate, by design: on separable data the flow
+        drives every margin to infinity (the implicit bias fixes the
+        direction of ``coef_``, while its norm grows like
+        :math:`\log(1 / L)` and is set by ``target_loss``). In double
+        precision the probability of the predicted class is exactly 1 once
+        :math:`|f(x)|` exceeds about 18.8 (37.6 for the logistic loss), and
+        that of the other class exactly 0 beyond about 372.6 (745.1): a
+        model trained to ``target_loss=1e-100`` returns probabilities of
+        exactly 0 and 1 for most points. They are the loss's link function
+        at the point where training stopped, not calibrated probabilities.
+        For those, learn the scale of the decision values on held-out data
+        with :class:`~sklearn.calibration.CalibratedClassifierCV`
+        (``method="sigmoid"``); see :ref:`probabilities` in the user
+        guide.
 
         Parameters
         ----------
@@ -152,6 +169,11 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+
+        See Also
+        --------
+        sklearn.calibration.CalibratedClassifierCV : Calibrated probabilities
+            from the decision values, fitted on held-out data.
         """
         return np.exp(self.predict_log_proba(X))
 

@@ -11,37 +11,39 @@ from .classifier import BaseFlowClassifier
 
 
 class DeepLinearClassifier(BaseFlowClassifier):
-    """Linear classifier trained as a fully connected deep linear network.
+    r"""Linear classifier trained as a fully connected deep linear network.
 
-    The predictor is ``f(x) = w_D . W_{D-1} ... W_1 x + intercept``, a product
-    of ``depth`` weight matrices with hidden widths ``width``; it is linear in
-    ``x`` with end-to-end coefficients ``beta = W_1^T ... W_{D-1}^T w_D``.
-    ``fit`` follows the continuous-time gradient flow
-    ``dW_l/dt = -grad_{W_l} L`` of the training loss from a random
-    initialization of scale ``alpha`` and returns the point at which the loss
-    first equals ``target_loss``. On linearly separable data the direction of
-    ``beta`` tends, as the loss goes to 0, to the l2 max-margin (hard-margin
-    SVM) direction and the layers align to rank one (Ji & Telgarsky, 2019);
-    at large ``alpha`` and moderate targets the model stays close to its
+    The predictor is :math:`f(x) = w_D^\top W_{D-1} \cdots W_1 x + b`
+    (:math:`b` the intercept), a product of :math:`D` = ``depth`` weight
+    matrices with hidden widths ``width``; it is linear in :math:`x` with
+    end-to-end coefficients
+    :math:`\beta = W_1^\top \cdots W_{D-1}^\top w_D`. ``fit`` follows the
+    continuous-time gradient flow :math:`\dot W_l = -\nabla_{W_l} L` of the
+    training loss :math:`L` from a random initialization of scale ``alpha``
+    and returns the point at which the loss first equals ``target_loss``. On
+    linearly separable data the direction of :math:`\beta` tends, as the
+    loss goes to 0, to the :math:`\ell_2` max-margin (hard-margin SVM)
+    direction and the layers align to rank one (Ji & Telgarsky, 2019); at
+    large ``alpha`` and moderate targets the model stays close to its
     linearization at initialization (the kernel regime).
 
     The flow is integrated exactly (to the tolerance ``tol``), not approximated
-    by gradient descent: the clock is ``-log L``, so any target down to the
-    smallest positive float is reached without underflow, and an adaptive
-    Runge-Kutta method with error control follows the path. The data enter
-    only through ``X @ beta`` and ``X^T r``: a gradient evaluation costs two
-    products with ``X`` and ``O(width * (n_features + depth * width))``
-    operations for the layers.
+    by gradient descent: the clock is :math:`-\log L`, so any target down to
+    the smallest positive float is reached without underflow, and an
+    adaptive Runge-Kutta method with error control follows the path. The
+    data enter only through :math:`X \beta` and :math:`X^\top r`: a gradient
+    evaluation costs two products with :math:`X` and
+    ``O(width * (n_features + depth * width))`` operations for the layers.
 
     Parameters
     ----------
     alpha : float, default=1.0
         Initialization scale: every layer starts as ``alpha`` times a random
-        matrix of unit scale (see ``init``), so ``f`` starts of size about
-        ``alpha**depth`` (0 for the antisymmetric initialization).
+        matrix of unit scale (see ``init``), so :math:`f` starts of size
+        about :math:`\alpha^D` (0 for the antisymmetric initialization).
 
     depth : int, default=2
-        Number of layers ``D >= 2`` (``D - 1`` hidden layers).
+        Number of layers :math:`D \ge 2` (:math:`D - 1` hidden layers).
 
     width : int or tuple of int, default=32
         Width of every hidden layer, or a tuple of the ``depth - 1`` hidden
@@ -49,26 +51,31 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     init : {'antisymmetric', 'normal', 'orthogonal'}, default='antisymmetric'
         Random matrices of unit scale drawn from ``random_state``:
-        ``'normal'``: i.i.d. ``N(0, 1/fan_in)`` entries; ``'orthogonal'``:
+        ``'normal'``: i.i.d. :math:`\mathcal{N}(0, 1/\text{fan-in})`
+        entries; ``'orthogonal'``:
         Haar-random semi-orthogonal matrices (every singular value 1);
         ``'antisymmetric'``: the predictor is the difference of two
         ``'normal'`` networks that start from the same weights and are both
-        trained, so ``f = 0`` at initialization. It is the default because
-        the flow then starts at ``beta = 0`` and the loss of the other
-        estimators of this package (1 or log 2), whatever ``alpha``: the
+        trained, so :math:`f = 0` at initialization. It is the default
+        because the flow then starts at :math:`\beta = 0` and the loss of the
+        other estimators of this package (1 or :math:`\log 2`), whatever
+        ``alpha``: the
         answer carries no random initial function, and at large ``alpha``
         the flow is exactly in the kernel regime instead of being dominated
-        by an initial function of size ``alpha**depth``. It doubles the
+        by an initial function of size :math:`\alpha^D`. It doubles the
         number of weights.
 
     loss : {'exponential', 'logistic'}, default='exponential'
-        Per-sample loss of the margin ``m``: ``exp(-m)`` or ``log(1 + exp(-m))``.
+        Per-sample loss of the margin :math:`m`: :math:`e^{-m}` or
+        :math:`\log(1 + e^{-m})`.
 
     target_loss : float, default=1e-5
         The flow stops at the first time the training loss
-        ``sum_i s_i l(m_i) / sum_i s_i`` equals this value. Must lie below the
-        loss at initialization (1 for the exponential loss and log 2 for the
-        logistic loss with ``init='antisymmetric'``; the loss of the random
+        :math:`L = \sum_i s_i \ell(m_i) / \sum_i s_i` (sample weights
+        :math:`s_i`, margins :math:`m_i`) equals this value. Must lie below
+        the loss at initialization (1 for the exponential loss and
+        :math:`\log 2` for the logistic loss with ``init='antisymmetric'``;
+        the loss of the random
         initial predictor otherwise); values down to about 1e-308 are allowed.
 
     fit_intercept : bool, default=True
@@ -135,8 +142,8 @@ class DeepLinearClassifier(BaseFlowClassifier):
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        End-to-end coefficients ``beta`` (one row per one-vs-rest problem when
-        there are more than two classes).
+        End-to-end coefficients :math:`\beta` (one row per one-vs-rest
+        problem when there are more than two classes).
 
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts (zeros when ``fit_intercept=False``).
@@ -177,13 +184,15 @@ class DeepLinearClassifier(BaseFlowClassifier):
         One dict per binary problem with 1-D arrays sampled along the path (at
         the start, then at the first step past each decade of loss, and at the
         end): ``'log10_loss'``, ``'log10_time'``, ``'min_margin'`` (smallest
-        margin ``z_i (x_i . beta + b)``), ``'l1_margin'`` and ``'l2_margin'``
+        margin :math:`y_i (x_i^\top \beta + b)`, labels :math:`y_i = \pm 1`),
+        ``'l1_margin'`` and ``'l2_margin'``
         (that margin divided by the l1 and l2 norms of the end-to-end
         weights, intercept weight included), ``'n_evals'``, and the layer
         alignment: ``'alignment_min'``, the smallest ratio
-        ``sigma_1(W_l) / ||W_l||_F`` over the layers (1 when every layer has
-        rank one), and ``'adjacent_alignment_min'``, the smallest overlap
-        ``|<v_1(W_{l+1}), u_1(W_l)>|`` of the top right singular vector of a
+        :math:`\sigma_1(W_l) / \|W_l\|_F` over the layers (1 when every layer
+        has rank one), and ``'adjacent_alignment_min'``, the smallest overlap
+        :math:`|\langle v_1(W_{l+1}), u_1(W_l) \rangle|` of the top right
+        singular vector of a
         layer with the top left singular vector of the layer below (1 when
         adjacent layers line up); with ``init='antisymmetric'`` the worst of
         the two networks.

@@ -7,25 +7,28 @@ from .classifier import BaseFlowClassifier
 
 
 class DiagonalLinearClassifier(BaseFlowClassifier):
-    """Linear classifier trained as a diagonal linear network by gradient flow.
+    r"""Linear classifier trained as a diagonal linear network by gradient flow.
 
-    The predictor is ``f(x) = x . beta + intercept`` with
-    ``beta = u**depth - v**depth`` (elementwise) and ``u = v = alpha`` at
-    initialization, so ``beta = 0`` at the start. ``fit`` follows the
-    continuous-time gradient flow ``d(u, v)/dt = -grad L(u, v)`` of the
-    training loss and returns the point at which the loss first equals
-    ``target_loss``. Which separator this is, the *implicit bias* of training,
-    depends on ``alpha``, ``depth`` and ``target_loss``: large ``alpha`` and
-    moderate targets give the kernel regime (close to the l2 hard-margin SVM,
-    the LinearSVC answer); moderate ``alpha`` and tiny targets give the rich
-    regime (sparse, close to the l1 max-margin for ``depth=2``).
+    The predictor is :math:`f(x) = x^\top \beta + b` (:math:`b` the
+    intercept) with :math:`\beta = u^D - v^D` elementwise (:math:`D` the
+    ``depth``) and :math:`u = v = \alpha` at initialization, so
+    :math:`\beta = 0` at the start. ``fit`` follows the continuous-time
+    gradient flow :math:`\frac{d}{dt}(u, v) = -\nabla L(u, v)` of the
+    training loss :math:`L` and returns the point at which the loss first
+    equals ``target_loss``. Which separator this is, the *implicit bias* of
+    training, depends on ``alpha``, ``depth`` and ``target_loss``: large
+    ``alpha`` and moderate targets give the kernel regime (close to the
+    :math:`\ell_2` hard-margin SVM, the LinearSVC answer); moderate ``alpha``
+    and tiny targets give the rich regime (sparse, close to the
+    :math:`\ell_1` max-margin for ``depth=2``).
 
     The flow is integrated exactly (to the tolerance ``tol``), not approximated
     by gradient descent: the diagonal network's conservation law reduces it to
-    one number per feature (``log(u / v)``), the clock is ``-log L``, so any
-    target down to the smallest positive float is reached without underflow,
-    and an adaptive Runge-Kutta method with error control follows the path.
-    See Moroshko et al. (NeurIPS 2020) and Woodworth et al. (COLT 2020).
+    one number per feature (:math:`\log(u / v)`), the clock is
+    :math:`-\log L`, so any target down to the smallest positive float is
+    reached without underflow, and an adaptive Runge-Kutta method with error
+    control follows the path. See Moroshko et al. (NeurIPS 2020) and
+    Woodworth et al. (COLT 2020).
 
     Parameters
     ----------
@@ -34,21 +37,25 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         gives each feature its own scale (the "initialization shape"). With
         ``fit_intercept=True`` the intercept weight starts at the mean of
         ``alpha``. On data of unit scale, fits reach the target for
-        ``alpha**depth`` from 1e-300 to 1e300 (tested at depths 2, 3, 5, 10);
+        :math:`\alpha^D` from :math:`10^{-300}` to :math:`10^{300}` (tested at
+        depths 2, 3, 5, 10);
         beyond, where the network's first steps leave the float range,
         ``fit`` raises an error that says which way to change ``alpha``.
 
     depth : int, default=2
-        Depth ``D >= 2`` of the diagonal network.
+        Depth :math:`D \ge 2` of the diagonal network.
 
     loss : {'exponential', 'logistic'}, default='exponential'
-        Per-sample loss of the margin ``m``: ``exp(-m)`` or ``log(1 + exp(-m))``.
+        Per-sample loss of the margin :math:`m`: :math:`e^{-m}` or
+        :math:`\log(1 + e^{-m})`.
 
     target_loss : float, default=1e-5
         The flow stops at the first time the training loss
-        ``sum_i s_i l(m_i) / sum_i s_i`` equals this value. Must lie below the
-        loss at initialization (1 for the exponential loss, log 2 for the
-        logistic loss); values down to about 1e-308 are allowed.
+        :math:`L = \sum_i s_i \ell(m_i) / \sum_i s_i` (sample weights
+        :math:`s_i`, margins :math:`m_i`) equals this value. Must lie below
+        the loss at initialization (1 for the exponential loss,
+        :math:`\log 2` for the logistic loss); values down to about 1e-308
+        are allowed.
 
     fit_intercept : bool, default=True
         Append a constant column of value ``intercept_scaling`` that is
@@ -108,8 +115,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        End-to-end coefficients ``beta`` (one row per one-vs-rest problem when
-        there are more than two classes).
+        End-to-end coefficients :math:`\beta` (one row per one-vs-rest
+        problem when there are more than two classes).
 
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts (zeros when ``fit_intercept=False``).
@@ -137,7 +144,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         One dict per binary problem with 1-D arrays sampled along the path (at
         the start, then at the first step past each decade of loss, and at the
         end): ``'log10_loss'``, ``'log10_time'``, ``'min_margin'`` (smallest
-        margin ``z_i (x_i . beta + b)``), ``'l1_margin'`` and ``'l2_margin'``
+        margin :math:`y_i (x_i^\top \beta + b)`, labels :math:`y_i = \pm 1`),
+        ``'l1_margin'`` and ``'l2_margin'``
         (that margin divided by the l1 and l2 norms of the trained weights,
         intercept weight included) and ``'n_evals'``.
 

@@ -37,42 +37,49 @@ def _unit_scale(A):
 
 
 class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
-    """Least-squares regression trained as a diagonal linear network by gradient flow.
+    r"""Least-squares regression trained as a diagonal linear network by gradient flow.
 
-    The predictor is ``f(x) = x . beta + intercept`` with
-    ``beta = u**depth - v**depth`` (elementwise) and ``u = v = alpha`` at
-    initialization, so ``beta = 0`` at the start. ``fit`` follows the
-    continuous-time gradient flow ``d(u, v)/dt = -grad L(u, v)`` of the
+    The predictor is :math:`f(x) = x^\top \beta + b` (:math:`b` the
+    intercept) with :math:`\beta = u^D - v^D` elementwise (:math:`D` the
+    ``depth``) and :math:`u = v = \alpha` at initialization, so
+    :math:`\beta = 0` at the start. ``fit`` follows the continuous-time
+    gradient flow :math:`\frac{d}{dt}(u, v) = -\nabla L(u, v)` of the
     weighted mean squared loss
-    ``L = sum_i s_i (x_i . beta + b - y_i)**2 / (2 sum_i s_i)``.
+
+    .. math::
+
+        L = \frac{\sum_i s_i (x_i^\top \beta + b - y_i)^2}{2 \sum_i s_i}.
 
     With the default ``target_loss=0`` it returns the limit of the flow. When
     ``X`` has more features than samples that limit interpolates the data, and
     which interpolant it is, the *implicit bias* of training, depends on
     ``alpha`` (Woodworth et al., COLT 2020): the minimizer of the potential
-    ``Q^D_alpha`` among all interpolants, close to the minimum-l1-norm
-    interpolant (basis pursuit, sparse) for small ``alpha`` (the rich regime)
-    and to the minimum-l2-norm interpolant (``pinv(X) @ y``, dense) for large
-    ``alpha`` (the kernel regime).
+    :math:`Q^D_\alpha` among all interpolants, close to the
+    minimum-:math:`\ell_1`-norm interpolant (basis pursuit, sparse) for small
+    ``alpha`` (the rich regime) and to the minimum-:math:`\ell_2`-norm
+    interpolant (``pinv(X) @ y``, dense) for large ``alpha`` (the kernel
+    regime).
     :func:`~sklearn_implicit.analysis.interpolation.min_potential_interpolant` computes
     it independently. A positive ``target_loss`` instead stops the flow at the
     first time the loss equals it (early stopping).
 
     The flow is integrated exactly (to the tolerance ``tol``), not
-    approximated by gradient descent, with the clock ``tau = -log(L - L_min)``
-    where ``L_min`` is the smallest loss the data allow (``min_loss_``, 0 when
-    the data can be interpolated), computed once by least squares. The flow of
-    ``L`` is the flow of ``L - L_min``, and in this clock it goes to infinity
-    in every case (instead of stopping short at ``-log L_min``), so the same
+    approximated by gradient descent, with the clock
+    :math:`\tau = -\log(L - L_{\min})` where :math:`L_{\min}` is the smallest
+    loss the data allow (``min_loss_``, 0 when the data can be interpolated),
+    computed once by least squares. The flow of :math:`L` is the flow of
+    :math:`L - L_{\min}`, and in this clock it goes to infinity in every case
+    (instead of stopping short at :math:`-\log L_{\min}`), so the same
     integrator reaches the limit of interpolating and non-interpolating
     problems alike. Near the limit the flow is stiff (its slowest and fastest
-    directions differ by about ``1 / alpha**2`` in rate), so it is followed by
-    a linearly implicit (Rosenbrock) method. Data far from unit scale
-    (largest absolute value of ``X`` or ``y`` beyond about ``1e50`` or below
-    ``1e-50``) are divided by powers of two, exactly, and fitted with
-    ``alpha`` rescaled so that the path is the same: gradient flow is
-    invariant under this change of units up to the speed of its clock, and
-    every attribute is reported in the units of the data.
+    directions differ by about :math:`1 / \alpha^2` in rate), so it is
+    followed by a linearly implicit (Rosenbrock) method. Data far from unit
+    scale (largest absolute value of ``X`` or ``y`` beyond about
+    :math:`10^{50}` or below :math:`10^{-50}`) are divided by powers of two,
+    exactly, and fitted with ``alpha`` rescaled so that the path is the
+    same: gradient flow is invariant under this change of units up to the
+    speed of its clock, and every attribute is reported in the units of the
+    data.
 
     Parameters
     ----------
@@ -81,7 +88,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         gives each feature its own scale.
 
     depth : int, default=2
-        Depth ``D >= 2`` of the diagonal network.
+        Depth :math:`D \ge 2` of the diagonal network.
 
     target_loss : float, default=0.0
         ``0`` follows the flow to its limit. A positive value stops the flow
@@ -94,7 +101,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         Fit a free intercept by centering ``X`` and ``y`` (weighted means),
         as scikit-learn's linear regressors do: the flow runs on the centered
         data (equivalently, the intercept is at every moment the best one for
-        the current ``beta``), so the implicit bias acts on the coefficients
+        the current :math:`\beta`), so the implicit bias acts on the coefficients
         only and the limit is comparable with basis pursuit and the
         minimum-norm interpolant. (A constant column trained as one more
         diagonal weight, as in the classifiers, would make the intercept part
@@ -120,7 +127,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         target at or above the stored loss restarts from the initialization.
 
     verbose : int, default=0
-        Print one line per decade of ``L - L_min`` when > 0.
+        Print one line per decade of :math:`L - L_{\min}` when > 0.
 
     n_jobs : int, default=None
         Number of jobs for the targets of a multi-output fit, via joblib.
@@ -140,7 +147,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        End-to-end coefficients ``beta`` (1-D for a 1-D ``y``).
+        End-to-end coefficients :math:`\beta` (1-D for a 1-D ``y``).
 
     intercept_ : float or ndarray of shape (n_targets,)
         Intercept (0.0 when ``fit_intercept=False``).
@@ -171,10 +178,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     history_ : list of dict
         One dict per target with 1-D arrays sampled along the path (at the
-        start, at the first step past each decade of ``L - L_min``, and at
-        the end): ``'log10_loss'`` (of ``L``), ``'log10_excess_loss'`` (of
-        ``L - L_min``, the clock), ``'log10_time'``, ``'l1_norm'`` and
-        ``'l2_norm'`` of ``beta``, and ``'n_evals'``.
+        start, at the first step past each decade of :math:`L - L_{\min}`,
+        and at the end): ``'log10_loss'`` (of :math:`L`),
+        ``'log10_excess_loss'`` (of :math:`L - L_{\min}`, the clock),
+        ``'log10_time'``, ``'l1_norm'`` and ``'l2_norm'`` of :math:`\beta`,
+        and ``'n_evals'``.
 
     n_features_in_ : int
         Number of features seen during fit.

@@ -1,30 +1,38 @@
-"""Where gradient flow on the squared loss ends: the minimum-potential interpolant.
+r"""Where gradient flow on the squared loss ends: the minimum-potential interpolant.
 
-For a diagonal network ``beta = u**D - v**D`` started at ``u = v = alpha``
-(``beta = 0``), gradient flow on the squared loss is mirror descent with the
-potential ``Q^D_alpha`` of :mod:`sklearn_implicit.analysis.theory`: the integrated
-gradient ``R(t)`` stays in the row space of ``X`` and ``beta(t)`` is the
-mirror map of ``R(t)``. Its limit is therefore (Woodworth et al., 2020)
+For a diagonal network :math:`\beta = u^D - v^D` started at
+:math:`u = v = \alpha` (:math:`\beta = 0`), gradient flow on the squared
+loss is mirror descent with the potential :math:`Q^D_\alpha` of
+:mod:`sklearn_implicit.analysis.theory`: the integrated gradient
+:math:`R(t)` stays in the row space of :math:`X` and :math:`\beta(t)` is the
+mirror map of :math:`R(t)`. Its limit is therefore (Woodworth et al., 2020)
 
-    beta_inf = argmin Q^D_alpha(b)  subject to  X b = y_hat,
+.. math::
 
-where ``y_hat`` is the (sample-weighted) projection of ``y`` on the column
-space of ``X``: ``y`` itself when the data can be interpolated, the
-least-squares fit otherwise. ``Q^D_alpha`` tends to a multiple of the l1 norm
-as ``alpha -> 0`` (for ``D = 2`` the minimizer tends to the minimum-l1
-interpolant, basis pursuit) and to a multiple of the squared l2 norm as
-``alpha -> inf`` (the minimum-l2-norm interpolant ``pinv(X) y``).
+    \beta_\infty = \operatorname*{argmin}_b \; Q^D_\alpha(b)
+    \quad \text{subject to} \quad X b = \hat y,
+
+where :math:`\hat y` is the (sample-weighted) projection of :math:`y` on the
+column space of :math:`X`: :math:`y` itself when the data can be
+interpolated, the least-squares fit otherwise. :math:`Q^D_\alpha` tends to a
+multiple of the :math:`\ell_1` norm as :math:`\alpha \to 0` (for
+:math:`D = 2` the minimizer tends to the minimum-:math:`\ell_1`
+interpolant, basis pursuit) and to a multiple of the squared :math:`\ell_2`
+norm as :math:`\alpha \to \infty` (the minimum-:math:`\ell_2`-norm
+interpolant :math:`X^+ y`).
 
 The solver
 ----------
-With the thin SVD ``sqrt(s) X = U S V^T`` (rank ``r``), the constraint reads
-``V^T b = c = S^{-1} U^T sqrt(s) y`` and the optimality condition
-``grad Q(b) in row space`` reads ``b = B(V mu)`` for the mirror map ``B``.
-The dual ``phi(mu) = Q*(V mu) - c . mu`` is smooth and strictly convex in
-``mu`` (``r`` numbers); it is minimized by Newton's method with a backtracking
-line search from ``mu = 0``, until ``V^T b = c`` holds to rounding. The
-orthonormal ``V`` keeps the Newton systems as well conditioned as the
-mirror map allows.
+With the thin SVD :math:`\sqrt{s}\, X = U S V^\top` (rank :math:`r`,
+sample weights :math:`s`), the constraint reads
+:math:`V^\top b = c = S^{-1} U^\top \sqrt{s}\, y` and the optimality
+condition (:math:`\nabla Q(b)` in the row space) reads :math:`b = B(V \mu)`
+for the mirror map :math:`B`. The dual
+:math:`\phi(\mu) = Q^*(V \mu) - c^\top \mu` is smooth and strictly convex in
+:math:`\mu` (:math:`r` numbers); it is minimized by Newton's method with a
+backtracking line search from :math:`\mu = 0`, until :math:`V^\top b = c`
+holds to rounding. The orthonormal :math:`V` keeps the Newton systems as
+well conditioned as the mirror map allows.
 
 References
 ----------
@@ -54,14 +62,16 @@ from ._mirror import _ARMIJO, _check_depth, _dual_problem, _MirrorMap
 __all__ = ["Interpolant", "min_potential_interpolant"]
 
 Interpolant = namedtuple("Interpolant", ["coef", "intercept", "n_iter"])
-Interpolant.__doc__ = """The minimum-potential interpolant.
+Interpolant.__doc__ = r"""The minimum-potential interpolant.
 
 Attributes
 ----------
 coef : ndarray of shape (n_features,)
-    ``argmin Q^D_alpha(b)`` subject to ``X b + intercept = y_hat``.
+    :math:`\operatorname{argmin}_b Q^D_\alpha(b)` subject to
+    :math:`X b + \text{intercept} = \hat y`.
 intercept : float
-    ``y_mean - x_mean . coef`` with a fitted intercept (weighted means), else 0.
+    :math:`\bar y - \bar x^\top \text{coef}` with a fitted intercept
+    (weighted means :math:`\bar x`, :math:`\bar y`), else 0.
 n_iter : int
     Newton iterations of the dual solver.
 
@@ -120,11 +130,12 @@ def min_potential_interpolant(
     X, y, *, alpha=1.0, depth=2, sample_weight=None, fit_intercept=True, tol=1e-12,
     max_iter=200,
 ):
-    """The limit of gradient flow on the squared loss for a diagonal network.
+    r"""The limit of gradient flow on the squared loss for a diagonal network.
 
-    Returns ``argmin Q^D_alpha(b)`` subject to ``X b = y_hat`` (``y_hat``: the
-    weighted least-squares fit of ``y``, which is ``y`` when ``X`` has full row
-    rank), the interpolant that gradient flow from ``beta = 0`` converges to
+    Returns :math:`\operatorname{argmin}_b Q^D_\alpha(b)` subject to
+    :math:`X b = \hat y` (:math:`\hat y`: the weighted least-squares fit of
+    :math:`y`, which is :math:`y` when :math:`X` has full row rank), the
+    interpolant that gradient flow from :math:`\beta = 0` converges to
     (see the module docstring). It is the reference for
     :class:`~sklearn_implicit.DiagonalLinearRegressor` with ``target_loss=0``:
     the same ``alpha``, ``depth``, ``fit_intercept`` and ``sample_weight`` give
@@ -140,10 +151,10 @@ def min_potential_interpolant(
 
     alpha : float or array-like of shape (n_features,), default=1.0
         Initialization scale of the diagonal network (per feature for an
-        array); the potential is ``Q^D_alpha``.
+        array); the potential is :math:`Q^D_\alpha`.
 
     depth : int, default=2
-        Depth ``D >= 2`` of the diagonal network.
+        Depth :math:`D \ge 2` of the diagonal network.
 
     sample_weight : array-like of shape (n_samples,), default=None
         Positive weights of the squared loss. They matter only when ``y``
@@ -152,12 +163,15 @@ def min_potential_interpolant(
 
     fit_intercept : bool, default=True
         Center ``X`` and ``y`` (weighted means) first and return the free
-        intercept ``y_mean - x_mean . coef``, as the regressor does.
+        intercept :math:`\bar y - \bar x^\top \text{coef}`, as the regressor
+        does.
 
     tol : float, default=1e-12
-        The solver stops when ``max |V^T b - c| <= tol * max |c|`` (see the
-        module docstring), which makes ``X coef`` equal to ``y_hat`` to about
-        ``tol`` times the norm of ``y`` (times the condition of ``X``).
+        The solver stops when
+        :math:`\max |V^\top b - c| \le \text{tol} \cdot \max |c|` (see the
+        module docstring), which makes :math:`X\, \text{coef}` equal to
+        :math:`\hat y` to about ``tol`` times the norm of :math:`y` (times the
+        condition of :math:`X`).
 
     max_iter : int, default=200
         Maximum number of Newton iterations.

@@ -1,4 +1,4 @@
-"""Normalized margins of linear classifiers.
+r"""Normalized margins of linear classifiers.
 
 The implicit bias of gradient flow on separable data is stated in terms of
 margins: the direction of the trained predictor tends to (a stationary point
@@ -9,11 +9,12 @@ that tests and experiments can compare against them.
 
 Conventions
 -----------
-Binary labels are mapped to ``z_i = +1`` for the larger class label
-(``classes_[1]`` after ``np.unique``) and ``-1`` for the other one, as in
-scikit-learn's linear classifiers. For a direction ``beta`` and an intercept
-``b`` the margins are ``m_i = z_i (x_i . beta + b)`` and the normalized margin
-is ``min_i m_i / ||beta||_p``. The intercept is never penalized.
+Binary labels are mapped to :math:`z_i = +1` for the larger class label
+(``classes_[1]`` after ``np.unique``) and :math:`z_i = -1` for the other
+one, as in scikit-learn's linear classifiers. For a direction :math:`\beta`
+and an intercept :math:`b` the margins are
+:math:`m_i = z_i (x_i^\top \beta + b)` and the normalized margin is
+:math:`\min_i m_i / \|\beta\|_p`. The intercept is never penalized.
 """
 
 import numbers
@@ -120,13 +121,13 @@ def _binary_signs(y):
 
 
 def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
-    """Normalized margin ``min_i z_i (x_i . beta + b) / ||beta||_p``.
+    r"""Normalized margin :math:`\min_i z_i (x_i^\top \beta + b) / \|\beta\|_p`.
 
     Parameters
     ----------
     coef_or_estimator : array-like of shape (n_features,) or estimator
-        Either the coefficient vector ``beta`` of a linear classifier, or a
-        fitted linear classifier exposing ``coef_`` of shape
+        Either the coefficient vector :math:`\beta` of a linear classifier,
+        or a fitted linear classifier exposing ``coef_`` of shape
         ``(1, n_features)`` (binary) or ``(n_classes, n_features)``
         (multiclass), ``intercept_`` and ``classes_`` (the estimators of this
         package, :class:`~sklearn.svm.LinearSVC`,
@@ -137,23 +138,26 @@ def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
         Samples.
     y : array-like of shape (n_samples,)
         Labels. For an estimator they are mapped through its ``classes_``:
-        ``classes_[1]`` gives ``z = +1`` and ``classes_[0]`` gives ``z = -1``.
-        For a raw array the classes are ``np.unique(y)``; a single class is
-        accepted only when written as -1 or +1.
+        ``classes_[1]`` gives :math:`z = +1` and ``classes_[0]`` gives
+        :math:`z = -1`. For a raw array the classes are ``np.unique(y)``; a
+        single class is accepted only when written as -1 or +1.
     norm : {"l1", "l2", "linf"} or float, default="l2"
-        Norm of ``beta`` in the denominator. A positive float ``p`` gives
-        ``||beta||_p = (sum_j |beta_j|**p)**(1/p)``, a quasi-norm when
-        ``p < 1`` (e.g. ``p = 2/D`` for a depth-``D`` diagonal network).
+        Norm of :math:`\beta` in the denominator. A positive float :math:`p`
+        gives :math:`\|\beta\|_p = (\sum_j |\beta_j|^p)^{1/p}`, a quasi-norm
+        when :math:`p < 1` (e.g. :math:`p = 2/D` for a depth-:math:`D`
+        diagonal network).
     intercept : float, default=None
-        Intercept ``b`` used with a raw coefficient array (0 when None). Must
-        be None when an estimator is passed (its ``intercept_`` is used).
+        Intercept :math:`b` used with a raw coefficient array (0 when
+        None). Must be None when an estimator is passed (its ``intercept_``
+        is used).
 
     Returns
     -------
     margin : float or ndarray of shape (n_classes,)
         The normalized margin; for a multiclass estimator, the one-vs-rest
-        margins (class ``k`` has ``z = +1``, every other class ``z = -1``),
-        computed from row ``k`` of ``coef_`` and ``intercept_[k]``.
+        margins (class ``k`` has :math:`z = +1`, every other class
+        :math:`z = -1`), computed from row ``k`` of ``coef_`` and
+        ``intercept_[k]``.
 
     Raises
     ------

@@ -1,10 +1,11 @@
-"""The implicit-bias path: coefficients over a grid of scales and training losses.
+r"""The implicit-bias path: coefficients over a grid of scales and training losses.
 
 Which separator gradient flow returns depends on the initialization scale
-``alpha`` and on how far training goes (the target loss). One trajectory per
-``alpha`` passes through every target, so a grid of ``A`` scales by ``T``
-targets costs about ``A`` fits, not ``A * T``: the integrator stops exactly
-at each requested loss on its way down.
+:math:`\alpha` and on how far training goes (the target loss). One
+trajectory per :math:`\alpha` passes through every target, so a grid of
+:math:`A` scales by :math:`T` targets costs about :math:`A` fits, not
+:math:`A T`: the integrator stops exactly at each requested loss on its way
+down.
 """
 
 import warnings
@@ -142,7 +143,7 @@ def implicit_bias_path(
     solver="auto",
     batch_size="auto",
 ):
-    """Coefficients of diagonal networks for every (alpha, target loss) pair.
+    r"""Coefficients of diagonal networks for every (alpha, target loss) pair.
 
     For each initialization scale in ``alphas`` the gradient flow of a
     diagonal network (as in
@@ -166,7 +167,7 @@ def implicit_bias_path(
         Training losses at which the coefficients are recorded, in any order
         (results follow this order); each in ``(0, initial loss)``.
     depth : int, default=2
-        Depth ``D >= 2`` of the diagonal network.
+        Depth :math:`D \ge 2` of the diagonal network.
     loss : {'exponential', 'logistic'}, default='exponential'
         Per-sample loss of the margin.
     fit_intercept : bool, default=False
@@ -215,9 +216,10 @@ def implicit_bias_path(
         - ``intercept``: ndarray of shape (A, T) (zeros without intercept);
         - ``log10_loss``: ndarray of shape (A, T), the loss reached;
         - ``min_margin``: ndarray of shape (A, T),
-          ``min_i z_i (x_i . coef + intercept)``;
+          :math:`\min_i z_i (x_i^\top \text{coef} + \text{intercept})`;
         - ``l1_margin``, ``l2_margin``: ndarrays of shape (A, T), the
-          minimum margin over ``||coef||_1`` and ``||coef||_2`` (intercept
+          minimum margin over :math:`\|\text{coef}\|_1` and
+          :math:`\|\text{coef}\|_2` (intercept
           not in the norm, as in
           :func:`~sklearn_implicit.analysis.margins.normalized_margin`);
         - ``n_grad_evals``: ndarray of shape (A,), the gradient evaluations

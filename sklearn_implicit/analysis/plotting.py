@@ -1,4 +1,4 @@
-"""Plots of the implicit bias: normalized margins along training, regime maps.
+r"""Plots of the implicit bias: normalized margins along training, regime maps.
 
 Displays in the scikit-learn style: build them with ``from_estimator`` or
 ``from_path`` (which compute what is drawn and call :meth:`plot`), or with
@@ -36,17 +36,18 @@ def _references(X, y, fit_intercept):
 
 
 class ImplicitBiasDisplay:
-    """l1- and l2-normalized margins against ``-log10(loss)``, one curve per alpha.
+    r"""Normalized margins against :math:`-\log_{10}` (loss), one curve per alpha.
 
-    Early in training (or at large ``alpha``) the l2-normalized margin
-    approaches its maximum, the hard-margin SVM (kernel regime); late in
-    training at moderate ``alpha`` the l1-normalized margin grows towards
-    the l1 max margin (rich regime). Dashed lines mark the maxima.
+    Early in training (or at large ``alpha``) the :math:`\ell_2`-normalized
+    margin approaches its maximum, the hard-margin SVM (kernel regime); late
+    in training at moderate ``alpha`` the :math:`\ell_1`-normalized margin
+    grows towards the :math:`\ell_1` max margin (rich regime). Dashed lines
+    mark the maxima.
 
     Parameters
     ----------
     neg_log10_loss : list of ndarray
-        ``-log10`` of the training loss along each curve.
+        :math:`-\log_{10}` of the training loss along each curve.
     l1_margin, l2_margin : list of ndarray
         Normalized margins along each curve (same lengths).
     labels : list of str
@@ -204,14 +205,20 @@ class ImplicitBiasDisplay:
 
 
 class RegimeMapDisplay:
-    """The (alpha, target loss) plane coloured by kernel vs rich regime.
+    r"""The (alpha, target loss) plane coloured by kernel vs rich regime.
 
     The colour of a point is the regime score
-    ``(1 - r2) / ((1 - r1) + (1 - r2))`` where ``r1`` and ``r2`` are the l1-
-    and l2-normalized margins divided by their maxima (each in ``(0, 1]``
-    once the data are separated): 0 where the coefficients are at the l2
-    max margin (kernel regime), 1 at the l1 max margin (rich regime), 0.5
-    when equally far from both. Margins are used rather than directions
+
+    .. math::
+
+        \frac{1 - r_2}{(1 - r_1) + (1 - r_2)},
+
+    where :math:`r_1` and :math:`r_2` are the :math:`\ell_1`- and
+    :math:`\ell_2`-normalized margins divided by their maxima (each in
+    :math:`(0, 1]` once the data are separated): 0 where the coefficients
+    are at the :math:`\ell_2` max margin (kernel regime), 1 at the
+    :math:`\ell_1` max margin (rich regime), 0.5 when equally far from
+    both. Margins are used rather than directions
     because the l1 max-margin direction need not be unique.
 
     Parameters
@@ -219,7 +226,7 @@ class RegimeMapDisplay:
     alphas : ndarray of shape (n_alphas,)
         Initialization scales (rows).
     neg_log10_loss : ndarray of shape (n_targets,)
-        ``-log10`` of the target losses (columns).
+        :math:`-\log_{10}` of the target losses (columns).
     score : ndarray of shape (n_alphas, n_targets)
         The regime score (NaN where the data are not yet separated).
 

@@ -1,4 +1,4 @@
-"""Exact max-margin references: the l2, l1 and l_inf max-margin separators.
+r"""Exact max-margin references (:math:`\ell_2`, :math:`\ell_1`, :math:`\ell_\infty`).
 
 The implicit bias of gradient flow on separable data is the direction of a
 max-margin problem whose norm depends on the architecture and the
@@ -44,7 +44,7 @@ _MaxMarginBase = namedtuple("MaxMarginResult", ["coef", "intercept", "margin", "
 
 
 class MaxMarginResult(_MaxMarginBase):
-    """Solution of a max-margin problem (see :func:`max_margin`).
+    r"""Solution of a max-margin problem (see :func:`max_margin`).
 
     A named tuple ``(coef, intercept, margin, support)`` with one more
     attribute, ``dual_coef``, that is not part of the tuple.
@@ -52,20 +52,24 @@ class MaxMarginResult(_MaxMarginBase):
     Attributes
     ----------
     coef : ndarray of shape (n_features,)
-        Unit-norm max-margin direction (``||coef||_p = 1``).
+        Unit-norm max-margin direction (:math:`\|\text{coef}\|_p = 1`).
     intercept : float
         Unpenalized intercept (0.0 without ``fit_intercept``).
     margin : float
-        ``min_i z_i (x_i . coef + intercept)``, the maximal normalized margin.
+        :math:`\min_i z_i (x_i^\top \text{coef} + \text{intercept})`, the
+        maximal normalized margin.
     support : ndarray of int
         Sorted indices of the active constraints (support points).
     dual_coef : ndarray of shape (n_samples,)
-        Optimal dual weights ``lambda``: ``lambda >= 0``, ``sum(lambda) = 1``,
-        zero off the support, ``sum_i lambda_i z_i = 0`` with an intercept,
-        and ``||Z^T lambda||_q = margin`` in the dual norm ``q`` (a
-        certificate of optimality: every unit-norm direction has a margin at
-        most ``lambda . (Z b) <= ||Z^T lambda||_q``). For ``"l2"``,
-        ``Z^T lambda = margin * coef`` (exact to rounding); for ``"l1"`` and
+        Optimal dual weights :math:`\lambda`: :math:`\lambda \ge 0`,
+        :math:`\sum_i \lambda_i = 1`, zero off the support,
+        :math:`\sum_i \lambda_i z_i = 0` with an intercept, and
+        :math:`\|Z^\top \lambda\|_q = \text{margin}` in the dual norm
+        :math:`q` (a certificate of optimality: every unit-norm direction
+        :math:`b` has a margin at most
+        :math:`\lambda^\top Z b \le \|Z^\top \lambda\|_q`). For ``"l2"``,
+        :math:`Z^\top \lambda = \text{margin} \cdot \text{coef}` (exact to
+        rounding); for ``"l1"`` and
         ``"linf"`` they are the LP solver's multipliers (accurate to its
         1e-10 feasibility tolerance).
 
@@ -315,12 +319,17 @@ def _lp_polish(Z, s, fit_intercept, p, b, c):
 
 
 def max_margin(X, y, norm="l2", fit_intercept=False):
-    """Exact max-margin direction of separable binary data.
+    r"""Exact max-margin direction of separable binary data.
 
-    Solves ``max_{||beta||_p <= 1, b} min_i z_i (x_i . beta + b)`` (``b = 0``
-    unless ``fit_intercept``; the intercept is never penalized), the limit
-    direction of gradient descent on linear models (``"l2"``) and of the
-    rich regime of diagonal networks (``"l1"``).
+    Solves
+
+    .. math::
+
+        \max_{\|\beta\|_p \le 1,\ b} \; \min_i \; z_i (x_i^\top \beta + b)
+
+    (:math:`b = 0` unless ``fit_intercept``; the intercept is never
+    penalized), the limit direction of gradient descent on linear models
+    (``"l2"``) and of the rich regime of diagonal networks (``"l1"``).
 
     Parameters
     ----------
@@ -328,7 +337,7 @@ def max_margin(X, y, norm="l2", fit_intercept=False):
         Samples. A sparse matrix is converted to a dense array: this is a
         dense reference solver meant for small problems.
     y : array-like of shape (n_samples,)
-        Binary labels; ``np.unique(y)[1]`` gives ``z = +1``.
+        Binary labels; ``np.unique(y)[1]`` gives :math:`z = +1`.
     norm : {"l2", "l1", "linf"}, default="l2"
         Norm constraining the direction.
     fit_intercept : bool, default=False
@@ -339,10 +348,11 @@ def max_margin(X, y, norm="l2", fit_intercept=False):
     -------
     result : MaxMarginResult
         Named tuple ``(coef, intercept, margin, support)``: the unit-norm
-        direction (``||coef||_p = 1``), the intercept (0.0 without
-        ``fit_intercept``), the maximal normalized margin
-        ``min_i z_i (x_i . coef + intercept)``, and the sorted indices of the
-        active constraints, ``m_i - margin <= 1e-9 * max_j |m_j|``. It also
+        direction (:math:`\|\text{coef}\|_p = 1`), the intercept (0.0
+        without ``fit_intercept``), the maximal normalized margin
+        :math:`\min_i z_i (x_i^\top \text{coef} + \text{intercept})`, and the
+        sorted indices of the active constraints, those with
+        :math:`m_i - \text{margin} \le 10^{-9} \max_j |m_j|`. It also
         carries the optimal dual weights as ``result.dual_coef`` (see
         :class:`MaxMarginResult`).
 
@@ -360,26 +370,31 @@ def max_margin(X, y, norm="l2", fit_intercept=False):
     Notes
     -----
     ``"l2"``: the hard-margin SVM, solved exactly (not a soft-margin SVM at a
-    finite ``C``). Without intercept, ``min ||b||^2 s.t. Z b >= 1`` is a least
-    distance programming problem, reduced to nonnegative least squares with
-    ``E = [Z^T; 1^T]``, ``f = e_{d+1}`` (Lawson & Hanson, ch. 23), solved by
+    finite ``C``). Without intercept, :math:`\min \|b\|^2` subject to
+    :math:`Z b \ge 1` is a least distance programming problem, reduced to
+    nonnegative least squares with
+    :math:`E = [Z^\top; 1^\top]`,
+    :math:`f = e_{d+1}` (Lawson & Hanson, ch. 23), solved by
     the active-set method :func:`scipy.optimize.nnls`; the positive NNLS
     variables give the support. With an intercept, the same reduction is
     applied to the data augmented with a heavily weighted feature
-    ``1e3 z_i`` (the method of weighting, ch. 22), which only approximates
+    :math:`10^3 z_i` (the method of weighting, ch. 22), which only approximates
     the free intercept. In both cases the answer is then polished by
     primal-dual active-set iterations on the equality problem of the
-    current support, ``min ||b|| s.t. z_i (x_i . b + c) = 1``, solved by an
+    current support, :math:`\min \|b\|` subject to
+    :math:`z_i (x_i^\top b + c) = 1`, solved by an
     SVD least-squares solve with the intercept eliminated exactly through an
     orthonormal basis of the complement of the labels, until the KKT
     conditions (primal feasibility, nonnegative multipliers with
-    ``b = Z^T lambda`` and ``y . lambda = 0``) hold to a relative 1e-10
+    :math:`b = Z^\top \lambda` and :math:`y^\top \lambda = 0`) hold to a
+    relative 1e-10
     (checked with NNLS when the support is degenerate). On small problems
     the result agrees with the KKT conditions to about 1e-14. If the
     polishing fails, the NNLS solution is returned with a
     :class:`~sklearn.exceptions.ConvergenceWarning`.
 
-    ``"l1"`` and ``"linf"``: linear programs (``b = b+ - b-`` for ``"l1"``)
+    ``"l1"`` and ``"linf"``: linear programs (:math:`b = b^+ - b^-` for
+    ``"l1"``)
     solved by the HiGHS dual simplex, then polished by solving the linear
     system of the active constraints at the returned vertex. These
     directions need not be unique (the margin is); a vertex is returned.

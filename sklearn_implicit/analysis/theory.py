@@ -1,44 +1,58 @@
-"""What the theory says gradient flow finds: the implicit bias of diagonal networks.
+r"""What the theory says gradient flow finds: the implicit bias of diagonal networks.
 
-For a diagonal network ``beta = u**D - v**D`` started at ``u = v = alpha``,
-gradient flow is mirror descent with a fixed potential (Woodworth et al.,
-2020; Moroshko et al., 2020; see the shared notes): at every time
+For a diagonal network :math:`\beta = u^D - v^D` started at
+:math:`u = v = \alpha`, gradient flow is mirror descent with a fixed
+potential (Woodworth et al., 2020; Moroshko et al., 2020): at every time
 
-    beta(t) = argmin Q_alpha(b)  subject to  z_i x_i . b >= m_i(t),
+.. math::
 
-where ``m(t)`` are the margins reached and ``Q_alpha`` the potential whose
-gradient is the integrated gradient of the loss. With ``gamma = min_i m_i``
-and ``mu = alpha**D / gamma`` the coefficients rescale to
-``beta / gamma = argmin Q_mu(b) s.t. Z b >= m / gamma``; replacing
-``m / gamma`` by 1 gives the *predicted* max-margin solution
+    \beta(t) = \operatorname*{argmin}_b \; Q_\alpha(b)
+    \quad \text{subject to} \quad z_i^\top b \ge m_i(t),
 
-    b*(mu) = argmin Q_mu(b)  subject to  Z b >= 1,
+where :math:`m(t)` are the margins reached and :math:`Q_\alpha` the
+potential whose gradient is the integrated gradient of the loss. With
+:math:`\gamma = \min_i m_i` and :math:`\mu = \alpha^D / \gamma` the
+coefficients rescale to :math:`\beta / \gamma = \operatorname{argmin}
+Q_\mu(b)` subject to :math:`Z b \ge m / \gamma`; replacing
+:math:`m / \gamma` by 1 gives the *predicted* max-margin solution
 
-which interpolates between the l2 hard-margin SVM (``mu -> inf``, the kernel
-regime) and the l1 max margin (``mu -> 0`` for ``D = 2``, the rich regime).
-:func:`q_minimizer` computes ``b*(mu)`` exactly and :func:`predicted_coef`
-turns a fitted estimator into the prediction ``gamma * b*(mu)``, directly
-comparable with its ``coef_``.
+.. math::
+
+    b^*(\mu) = \operatorname*{argmin}_b \; Q_\mu(b)
+    \quad \text{subject to} \quad Z b \ge 1,
+
+which interpolates between the :math:`\ell_2` hard-margin SVM
+(:math:`\mu \to \infty`, the kernel regime) and the :math:`\ell_1` max
+margin (:math:`\mu \to 0` for :math:`D = 2`, the rich regime).
+:func:`q_minimizer` computes :math:`b^*(\mu)` exactly and
+:func:`predicted_coef` turns a fitted estimator into the prediction
+:math:`\gamma\, b^*(\mu)`, directly comparable with its ``coef_``.
 
 The potential
 -------------
-Per coordinate, with ``kappa_j = mu_j**(1 - 2/D)``,
+Per coordinate, with :math:`\kappa_j = \mu_j^{1 - 2/D}`,
 
-    Q_mu(b) = sum_j mu_j**(2/D) q_D(b_j / mu_j),   q_D' = h_D^{-1},
+.. math::
 
-``h_2(z) = 2 sinh(z)`` (so ``q_2(z) = 2 - sqrt(4 + z**2) + z arcsinh(z/2)``)
-and ``h_D(z) = (1 - z)**(-D/(D-2)) - (1 + z)**(-D/(D-2))`` on ``(-1, 1)`` for
-``D >= 3``. For a scalar ``mu`` this is ``mu**(2/D - 1)`` times the
-``Q^D_mu = mu sum_j q_D(b_j / mu)`` of the papers (same minimizer); the
-weights ``mu_j**(2/D)`` make ``grad Q`` proportional to the integrated
-gradient also when ``alpha`` differs between features.
+    Q_\mu(b) = \sum_j \mu_j^{2/D} q_D(b_j / \mu_j), \qquad q_D' = h_D^{-1},
+
+:math:`h_2(z) = 2 \sinh(z)` (so
+:math:`q_2(z) = 2 - \sqrt{4 + z^2} + z \operatorname{arcsinh}(z/2)`) and
+:math:`h_D(z) = (1 - z)^{-D/(D-2)} - (1 + z)^{-D/(D-2)}` on :math:`(-1, 1)`
+for :math:`D \ge 3`. For a scalar :math:`\mu` this is
+:math:`\mu^{2/D - 1}` times the :math:`Q^D_\mu = \mu \sum_j q_D(b_j / \mu)`
+of the papers (same minimizer); the weights :math:`\mu_j^{2/D}` make
+:math:`\nabla Q` proportional to the integrated gradient also when
+:math:`\alpha` differs between features.
 
 The solver (:mod:`._mirror`)
 ----------------------------
-The dual of ``min Q_mu(b) s.t. Z b >= c`` is the smooth bound-constrained
-problem ``min_{lambda >= 0} Q*(Z^T lambda) - c . lambda``; its primal point
-is the mirror map ``b = grad Q*(Z^T lambda)``, ``b_j = mu_j h_D(kappa_j s_j)``
-(the diagonal network's ``beta`` as a function of its integrated gradient).
+The dual of :math:`\min Q_\mu(b)` subject to :math:`Z b \ge c` is the smooth
+bound-constrained problem
+:math:`\min_{\lambda \ge 0} Q^*(Z^\top \lambda) - c^\top \lambda`; its primal
+point is the mirror map :math:`b = \nabla Q^*(Z^\top \lambda)`,
+:math:`b_j = \mu_j h_D(\kappa_j s_j)` with :math:`s = Z^\top \lambda` (the
+diagonal network's :math:`\beta` as a function of its integrated gradient).
 It is solved by L-BFGS-B with analytic gradients and polished by projected
 Newton iterations (Bertsekas, 1982) on the exact function until the KKT
 conditions hold to ``tol``.
@@ -87,38 +101,48 @@ def q_minimizer(
     tol=1e-10,
     max_iter=500,
 ):
-    """The predicted max-margin solution ``b*(mu) = argmin Q_mu(b) s.t. Z b >= 1``.
+    r"""The predicted max-margin solution :math:`b^*(\mu)` of the theory.
 
-    This is the direction a diagonal network of depth ``depth`` trained by
-    gradient flow on separable data is predicted to follow, when its scale
-    relative to the margin reached is ``mu = alpha**depth / gamma`` (Moroshko
-    et al., 2020). Large ``mu`` gives the l2 hard-margin SVM (kernel regime),
-    small ``mu`` the l1 max margin for ``depth=2`` (rich regime).
+    .. math::
+
+        b^*(\mu) = \operatorname*{argmin}_b \; Q_\mu(b)
+        \quad \text{subject to} \quad Z b \ge 1
+
+    (:mod:`sklearn_implicit.analysis.theory` defines the potential
+    :math:`Q_\mu`). This is the
+    direction a diagonal network of depth :math:`D` = ``depth``
+    trained by gradient flow on separable data is predicted to follow, when
+    its scale relative to the margin :math:`\gamma` reached is
+    :math:`\mu = \alpha^D / \gamma` (Moroshko et al., 2020). Large
+    :math:`\mu` gives the :math:`\ell_2` hard-margin SVM (kernel regime),
+    small :math:`\mu` the :math:`\ell_1` max margin for ``depth=2`` (rich
+    regime).
 
     Parameters
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Samples (converted to a dense array: this is a reference solver for
         small and medium problems; its cost per iteration is
-        ``O(n_samples**2 n_features)``).
+        :math:`O(n^2 d)` for :math:`n` samples and :math:`d` features).
     y : array-like of shape (n_samples,)
-        Binary labels; ``np.unique(y)[1]`` gives ``z = +1``. A single class
-        is accepted when written as -1 or +1.
+        Binary labels; ``np.unique(y)[1]`` gives :math:`z = +1`. A single
+        class is accepted when written as -1 or +1.
     mu : float or array-like of shape (n_features,)
         Positive scale of the potential, per feature if an array.
     depth : int, default=2
-        Depth ``D >= 2`` of the diagonal network.
+        Depth :math:`D \ge 2` of the diagonal network.
     fit_intercept : bool, default=False
         Add a constant column of value ``intercept_scaling`` treated as one
         more diagonal weight (as the estimators do), with the scale
-        ``mean(mu**(1/D))**D``, which is ``mean(alpha)**D / gamma`` when
-        ``mu = alpha**D / gamma``.
+        :math:`\operatorname{mean}(\mu^{1/D})^D`, which is
+        :math:`\operatorname{mean}(\alpha)^D / \gamma` when
+        :math:`\mu = \alpha^D / \gamma`.
     intercept_scaling : float, default=1.0
         Value of the constant column; ``intercept = intercept_scaling * w``.
     tol : float, default=1e-10
         Accuracy of the KKT conditions: relative infeasibility
-        ``max_i (1 - m_i)`` and relative complementarity
-        ``max_i lambda_i |m_i - 1| / max_j lambda_j``.
+        :math:`\max_i (1 - m_i)` and relative complementarity
+        :math:`\max_i \lambda_i |m_i - 1| / \max_j \lambda_j`.
     max_iter : int, default=500
         Maximum number of iterations of each phase of the solver.
 
@@ -127,12 +151,14 @@ def q_minimizer(
     result : :class:`~sklearn.utils.Bunch`
         With attributes
 
-        - ``coef``: ndarray of shape (n_features,), the minimizer ``b*``;
+        - ``coef``: ndarray of shape (n_features,), the minimizer
+          :math:`b^*`;
         - ``intercept``: float (0.0 without ``fit_intercept``);
         - ``dual_coef``: ndarray of shape (n_samples,), the multipliers
-          ``lambda >= 0`` with ``grad Q_mu(b*) = Z^T lambda`` (intercept
-          weight included), zero off the support;
-        - ``support``: indices of the samples with ``lambda_i > 0``;
+          :math:`\lambda \ge 0` with
+          :math:`\nabla Q_\mu(b^*) = Z^\top \lambda` (intercept weight
+          included), zero off the support;
+        - ``support``: indices of the samples with :math:`\lambda_i > 0`;
         - ``kkt_error``: the KKT accuracy reached (at most ``tol`` unless a
           ConvergenceWarning was issued);
         - ``n_iter``: the number of solver iterations.
@@ -140,19 +166,20 @@ def q_minimizer(
     Raises
     ------
     ValueError
-        If the data are not linearly separable by ``Z b >= 1`` (through the
+        If the data are not linearly separable by :math:`Z b \ge 1` (through the
         origin without intercept), or a parameter is invalid.
 
     Notes
     -----
-    Small ``mu`` is reached by continuation from ``mu = 1e-2`` (data scaled
-    to ``max |z_ij| = 1``) in factors of 100. For ``depth=2`` the solver
-    reached ``tol=1e-10`` on every tested problem (``mu`` from 1e-30 to
-    1e9, up to 200 samples in 5 features). For ``depth >= 3`` with many
-    more samples than features and small ``mu`` (below about 1e-2) it may
-    stop short of ``tol`` with a ConvergenceWarning: the mirror map has a
-    pole there and the multipliers are not unique. Its relative accuracy is
-    also limited to about ``1e-16 (b / mu)**(1 - 2/D)``.
+    Small :math:`\mu` is reached by continuation from :math:`\mu = 10^{-2}`
+    (data scaled to :math:`\max |z_{ij}| = 1`) in factors of 100. For
+    ``depth=2`` the solver reached ``tol=1e-10`` on every tested problem
+    (:math:`\mu` from :math:`10^{-30}` to :math:`10^9`, up to 200 samples in
+    5 features). For ``depth >= 3`` with many more samples than features and
+    small :math:`\mu` (below about :math:`10^{-2}`) it may stop short of
+    ``tol`` with a ConvergenceWarning: the mirror map has a pole there and
+    the multipliers are not unique. Its relative accuracy is also limited to
+    about :math:`10^{-16} (b / \mu)^{1 - 2/D}`.
 
     See Also
     --------
@@ -199,17 +226,19 @@ def q_minimizer(
 
 
 def predicted_coef(estimator, X, y, sample_weight=None, *, return_intercept=False):
-    """What the theory says the flow found, scaled like the estimator's ``coef_``.
+    r"""What the theory says the flow found, scaled like the estimator's ``coef_``.
 
     For each binary (one-vs-rest) problem of a fitted diagonal-network
-    classifier, with ``gamma`` the smallest margin the flow reached
-    (``history_[k]['min_margin'][-1]``) and ``mu = alpha**depth / gamma``,
-    returns ``gamma * b*(mu)`` (see :func:`q_minimizer`). The estimator's
+    classifier, with :math:`\gamma` the smallest margin the flow reached
+    (``history_[k]['min_margin'][-1]``) and :math:`\mu = \alpha^D / \gamma`,
+    returns :math:`\gamma\, b^*(\mu)` (see :func:`q_minimizer`). The
+    estimator's
     ``alpha`` (scalar or per feature), ``depth``, ``fit_intercept`` and
     ``intercept_scaling`` are used; the intercept is one more diagonal
     weight, as in the estimator. The prediction is close to ``coef_`` when
     every support point reaches about the same margin, and approaches it at
-    rate ``1 / gamma`` for ``mu`` not too small; at small ``mu`` points that
+    rate :math:`1 / \gamma` for :math:`\mu` not too small; at small
+    :math:`\mu` points that
     were support points early keep their accumulated weight (a memory
     effect), see ``examples/plot_memory_effect.py``.
 
@@ -238,7 +267,7 @@ def predicted_coef(estimator, X, y, sample_weight=None, *, return_intercept=Fals
     Raises
     ------
     ValueError
-        If the flow has not separated the data (``gamma <= 0``): fit with a
+        If the flow has not separated the data (:math:`\gamma \le 0`): fit with a
         smaller ``target_loss``.
 
     Examples
