@@ -76,7 +76,7 @@ def get_config():
 
     Examples
     --------
-    >>> from sklearn_implicit._config import get_config
+    >>> from sklearn_implicit import get_config
     >>> get_config()["blas_threads"]
     1
     """
@@ -113,7 +113,7 @@ def set_config(blas_threads=None):
 
     Examples
     --------
-    >>> from sklearn_implicit._config import get_config, set_config
+    >>> from sklearn_implicit import get_config, set_config
     >>> set_config(blas_threads=2)
     >>> get_config()["blas_threads"]
     2
@@ -146,12 +146,13 @@ def config_context(*, blas_threads=None):
 
     Examples
     --------
-    >>> from sklearn.datasets import make_classification
-    >>> from sklearn_implicit import DiagonalLinearClassifier
-    >>> from sklearn_implicit._config import config_context
-    >>> X, y = make_classification(n_samples=60, random_state=0)
+    >>> from sklearn.datasets import make_blobs
+    >>> from sklearn_implicit import DiagonalLinearClassifier, config_context
+    >>> X, y = make_blobs(n_samples=60, centers=[[-3, -3], [3, 3]], random_state=0)
     >>> with config_context(blas_threads=2):
     ...     clf = DiagonalLinearClassifier(target_loss=1e-2).fit(X, y)
+    >>> clf.score(X, y)
+    1.0
     """
     old_config = get_config()
     set_config(blas_threads=blas_threads)
