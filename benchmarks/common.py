@@ -165,6 +165,12 @@ class Settings:
     deep_width: int = 100
     deep_targets: tuple = (1e-5, 1e-10)
     deep_max_evals: int = 20_000
+    # case "real_data"
+    real_datasets: tuple = ("breast_cancer", "iris", "wine", "digits")
+    real_synthetic: tuple = ((1_000, 10), (10_000, 20), (100_000, 200))
+    real_target: float = 1e-30
+    real_deep_max_size: int = 1_000_000  # n x d beyond which the deep network is not run
+    real_max_iter: int = None  # None: the estimators' default
 
     @classmethod
     def full(cls, **kw):
@@ -205,6 +211,7 @@ class Settings:
             threads_fit_sizes=((100, 1000),), threads_fit_repeats=3, threads_fit_budget=1.0,
             gd_max_steps=100_000,
             path_budget=30.0, solvers_grid=cls.solvers_grid[:1], solvers_budget=1.0,
+            real_datasets=("breast_cancer", "iris"), real_synthetic=((1_000, 10),),
         )
         return cls(**{**defaults, **kw})
 
@@ -233,6 +240,8 @@ class Settings:
             step_cost_items=((size, 2), (size, 3)),
             step_cost_fit=(1.0, "exponential", 1e-6, 1e-4), step_cost_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
+            real_datasets=("iris",), real_synthetic=((200, 5),), real_target=1e-3,
+            real_max_iter=30, real_deep_max_size=2_000,
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
                             max_evals=2_000, ref_targets=(1e-3,), ref_skip=((3, 1.0),),
                             ref_max_evals=5_000),

@@ -1,0 +1,123 @@
+"""The estimators on the data scikit-learn users bring.
+
+The datasets that ship with scikit-learn (breast_cancer, iris, wine,
+digits) and ``make_classification`` problems of ``settings.real_synthetic``
+sizes, standardized; each estimator with its defaults, at its default
+target and at ``settings.real_target``: gradient evaluations, wall time
+(one fit), the loss reached and how the fit ended, and the time over the
+fit times of ``LogisticRegression`` and ``LinearSVC`` on the same data in
+the same run. The targets of the speed work (evaluations on breast_cancer,
+the deep network within 5x the diagonal one's time) are checked.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier
+
+from common import _check, _result, timed
+
+_LOADERS = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine,
+            "digits": load_digits}
+_ESTIMATORS = {"DiagonalLinearClassifier": DiagonalLinearClassifier,
+               "DeepLinearClassifier": DeepLinearClassifier}
+
+
+def _datasets(settings):
+    for name in settings.real_datasets:
+        X, y = _LOADERS[name](return_X_y=True)
+        yield name, X, y
+    for n, d in settings.real_synthetic:
+        X, y = make_classification(n_samples=n, n_features=d,
+                                   n_informative=max(2, min(d // 2, 10)), n_redundant=0,
+                                   random_state=settings.seed)
+        yield f"make_classification {n} x {d}", X, y
+
+
+def _ended(caught):
+    """How a fit ended, from its ConvergenceWarning (one per fit at most)."""
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            text = str(w.message)
+            return "max_iter" if "max_iter" in text else "stalled"
+    return "target"
+
+
+def _fit_once(estimator, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, _ended(caught)
+
+
+def run(settings):
+    """Estimators with their defaults on real and synthetic data."""
+    rows, checks = [], []
+    for name, X, y in _datasets(settings):
+        X = StandardScaler().fit_transform(X)
+        n, d = X.shape
+        references = {}
+        for label, make in [("LogisticRegression", lambda: LogisticRegression(max_iter=1_000)),
+                            ("LinearSVC", LinearSVC)]:
+            def fit(make=make):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    return make().fit(X, y)
+
+            references[label] = timed(fit, settings)[0]
+        times = {}
+        for label, cls in _ESTIMATORS.items():
+            skipped = label == "DeepLinearClassifier" and n * d > settings.real_deep_max_size
+            for target in (None, settings.real_target):
+                row = {"data": name, "n x d": f"{n} x {d}", "classes": len(np.unique(y)),
+                       "estimator": label, "target": "default" if target is None else target}
+                if skipped:
+                    row["ended"] = f"not run (n x d above {settings.real_deep_max_size:,})"
+                    rows.append(row)
+                    continue
+                params = {} if target is None else {"target_loss": target}
+                if settings.real_max_iter is not None:
+                    params["max_iter"] = settings.real_max_iter
+                estimator = cls(**params)
+                seconds, ended = _fit_once(estimator, X, y)
+                times[label, target] = seconds
+                row.update({
+                    "evals": int(np.sum(estimator.n_grad_evals_)),
+                    "time [s]": seconds,
+                    "reached 10^ (max)": float(np.max(estimator.log10_loss_)),
+                    "ended": ended,
+                    "/ LogisticRegression": seconds / references["LogisticRegression"],
+                    "/ LinearSVC": seconds / references["LinearSVC"],
+                })
+                rows.append(row)
+                if name == "breast_cancer" and label == "DiagonalLinearClassifier" and target is None:
+                    checks.append(_check("breast_cancer, diagonal, default target 1e-5: <= 600 evaluations",
+                                         row["evals"], row["evals"] <= 600))
+        deep, diagonal = (times.get(("DeepLinearClassifier", None)),
+                          times.get(("DiagonalLinearClassifier", None)))
+        if name in ("breast_cancer", "iris") and deep is not None:
+            checks.append(_check(f"{name}, deep within 5x the diagonal model's time (defaults)",
+                                 deep / diagonal, deep / diagonal <= 5.0))
+    columns = ["data", "n x d", "classes", "estimator", "target", "evals", "time [s]",
+               "reached 10^ (max)", "ended", "/ LogisticRegression", "/ LinearSVC"]
+    return _result(
+        "Real and synthetic data, default estimators",
+        "Standardized features (StandardScaler); each estimator with its defaults "
+        f"(max_iter={settings.real_max_iter or 'default'}), at its default target and at "
+        f"{settings.real_target:g}, each fit timed once; LogisticRegression(max_iter=1000) "
+        "and LinearSVC() timed as the median of repeats on the same data. 'reached' is the "
+        "largest log10 loss over the one-vs-rest problems; 'ended' says how the fit ended "
+        "(its ConvergenceWarning). The deep network is not run above "
+        f"{settings.real_deep_max_size:,} entries.",
+        tables=[{"title": "", "columns": columns, "rows": rows}],
+        checks=checks,
+    )
