@@ -90,7 +90,7 @@ Examples
 def _newton(evaluate, mirror, A, c, tol, max_iter):
     """Minimize ``phi(mu) = Q*(A^T mu) - c . mu`` (``A`` with orthonormal rows)."""
     mu = np.zeros(A.shape[0])
-    value, grad, b, db = evaluate(mu, False)
+    value, grad, b, db = evaluate(mu)
     scale = max(np.abs(c).max(), np.finfo(float).tiny)
     err = np.abs(grad).max() / scale
     for n_iter in range(max_iter):
@@ -105,7 +105,7 @@ def _newton(evaluate, mirror, A, c, tol, max_iter):
         full, accepted = t, False
         for _ in range(60):
             trial = mu + t * step
-            new = evaluate(trial, False)
+            new = evaluate(trial)
             predicted = grad @ (t * step)
             if np.isfinite(new[0]):
                 new_err = np.abs(new[1]).max() / scale

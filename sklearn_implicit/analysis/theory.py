@@ -53,9 +53,11 @@ bound-constrained problem
 point is the mirror map :math:`b = \nabla Q^*(Z^\top \lambda)`,
 :math:`b_j = \mu_j h_D(\kappa_j s_j)` with :math:`s = Z^\top \lambda` (the
 diagonal network's :math:`\beta` as a function of its integrated gradient).
-It is solved by L-BFGS-B with analytic gradients and polished by projected
-Newton iterations (Bertsekas, 1982) on the exact function until the KKT
-conditions hold to ``tol``.
+It is solved by a primal-dual interior-point method (with the barrier
+update of Waechter and Biegler, 2006), which identifies the support, and
+finished by Newton's method on the support until the KKT conditions hold to
+``tol``; the products :math:`Z^\top \lambda` and :math:`Z b` are computed
+in twice the working precision (Ogita, Rump and Oishi, 2005).
 
 References
 ----------
@@ -67,12 +69,20 @@ B. Woodworth, S. Gunasekar, J. D. Lee, E. Moroshko, P. Savarese, I. Golan,
 D. Soudry, N. Srebro. "Kernel and rich regimes in overparametrized models",
 COLT 2020, arXiv:2002.09277.
 
-D. P. Bertsekas. "Projected Newton methods for optimization problems with
-simple constraints", SIAM J. Control Optim. 20(2), 1982.
+A. Waechter, L. T. Biegler. "On the implementation of an interior-point
+filter line-search algorithm for large-scale nonlinear programming", Math.
+Program. 106(1), 2006.
+
+T. Ogita, S. M. Rump, S. Oishi. "Accurate sum and dot product", SIAM J. Sci.
+Comput. 26(6), 2005.
 """
+
+import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -99,7 +109,7 @@ def q_minimizer(
     fit_intercept=False,
     intercept_scaling=1.0,
     tol=1e-10,
-    max_iter=500,
+    max_iter=1000,
 ):
     r"""The predicted max-margin solution :math:`b^*(\mu)` of the theory.
 
@@ -143,8 +153,10 @@ def q_minimizer(
         Accuracy of the KKT conditions: relative infeasibility
         :math:`\max_i (1 - m_i)` and relative complementarity
         :math:`\max_i \lambda_i |m_i - 1| / \max_j \lambda_j`.
-    max_iter : int, default=500
-        Maximum number of iterations of each phase of the solver.
+    max_iter : int, default=1000
+        Maximum number of solver iterations (interior-point and Newton steps
+        together; the tested problems needed 15 to 100, up to 250 at extreme
+        :math:`\mu`).
 
     Returns
     -------
@@ -171,15 +183,18 @@ def q_minimizer(
 
     Notes
     -----
-    Small :math:`\mu` is reached by continuation from :math:`\mu = 10^{-2}`
-    (data scaled to :math:`\max |z_{ij}| = 1`) in factors of 100. For
-    ``depth=2`` the solver reached ``tol=1e-10`` on every tested problem
-    (:math:`\mu` from :math:`10^{-30}` to :math:`10^9`, up to 200 samples in
-    5 features). For ``depth >= 3`` with many more samples than features and
-    small :math:`\mu` (below about :math:`10^{-2}`) it may stop short of
-    ``tol`` with a ConvergenceWarning: the mirror map has a pole there and
-    the multipliers are not unique. Its relative accuracy is also limited to
-    about :math:`10^{-16} (b / \mu)^{1 - 2/D}`.
+    The solver needs neither unique multipliers (more points than features
+    on the support) nor their scale, which grows like the inverse margin on
+    nearly degenerate data. It reached ``tol=1e-10`` on every tested
+    problem: breast_cancer, iris, digits and random data with ``depth`` 2
+    and 3 and :math:`\mu` from :math:`10^{-3}` to :math:`10^2` (up to 569
+    samples in 31 features, and 100 in 1000), and small random problems
+    with ``depth=2`` and :math:`\mu` from :math:`10^{-300}` to
+    :math:`10^{15}`, ``depth=3`` from :math:`10^{-10}` to :math:`10^{12}`.
+    The result does not depend on the process or the number of BLAS
+    threads. Its relative accuracy is limited to about
+    :math:`10^{-16} (b / \mu)^{1 - 2/D}`: with ``depth >= 3`` and tiny
+    :math:`\mu` it may stop short of ``tol`` with a ConvergenceWarning.
 
     See Also
     --------
@@ -199,7 +214,30 @@ def q_minimizer(
     >>> print(np.round(kernel / np.linalg.norm(kernel), 4))
     [0.7071 0.7071]
     """
+    result = _q_minimizer(
+        X, y, mu, depth, fit_intercept, intercept_scaling, tol, max_iter
+    )
+    _warn_if_not_converged(result, tol, max_iter, "q_minimizer")
+    return result
+
+
+def _q_minimizer(X, y, mu, depth, fit_intercept, intercept_scaling, tol, max_iter):
+    """:func:`q_minimizer` without the warning."""
     depth = _check_depth(depth)
+    if (
+        isinstance(tol, (bool, np.bool_))
+        or not isinstance(tol, numbers.Real)
+        or not 0 < tol < np.inf
+    ):
+        raise ValueError(f"tol must be a positive float; got {plain(tol)!r}.")
+    if (
+        isinstance(max_iter, (bool, np.bool_))
+        or not isinstance(max_iter, numbers.Integral)
+        or max_iter < 1
+    ):
+        raise ValueError(
+            f"max_iter must be a positive integer; got {plain(max_iter)!r}."
+        )
     X = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
     if sp.issparse(X):
         X = X.toarray()
@@ -225,7 +263,53 @@ def q_minimizer(
     )
 
 
-def predicted_coef(estimator, X, y, sample_weight=None, *, return_intercept=False):
+def _warn_if_not_converged(result, tol, max_iter, caller, problem=""):
+    """Say what the result is when the solver stopped above ``tol``: close
+    (a KKT error up to 1e-4) or not a solution at all."""
+    err, n_iter = result.kkt_error, result.n_iter
+    if err <= tol:
+        return
+    if n_iter >= max_iter:
+        stop = f"the solver used all max_iter={max_iter} iterations"
+    else:
+        stop = (
+            f"the solver stalled after {n_iter} of max_iter={max_iter} iterations, "
+            "so a larger max_iter will not help"
+        )
+    if err <= 1e-4:
+        message = (
+            f"{caller}{problem}: the result is approximate (KKT error {err:.3g} > "
+            f"tol={tol:g}): {stop}. "
+            + (
+                "Increase max_iter, or raise tol to accept this accuracy (both are "
+                if n_iter >= max_iter
+                else "Raise tol to accept this accuracy (tol and max_iter are "
+            )
+            + f"parameters of {caller})."
+        )
+    else:
+        message = (
+            f"{caller}{problem} did not converge: the result is NOT a solution of "
+            f"the problem (KKT error {err:.3g} > tol={tol:g}): {stop}. "
+            + (
+                f"Increase max_iter (a parameter of {caller}, like tol)."
+                if n_iter >= max_iter
+                else "This is a failure of the solver on these data; please report it."
+            )
+        )
+    warnings.warn(message, ConvergenceWarning, stacklevel=3)
+
+
+def predicted_coef(
+    estimator,
+    X,
+    y,
+    sample_weight=None,
+    *,
+    return_intercept=False,
+    tol=1e-10,
+    max_iter=1000,
+):
     r"""What the theory says the flow found, scaled like the estimator's ``coef_``.
 
     For each binary (one-vs-rest) problem of a fitted diagonal-network
@@ -255,6 +339,11 @@ def predicted_coef(estimator, X, y, sample_weight=None, *, return_intercept=Fals
         (those samples are left out, as in ``fit``).
     return_intercept : bool, default=False
         Also return the predicted intercepts.
+    tol : float, default=1e-10
+        Accuracy of the KKT conditions of each :func:`q_minimizer` problem.
+    max_iter : int, default=1000
+        Maximum number of solver iterations per binary problem (see
+        :func:`q_minimizer`).
 
     Returns
     -------
@@ -316,13 +405,21 @@ def predicted_coef(estimator, X, y, sample_weight=None, *, return_intercept=Fals
                 f"(smallest margin {gamma:.4g} <= 0), so the max-margin prediction "
                 "does not apply; fit with a smaller target_loss."
             )
-        res = q_minimizer(
+        mu = alpha**depth / gamma
+        res = _q_minimizer(
             X,
             np.where(y == positive, 1, -1),
-            alpha**depth / gamma,
+            mu,
             depth,
-            fit_intercept=estimator.fit_intercept,
-            intercept_scaling=estimator.intercept_scaling,
+            estimator.fit_intercept,
+            estimator.intercept_scaling,
+            tol,
+            max_iter,
+        )
+        mu_text = f"mu={mu[0]:.4g}" if np.all(mu == mu[0]) else "per-feature mu"
+        which = "" if len(positives) == 1 else f"class {plain(positive)!r} vs rest, "
+        _warn_if_not_converged(
+            res, tol, max_iter, "predicted_coef", f" ({which}{mu_text})"
         )
         coefs.append(gamma * res.coef)
         intercepts.append(gamma * res.intercept)
