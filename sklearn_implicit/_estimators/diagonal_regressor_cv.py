@@ -201,9 +201,9 @@ class DiagonalLinearRegressorCV(FlowCVMixin, DiagonalLinearRegressor):
     >>> reg.scores_.shape
     (3, 2, 3)
     >>> reg.alpha_, reg.target_loss_
-    (0.01, 0.01)
+    (0.01, 0.0)
     >>> np.round(reg.coef_[:3], 2)
-    array([ 0.81, -0.8 ,  0.  ])
+    array([ 0.99, -0.93,  0.  ])
     """
 
     _parameter_constraints: dict = cv_parameter_constraints(
