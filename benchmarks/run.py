@@ -26,7 +26,7 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    deep, evals, evals_large, gd, gram_drop, path, per_eval, solvers, step_cost, threads,
+    cv, deep, evals, evals_large, gd, gram_drop, path, per_eval, solvers, step_cost, threads,
     tol_scan,
 )
 from common import (  # noqa: E402
@@ -48,6 +48,7 @@ CASES = {
     "gram_drop": gram_drop.run,
     "step_cost": step_cost.run,
     "deep": deep.run,
+    "cv": cv.run,
     "evals_large": evals_large.run,
 }
 # run only when named (about 40 minutes)

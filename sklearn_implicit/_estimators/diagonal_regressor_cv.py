@@ -34,8 +34,7 @@ def _l2_scale(problems):
 
 
 class DiagonalLinearRegressorCV(FlowCVMixin, DiagonalLinearRegressor):
-    """Diagonal linear network regressor with ``alpha`` and the early stop chosen by
-    cross-validation along the path.
+    """DiagonalLinearRegressor with the scale and early stop chosen by cross-validation.
 
     For each training fold and each scale in the grid ``alphas``, one gradient
     flow of a :class:`DiagonalLinearRegressor` is followed and stopped
