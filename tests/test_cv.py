@@ -333,7 +333,7 @@ def test_classifier_default_grids_follow_their_rules():
     Z = np.where(y == 1, 1.0, -1.0)[:, None] * np.column_stack([X, np.ones(20)])
     s = np.max(np.abs(np.linalg.pinv(Z) @ np.ones(20)))
     assert_allclose(clf.alphas_, (s * np.logspace(-2, 3, 8)) ** (1 / 3), rtol=1e-8)
-    assert_array_equal(clf.target_losses_, 10.0 ** -np.array([2, 3, 6, 11, 19, 33, 57, 100]))
+    assert_array_equal(clf.target_losses_, [1e-2, 1e-3, 1e-6, 1e-11, 1e-19, 1e-33, 1e-57, 1e-100])
     assert clf.scores_.shape == (2, 8, 8)
     # n > d, separable: the hard-margin SVM (margin 1) with the intercept
     # column as one more weight.
@@ -387,3 +387,18 @@ def test_sample_weight_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError, match="sample_weight"):
         DiagonalLinearClassifierCV(alphas=[1.0], target_losses=[1e-2], cv=2).fit(
             X, y, sample_weight=np.ones(5))
+
+
+def test_per_feature_scales_are_grid_points():
+    """Rows of alphas are initialization shapes; the chosen row is refitted."""
+    X, y = gaussian_binary()
+    # The label depends on the first three features: a shape that favours
+    # them is a prior that helps.
+    rows = np.array([np.full(12, 0.3), np.r_[np.full(3, 3.0), np.full(9, 0.1)]])
+    clf = DiagonalLinearClassifierCV(alphas=rows, target_losses=TARGETS, cv=3).fit(X, y)
+    assert clf.scores_.shape == (3, 2, len(TARGETS))
+    best = clf.scores_.mean(axis=0)
+    assert best[1].max() > best[0].max()
+    assert_array_equal(clf.alpha_, rows[1])
+    point = DiagonalLinearClassifier(alpha=rows[1], target_loss=clf.target_loss_).fit(X, y)
+    assert_array_equal(clf.coef_, point.coef_)

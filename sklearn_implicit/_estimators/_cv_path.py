@@ -47,7 +47,7 @@ from ..utils._sklearn_compat import (
     _raise_for_params,
     _routing_enabled,
 )
-from ..utils._validation import plain
+from .base import keep_state_on_error
 
 # Flow statuses that end a trajectory where it should: every stop reached
 # ('target'), or the limit of a regression flow ('converged').
@@ -88,6 +88,7 @@ class FlowCVMixin:
         return cls(**shared, **params)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_error
     def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate the grid along one trajectory per fold and scale, then refit.
 
@@ -176,30 +177,16 @@ class FlowCVMixin:
         alphas = self._alpha_grid(full)
         targets = self._target_grid(full, fold_problems)
 
-        scorer = self._get_scorer()
         paths = _fold_paths(self, fold_problems, alphas, targets)
-        scores = np.empty((len(folds), len(alphas), len(targets)))
-        fold_models = []
-        for f, ((_, test), problems, path) in enumerate(zip(folds, fold_problems, paths)):
-            score_params = _check_method_params(X, params=routed.scorer.score, indices=test)
-            model = self._point_estimator()
-            model.n_features_in_ = X.shape[1]
-            if "classes" in problems:
-                model.classes_ = problems.classes
-            models = []
-            for a in range(len(alphas)):
-                for t in range(len(targets)):
-                    model.coef_, model.intercept_ = self._read_coef(problems, path.coefs[a][t])
-                    scores[f, a, t] = scorer(model, X[test], y[test], **score_params)
-                    if not self.refit:
-                        models.append((model.coef_, model.intercept_))
-            fold_models.append(models)
+        scores, fold_models = self._score_paths(
+            X, y, folds, fold_problems, paths, routed.scorer.score
+        )
 
         self.alphas_, self.target_losses_ = alphas, targets
         self.scores_ = scores
         self.n_splits_ = len(folds)
         self.n_grad_evals_ = np.array([path.n_evals for path in paths])
-        self.n_iter_ = max(r.n_iter for path in paths for *_, r in path.results)
+        self.n_iter_ = max(r.n_iter for path in paths for _, r in path.results)
         self.cv_results_ = _cv_results(scores, alphas, targets)
         self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
@@ -207,14 +194,43 @@ class FlowCVMixin:
         self.alpha_ = _grid_value(alphas, a)
         self.target_loss_ = float(targets[t])
 
-        messages = _stop_messages(self, paths, alphas)
+        messages = _stop_messages(self, paths)
         if self.refit:
             messages += self._refit(X, y, sample_weight)
         else:
+            self.__dict__.pop("best_estimator_", None)
             self._average_folds(fold_problems, fold_models, a * len(targets) + t)
         if messages:
             warnings.warn(" ".join(messages), ConvergenceWarning)
         return self
+
+    def _score_paths(self, X, y, folds, fold_problems, paths, score_params):
+        """The score of every stop on its test fold, ``(n_folds, n_alphas, n_targets)``.
+
+        Each stop is scored as a fitted point estimator holding its
+        coefficients, so that any scorer sees what ``GridSearchCV`` would.
+        With ``refit=False`` the models are also returned, fold by fold.
+        """
+        scorer = self._get_scorer()
+        n_alphas, n_targets = len(paths[0].coefs), len(paths[0].coefs[0])
+        scores = np.empty((len(folds), n_alphas, n_targets))
+        fold_models = []
+        for f, ((_, test), problems, path) in enumerate(zip(folds, fold_problems, paths)):
+            X_test, y_test = X[test], y[test]
+            test_params = _check_method_params(X, params=score_params, indices=test)
+            model = self._point_estimator()
+            model.n_features_in_ = X.shape[1]
+            if "classes" in problems:
+                model.classes_ = problems.classes
+            models = []
+            for a in range(n_alphas):
+                for t in range(n_targets):
+                    model.coef_, model.intercept_ = self._read_coef(problems, path.coefs[a][t])
+                    scores[f, a, t] = scorer(model, X_test, y_test, **test_params)
+                    if not self.refit:
+                        models.append((model.coef_, model.intercept_))
+            fold_models.append(models)
+        return scores, fold_models
 
     def _refit(self, X, y, sample_weight):
         """Fit the point estimator at the chosen grid point on all the data.
@@ -307,9 +323,10 @@ def _fold_paths(estimator, fold_problems, alphas, targets):
     Returns one :class:`~sklearn.utils.Bunch` per fold: ``coefs[a][t]``, the
     coefficients of every problem of the fold at scale ``a`` and target
     ``t`` (at the end point for targets the flow did not reach, as the point
-    estimator returns it), ``n_evals`` per scale, and the results.
+    estimator returns it), ``n_evals`` per scale, and ``(label, result)``
+    per flow.
     """
-    flows = []  # (fold, alpha index, problem index, flow alpha, where)
+    flows = []  # (fold, alpha index, flow alpha, where, label)
     designs, losses, weights, stops, labels, flow_alphas = [], [], [], [], [], []
     for f, problems in enumerate(fold_problems):
         flow_targets = estimator._flow_targets(problems, targets)
@@ -317,12 +334,13 @@ def _fold_paths(estimator, fold_problems, alphas, targets):
             flow_alpha = estimator._flow_alpha(problems, alpha)
             for k in range(len(problems.designs)):
                 problem_stops, where = _decreasing_stops(flow_targets[k])
-                flows.append((f, a, k, flow_alpha, where))
+                label = f"[fold {f}, alphas[{a}]] {problems.labels[k]}"
+                flows.append((f, a, flow_alpha, where, label))
                 designs.append(problems.designs[k])
                 losses.append(problems.losses[k])
                 weights.append(problems.weights[k])
                 stops.append(problem_stops)
-                labels.append(f"[fold {f}, alphas[{a}]] {problems.labels[k]}")
+                labels.append(label)
                 flow_alphas.append(flow_alpha)
     results = estimator._run_flows(
         designs, losses, weights, [None] * len(flows), stops, labels, flow_alphas
@@ -332,34 +350,30 @@ def _fold_paths(estimator, fold_problems, alphas, targets):
               n_evals=np.zeros(len(alphas), dtype=int), results=[])
         for _ in fold_problems
     ]
-    for (f, a, k, flow_alpha, where), result, problem_stops, Z in zip(
+    for (f, a, flow_alpha, where, label), result, problem_stops, Z in zip(
         flows, results, stops, designs
     ):
+        # coef(state) of a diagonal network depends on alpha only.
         network = estimator._make_network(Z.shape[1], flow_alpha, None)
         coefs = _stop_coefs(network, result, len(problem_stops), result.coef)[where]
         for t in range(len(targets)):
             paths[f].coefs[a][t].append(coefs[t])
         paths[f].n_evals[a] += result.n_evals
-        paths[f].results.append((a, k, result))
+        paths[f].results.append((label.strip(), result))
     return paths
 
 
-def _stop_messages(estimator, paths, alphas):
+def _stop_messages(estimator, paths):
     """The text of the fit's one ConvergenceWarning on the folds, if any."""
-    early = [
-        (f, a, k, r) for f, path in enumerate(paths) for a, k, r in path.results
-        if r.status not in _COMPLETE
-    ]
+    results = [item for path in paths for item in path.results]
+    early = [(label, r) for label, r in results if r.status not in _COMPLETE]
     if not early:
         return []
-    f, a, k, r = early[0]
-    n_flows = sum(len(path.results) for path in paths)
-    statuses = sorted({r.status for *_, r in early})
+    label, r = early[0]
+    statuses = sorted({r.status for _, r in early})
     return [
         f"Gradient flow stopped before the smallest target in {len(early)} of "
-        f"{n_flows} trajectories (statuses {statuses}), e.g. in fold {f} at "
-        f"alphas[{a}]={plain(np.asarray(alphas[a]).ravel()[0])!r}"
-        f"{'' if len(paths[f].results) == len(alphas) else f' (problem {k})'}: "
+        f"{len(results)} trajectories (statuses {statuses}), e.g. {label}: "
         f"{r.status!r} at a training loss of 10**{r.log_loss / LN10:.4f}. The "
         "targets below the point reached were scored at that point, which "
         f"is what {estimator._point_class.__name__} returns for them. "

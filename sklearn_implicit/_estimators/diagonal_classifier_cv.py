@@ -299,6 +299,7 @@ class DiagonalLinearClassifierCV(FlowCVMixin, DiagonalLinearClassifier):
         grid = check_grid_count(self.target_losses, "target_losses")
         if grid is None:
             exponents = np.unique(np.round(np.geomspace(*_TARGET_EXPONENTS, self.target_losses)))
-            return 10.0 ** -exponents
+            # The doubles of the literals 1e-2, 1e-3, ...: as a user writes them.
+            return np.array([float(f"1e-{e:.0f}") for e in exponents])
         initial_loss = np.exp(LOSSES[self.loss]().initial_log_mean(np.ones(1)))
         return _check_targets(grid, initial_loss, self.loss)
