@@ -159,6 +159,20 @@ class Settings:
                               ((300, 3000), 3), ((1000, 10000), 2))
     step_cost_fit: tuple = (0.1, "exponential", 1e-30, 3.16e-5)
     step_cost_budget: float = 4.0  # seconds of block pairs per item
+    # case "cv": DiagonalLinearClassifierCV against the ideal of path reuse
+    # (one fit per fold and scale to the smallest target, plus the refit) and
+    # GridSearchCV over the same grid and folds. cv_size None: breast_cancer,
+    # standardized; else the Gaussian problem of that size. cv_alphas scales
+    # by the estimator's default rule; targets 10**-e, e geometric over
+    # cv_target_exponents (rounded).
+    cv_size: tuple = None
+    cv_alphas: int = 8
+    cv_targets: int = 10
+    cv_target_exponents: tuple = (1.0, 100.0)
+    cv_folds: int = 5
+    # CV and ideal are timed in pairs (each pair takes about a minute in
+    # the full run); GridSearchCV, 400 fits, once.
+    cv_min_pairs: int = 2
     # case "deep"
     deep_size: tuple = (200, 1000)
     deep_depth: int = 3
@@ -212,6 +226,8 @@ class Settings:
             gd_max_steps=100_000,
             path_budget=30.0, solvers_grid=cls.solvers_grid[:1], solvers_budget=1.0,
             real_datasets=("breast_cancer", "iris"), real_synthetic=((1_000, 10),),
+            cv_alphas=4, cv_targets=5, cv_target_exponents=(1.0, 30.0), cv_folds=3,
+            cv_min_pairs=1,
         )
         return cls(**{**defaults, **kw})
 
@@ -242,6 +258,8 @@ class Settings:
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
             real_datasets=("iris",), real_synthetic=((200, 5),), real_target=1e-3,
             real_max_iter=30, real_deep_max_size=2_000,
+            cv_size=size, cv_alphas=2, cv_targets=3, cv_target_exponents=(1.0, 6.0),
+            cv_folds=2, cv_min_pairs=1,
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
                             max_evals=2_000, ref_targets=(1e-3,), ref_skip=((3, 1.0),),
                             ref_max_evals=5_000),

@@ -16,7 +16,9 @@ from ._config import config_context, get_config, set_config
 from ._estimators import (
     DeepLinearClassifier,
     DiagonalLinearClassifier,
+    DiagonalLinearClassifierCV,
     DiagonalLinearRegressor,
+    DiagonalLinearRegressorCV,
 )
 from .analysis import (
     ImplicitBiasDisplay,
@@ -33,7 +35,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DeepLinearClassifier",
     "DiagonalLinearClassifier",
+    "DiagonalLinearClassifierCV",
     "DiagonalLinearRegressor",
+    "DiagonalLinearRegressorCV",
     "ImplicitBiasDisplay",
     "RegimeMapDisplay",
     "implicit_bias_path",

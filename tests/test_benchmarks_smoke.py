@@ -186,3 +186,14 @@ def test_step_cost_case_times_a_stiff_step_against_the_model(toy_results):
         assert row["RODAS4 step [ms]"] > 0 and row["DOP853 step [ms]"] > 0
         assert row["measured / model"] == pytest.approx(
             row["RODAS4 step [evaluations]"] / row["model [evaluations]"])
+
+
+def test_cv_case_compares_the_same_grid_three_ways(toy_results):
+    settings, results = toy_results
+    (row,) = results["cv"]["tables"][0]["rows"]
+    assert row["grid"] == f"{settings.cv_alphas} x {settings.cv_targets} x {settings.cv_folds} folds"
+    # the stops of one trajectory against GridSearchCV's separate fits
+    assert row["same choice"] is True and row["max score difference"] <= 1e-6
+    # a trajectory to the smallest target costs at least one fit to it
+    assert row["CV evals / ideal evals"] >= 1.0
+    assert row["CV [s]"] > 0 and row["ideal [s]"] > 0 and row["GridSearchCV [s]"] > 0

@@ -19,6 +19,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 # Measured (gallery build, idle machine): 10-25 s each.
 SLOW = {
+    "plot_cv_regimes.py",
     "plot_deep_alignment.py",
     "plot_kernel_to_rich.py",
     "plot_memory_effect.py",

@@ -4,11 +4,20 @@
 one flow per problem under joblib, warm start, history, warnings) and
 :mod:`.classifier` what the classifiers share (labels, one-vs-rest, the
 intercept, probabilities); each estimator module says which network it trains
-and which parameters define it.
+and which parameters define it. :mod:`._cv_path` holds what the
+cross-validated ``...CV`` estimators share.
 """
 
 from .deep_classifier import DeepLinearClassifier
 from .diagonal_classifier import DiagonalLinearClassifier
+from .diagonal_classifier_cv import DiagonalLinearClassifierCV
 from .diagonal_regressor import DiagonalLinearRegressor
+from .diagonal_regressor_cv import DiagonalLinearRegressorCV
 
-__all__ = ["DeepLinearClassifier", "DiagonalLinearClassifier", "DiagonalLinearRegressor"]
+__all__ = [
+    "DeepLinearClassifier",
+    "DiagonalLinearClassifier",
+    "DiagonalLinearClassifierCV",
+    "DiagonalLinearRegressor",
+    "DiagonalLinearRegressorCV",
+]

@@ -110,19 +110,22 @@ class BaseFlowEstimator(BaseEstimator):
                    labels, alpha):
         """Integrate every problem under joblib; one result per problem.
 
-        ``sample_weight`` is one array for all problems or a list, one each.
+        ``sample_weight`` is one array for all problems or a list, one each;
+        so is ``alpha`` (the cross-validated estimators run every fold and
+        scale in one dispatch).
         """
         sample_weights = (
             sample_weight if isinstance(sample_weight, list)
             else [sample_weight] * len(losses)
         )
+        alphas = alpha if isinstance(alpha, list) else [alpha] * len(losses)
         random_state = check_random_state(getattr(self, "random_state", None))
         # Seeds are drawn before dispatch so that results do not depend on n_jobs.
         seeds = random_state.randint(np.iinfo(np.int32).max, size=len(losses))
         blas_threads = flow_blas_threads(self.n_jobs)
         return Parallel(n_jobs=self.n_jobs)(
             delayed(fit_one_flow)(
-                self._make_network(Z.shape[1], alpha, np.random.RandomState(seed)),
+                self._make_network(Z.shape[1], a, np.random.RandomState(seed)),
                 loss,
                 Z,
                 weights,
@@ -135,8 +138,8 @@ class BaseFlowEstimator(BaseEstimator):
                 blas_threads,
                 self.solver,
             )
-            for Z, weights, loss, start, target, seed, label in zip(
-                designs, sample_weights, losses, starts, target_losses, seeds, labels
+            for Z, weights, loss, start, target, seed, label, a in zip(
+                designs, sample_weights, losses, starts, target_losses, seeds, labels, alphas
             )
         )
 

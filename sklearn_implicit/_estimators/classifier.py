@@ -5,6 +5,7 @@ from numbers import Real
 
 import numpy as np
 from scipy.special import log_expit, logsumexp
+from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -41,9 +42,37 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=False
         )
+        problems = self._problems(X, y, sample_weight)
+        alpha = self._flow_alpha(problems, self.alpha)
+        self._scale_advice = problems.scale_advice
+        self.classes_ = classes = problems.classes
+        targets = self._flow_targets(problems, self.target_loss)
+        key = self._warm_key(problems.n_features, [str(c) for c in classes])
+        starts = self._warm_starts(key, targets)
+        results = self._run_flows(
+            problems.designs, problems.losses, problems.weights, starts, targets,
+            problems.labels, alpha,
+        )
+        for z, r in zip(problems.signs, results):
+            if r.status != "target":
+                # The warning counts the original samples, not merged rows.
+                r.predictions = np.asarray(signed_rows(problems.X, z) @ r.coef).ravel()
+        self._store(results, starts, problems, key)
+        self._warn(results, [f"class {plain(c)!r} vs rest" for c in classes])
+        return self
+
+    def _problems(self, X, y, sample_weight):
+        """The binary problems of validated data (one-vs-rest beyond two classes).
+
+        A :class:`~sklearn.utils.Bunch`: ``designs`` (rows ``z_i x_i``,
+        duplicates merged), their ``weights`` and ``losses``, ``labels``
+        (for verbose output), ``classes``, ``signs`` (``z`` per problem),
+        ``X`` (with its intercept column), ``n_features`` and
+        ``scale_advice``. A fit builds it once; the cross-validated
+        estimators once per training fold (see :mod:`._cv_path`).
+        """
         check_classification_targets(y)
         X, sample_weight, y = check_weights(X, sample_weight, y)
-
         classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(
@@ -51,48 +80,48 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
                 f"data, but the data contain only one class: {plain(classes[0])!r}."
             )
         n_features = X.shape[1]
-        alpha = check_alpha(self.alpha, n_features)
-        self._scale_advice = scale_advice(X)
+        advice = scale_advice(X)
         if self.fit_intercept:
-            # The intercept weight starts at the mean scale of the features.
-            alpha = np.append(alpha, alpha.mean())
             X = add_intercept_column(X, self.intercept_scaling)
         check_summable(X)
-
-        self.classes_ = classes
         if classes.shape[0] == 2:
             signs = [np.where(y == classes[1], 1.0, -1.0)]
         else:
             signs = [np.where(y == c, 1.0, -1.0) for c in classes]
-        targets = [self.target_loss] * len(signs)
-        key = self._warm_key(n_features, [str(c) for c in classes])
-        starts = self._warm_starts(key, targets)
         labels = [
             "" if len(signs) == 1 else f"[class {plain(classes[k])!r}] " for k in range(len(signs))
         ]
         designs, weights = zip(
             *(merge_duplicate_rows(signed_rows(X, z), sample_weight) for z in signs)
         )
-        results = self._run_flows(
-            list(designs), [LOSSES[self.loss]()] * len(signs),
-            list(weights), starts, targets, labels, alpha,
+        return Bunch(
+            designs=list(designs), weights=list(weights),
+            losses=[LOSSES[self.loss]()] * len(signs), labels=labels, classes=classes,
+            signs=signs, X=X, n_features=n_features, scale_advice=advice,
         )
-        for z, r in zip(signs, results):
-            if r.status != "target":
-                # The warning counts the original samples, not merged rows.
-                r.predictions = np.asarray(signed_rows(X, z) @ r.coef).ravel()
-        self._store(results, starts, n_features, key)
-        self._warn(results, [f"class {plain(c)!r} vs rest" for c in classes])
-        return self
 
-    def _store(self, results, starts, n_features, key):
-        coefs = np.array([r.coef for r in results])
+    def _flow_alpha(self, problems, alpha):
+        """The scale vector of the flows, intercept weight included."""
+        alpha = check_alpha(alpha, problems.n_features)
         if self.fit_intercept:
-            self.coef_ = coefs[:, :n_features].copy()
-            self.intercept_ = self.intercept_scaling * coefs[:, n_features]
-        else:
-            self.coef_ = coefs
-            self.intercept_ = np.zeros(coefs.shape[0])
+            # The intercept weight starts at the mean scale of the features.
+            alpha = np.append(alpha, alpha.mean())
+        return alpha
+
+    def _flow_targets(self, problems, target_loss):
+        """The target (or decreasing array of stops) of each problem's flow."""
+        return [target_loss] * len(problems.designs)
+
+    def _read_coef(self, problems, coefs):
+        """``(coef_, intercept_)`` from the coefficients of each problem's flow."""
+        coefs = np.asarray(coefs)
+        n_features = problems.n_features
+        if self.fit_intercept:
+            return coefs[:, :n_features].copy(), self.intercept_scaling * coefs[:, n_features]
+        return coefs, np.zeros(coefs.shape[0])
+
+    def _store(self, results, starts, problems, key):
+        self.coef_, self.intercept_ = self._read_coef(problems, [r.coef for r in results])
         log_loss = np.array([r.log_loss for r in results])
         self.loss_ = np.exp(log_loss)
         self.log10_loss_ = log_loss / LN10

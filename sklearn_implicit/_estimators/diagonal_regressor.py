@@ -5,6 +5,7 @@ from numbers import Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import RegressorMixin
+from sklearn.utils import Bunch
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -282,63 +283,108 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
             self, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True,
             multi_output=True,
         )
-        X, sample_weight, y = check_weights(X, sample_weight, y)
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        n_features = X.shape[1]
-        alpha = check_alpha(self.alpha, n_features)
-        self._scale_advice = scale_advice(X)
-        # Data far from unit scale are fitted at unit scale: the same path
-        # (see _unit_scale), whose squares and products float64 can hold.
-        x_exp, y_exp = _unit_scale(X), _unit_scale(Y)
-        if x_exp or y_exp:
-            X = X * 2.0**-x_exp if sp.issparse(X) else np.ldexp(X, -x_exp)
-            Y = np.ldexp(Y, -y_exp)
-            # beta' = 2**(x_exp - y_exp) beta, u' = 2**((x_exp - y_exp) / D) u
-            alpha = alpha * 2.0 ** ((x_exp - y_exp) / self.depth)
-        self._exponents = (x_exp, y_exp)
-        target_loss = np.ldexp(float(self.target_loss), -2 * y_exp)
-        if self.fit_intercept:
-            X, Y, x_mean, y_mean = center(X, Y, sample_weight)
-        fit, min_loss = least_squares_fit(X, Y, sample_weight)
-        initial_loss = sample_weight @ Y**2 / (2 * sample_weight.sum())
-        if self.target_loss > 0 and np.any(target_loss >= initial_loss):
-            raise ValueError(
-                f"target_loss must be 0 (the limit of the flow) or below the loss "
-                f"at initialization (beta = 0), "
-                f"{np.ldexp(initial_loss.min(), 2 * y_exp):.6g}; got "
-                f"target_loss={plain(self.target_loss)!r}."
-            )
-        # The flow runs on the fitted values: its gradient is the same (the
-        # residual y - fit is orthogonal to the columns) and its loss is
-        # L - L_min, which vanishes at the limit.
-        targets = np.maximum(target_loss - min_loss, 0.0)
-        key = self._warm_key(n_features, Y.shape[1])
+        problems = self._problems(X, y, sample_weight)
+        alpha = self._flow_alpha(problems, self.alpha)
+        self._scale_advice = problems.scale_advice
+        self._exponents = problems.exponents
+        targets = self._flow_targets(problems, self.target_loss)
+        n_targets = len(problems.losses)
+        key = self._warm_key(problems.n_features, n_targets)
         starts = self._warm_starts(key, targets)
-        n_targets = Y.shape[1]
-        labels = ["" if n_targets == 1 else f"[target {k}] " for k in range(n_targets)]
+        min_loss, y_exp = problems.min_loss, problems.exponents[1]
         self._min_loss = min_loss  # at unit scale
         with np.errstate(over="ignore"):
             self.min_loss_ = np.ldexp(min_loss, 2 * y_exp)
         results = self._run_flows(
-            [X] * n_targets, [SquaredLoss(fit[:, k]) for k in range(n_targets)],
-            sample_weight, starts, targets, labels, alpha,
+            problems.designs, problems.losses, problems.weights, starts, targets,
+            problems.labels, alpha,
         )
-        coef = np.array([r.coef for r in results])
-        intercept = y_mean - coef @ x_mean if self.fit_intercept else np.zeros(n_targets)
-        coef, intercept = np.ldexp(coef, y_exp - x_exp), np.ldexp(intercept, y_exp)
-        self.coef_ = coef[0] if y.ndim == 1 else coef
-        self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
+        self.coef_, self.intercept_ = self._read_coef(problems, [r.coef for r in results])
         with np.errstate(divide="ignore"):
             log_loss = np.logaddexp([r.log_loss for r in results], np.log(min_loss))
         log_loss = log_loss + 2 * y_exp * np.log(2.0)
         with np.errstate(over="ignore"):
             self.loss_ = np.exp(log_loss)
         self.log10_loss_ = log_loss / LN10
-        self.converged_ = targets == 0
+        self.converged_ = np.array(targets) == 0
         self._store_flows(results, starts, key)
         self.log10_time_ = self.log10_time_ - self._log10_time_unit()
         self._warn(results, [f"target {k}" for k in range(n_targets)])
         return self
+
+    def _problems(self, X, y, sample_weight):
+        """The least-squares problems of validated data, one per column of ``y``.
+
+        Data far from unit scale are taken to unit scale (see
+        :func:`_unit_scale`: the same path, whose squares and products
+        float64 can hold) and centered with an intercept. The flow of column
+        ``k`` runs on its least-squares fit (its gradient is the same: the
+        residual ``y - fit`` is orthogonal to the columns) and its loss is
+        ``L - L_min``, which vanishes at the limit. A
+        :class:`~sklearn.utils.Bunch` with the ``designs``, ``weights``,
+        ``losses`` and ``labels`` of the flows, and what maps their results
+        back to the data's units. A fit builds it once; the cross-validated
+        estimators once per training fold (see :mod:`._cv_path`).
+        """
+        X, sample_weight, y = check_weights(X, sample_weight, y)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        n_features, n_targets = X.shape[1], Y.shape[1]
+        advice = scale_advice(X)
+        x_exp, y_exp = _unit_scale(X), _unit_scale(Y)
+        if x_exp or y_exp:
+            X = X * 2.0**-x_exp if sp.issparse(X) else np.ldexp(X, -x_exp)
+            Y = np.ldexp(Y, -y_exp)
+        x_mean = y_mean = None
+        if self.fit_intercept:
+            X, Y, x_mean, y_mean = center(X, Y, sample_weight)
+        fit, min_loss = least_squares_fit(X, Y, sample_weight)
+        initial_loss = sample_weight @ Y**2 / (2 * sample_weight.sum())
+        return Bunch(
+            designs=[X] * n_targets, weights=[sample_weight] * n_targets,
+            losses=[SquaredLoss(fit[:, k]) for k in range(n_targets)],
+            labels=["" if n_targets == 1 else f"[target {k}] " for k in range(n_targets)],
+            X=X, Y=Y, x_mean=x_mean, y_mean=y_mean, exponents=(x_exp, y_exp),
+            min_loss=min_loss, initial_loss=initial_loss, n_features=n_features,
+            one_output=y.ndim == 1, scale_advice=advice,
+        )
+
+    def _flow_alpha(self, problems, alpha):
+        """The scale vector of the flows, at the unit scale of the problems."""
+        x_exp, y_exp = problems.exponents
+        # beta' = 2**(x_exp - y_exp) beta, u' = 2**((x_exp - y_exp) / D) u
+        return check_alpha(alpha, problems.n_features) * 2.0 ** ((x_exp - y_exp) / self.depth)
+
+    def _flow_targets(self, problems, target_loss):
+        """The flow targets ``L - L_min`` (0: the limit) of ``target_loss``.
+
+        ``target_loss`` may be an array of losses: each problem then gets
+        an array of flow targets.
+        """
+        y_exp = problems.exponents[1]
+        scaled = np.ldexp(np.asarray(target_loss, dtype=float), -2 * y_exp)
+        above = (np.asarray(target_loss) > 0) & (scaled >= problems.initial_loss.min())
+        if np.any(above):
+            shown = target_loss if np.ndim(target_loss) == 0 else np.asarray(target_loss)[above][0]
+            raise ValueError(
+                f"target_loss must be 0 (the limit of the flow) or below the loss "
+                f"at initialization (beta = 0), "
+                f"{np.ldexp(problems.initial_loss.min(), 2 * y_exp):.6g}; got "
+                f"target_loss={plain(shown)!r}."
+            )
+        return [np.maximum(scaled - m, 0.0) for m in problems.min_loss]
+
+    def _read_coef(self, problems, coefs):
+        """``(coef_, intercept_)`` in the data's units from the flows' coefficients."""
+        coef = np.array(coefs)
+        x_exp, y_exp = problems.exponents
+        if self.fit_intercept:
+            intercept = problems.y_mean - coef @ problems.x_mean
+        else:
+            intercept = np.zeros(coef.shape[0])
+        coef, intercept = np.ldexp(coef, y_exp - x_exp), np.ldexp(intercept, y_exp)
+        if problems.one_output:
+            return coef[0], float(intercept[0])
+        return coef, intercept
 
     def _log10_time_unit(self):
         """``log10(t' / t)``, the flow time at unit scale over the user's.

@@ -74,6 +74,27 @@ def _check_targets(target_losses, initial_loss, loss):
     return targets
 
 
+def _decreasing_stops(targets):
+    """The distinct ``targets`` in decreasing order (the stops of one
+    trajectory), and the index of each target among them."""
+    stops, where = np.unique(targets, return_inverse=True)
+    return stops[::-1], len(stops) - 1 - where.ravel()
+
+
+def _stop_coefs(network, result, n_stops, fill):
+    """The coefficients at each of ``n_stops`` stops of one trajectory.
+
+    Shape ``(n_stops, network.n_coef)``; the rows of the stops that the flow
+    did not reach (it stalled or ran out of steps) hold ``fill``: NaN, or
+    the end point ``result.coef``.
+    """
+    coef = np.empty((n_stops, network.n_coef))
+    coef[:] = fill
+    for t, stop in enumerate(result.stops):
+        coef[t] = network.coef(stop.state)
+    return coef
+
+
 def _trajectories(Z, loss, sample_weight, alphas, depth, stops, tol, max_iter,
                   verbose, n_jobs, solver, batch_size):
     """One flow per row of ``alphas`` through the decreasing losses ``stops``.
@@ -285,9 +306,7 @@ def implicit_bias_path(
     Z = signed_rows(X, np.where(y == classes[1], 1.0, -1.0))
 
     # One decreasing list of distinct stops; results are mapped back.
-    stops, where = np.unique(targets, return_inverse=True)
-    stops = stops[::-1]
-    where = len(stops) - 1 - where
+    stops, where = _decreasing_stops(targets)
     networks, results = _trajectories(
         Z, loss_obj, sample_weight, alpha_rows, depth, stops, tol, max_iter,
         verbose, n_jobs, solver, batch_size,
@@ -297,9 +316,8 @@ def implicit_bias_path(
     coef = np.full((n_alphas, len(stops), n_coef), np.nan)
     log10_loss = np.full((n_alphas, len(stops)), np.nan)
     for a, (network, result) in enumerate(zip(networks, results)):
-        for t, stop in enumerate(result.stops):
-            coef[a, t] = network.coef(stop.state)
-            log10_loss[a, t] = -stop.tau / LN10
+        coef[a] = _stop_coefs(network, result, len(stops), np.nan)
+        log10_loss[a, :len(result.stops)] = [-stop.tau / LN10 for stop in result.stops]
     coef, log10_loss = coef[:, where], log10_loss[:, where]
     margins = np.asarray(Z @ coef.reshape(-1, n_coef).T).T.reshape(
         n_alphas, len(targets), -1

@@ -7,5 +7,15 @@ moves, only this file changes.
 from sklearn.base import _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
+from sklearn.utils.validation import _check_method_params
 
-__all__ = ["_fit_context", "LinearClassifierMixin", "Interval", "StrOptions"]
+__all__ = [
+    "_fit_context",
+    "LinearClassifierMixin",
+    "Interval",
+    "StrOptions",
+    "_check_method_params",
+    "_raise_for_params",
+    "_routing_enabled",
+]

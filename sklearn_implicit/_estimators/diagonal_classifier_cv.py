@@ -1,0 +1,305 @@
+"""The diagonal linear network classifier with cross-validated scale and target."""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import lsqr
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from .._losses import LOSSES
+from ..analysis.path import _check_targets
+from ..analysis.separators import max_margin
+from ..utils._design import signed_rows
+from ._cv_path import FlowCVMixin, check_grid_count, cv_parameter_constraints, user_alphas
+from .diagonal_classifier import DiagonalLinearClassifier
+
+# The default scales: alpha**depth from 10**_ALPHA_DECADES[0] to
+# 10**_ALPHA_DECADES[1] times the margin scale s (see _margin_scale). The
+# measured kernel-to-rich crossover of depth 2 (regime score 0.5, see
+# RegimeMapDisplay) lies at alpha**2 of about 0.5 s to 1 s at a loss of
+# 1e-10 and 3 s to 7 s at 1e-100, on breast_cancer (standardized, and with
+# 30 noise features as in examples/plot_cv_regimes.py) and on the Gaussian
+# data of examples/plot_regime_map.py (19 s at 1e-300): the range leaves
+# about two decades on either side.
+_ALPHA_DECADES = (-2.0, 3.0)
+# The default targets: 10**-e, e geometric in this range (rounded), so that
+# log(1/L), which sets the regime with alpha (mu = alpha**D / gamma), is
+# sampled evenly on a log scale.
+_TARGET_EXPONENTS = (2.0, 100.0)
+
+
+def _margin_scale(problems):
+    """The size ``s`` of coefficients that put every margin at 1.
+
+    Per binary problem, ``s = max_j |b_j|`` for ``b`` the minimum-norm
+    solution of ``Z b = 1`` (rows ``z_i x_i``, intercept column included)
+    when it has one (no more samples than features, generically); else the
+    hard-margin SVM ``min ||b|| s.t. Z b >= 1`` when the classes are
+    linearly separable; else the least-squares solution of ``Z b = 1``. The
+    geometric mean over the one-vs-rest problems.
+    """
+    scales = []
+    for z in problems.signs:
+        Z = signed_rows(problems.X, z)
+        ones = np.ones(Z.shape[0])
+        b = lsqr(Z, ones, atol=1e-12, btol=1e-12)[0] if sp.issparse(Z) else (
+            np.linalg.lstsq(Z, ones, rcond=None)[0]
+        )
+        if np.max(np.abs(Z @ b - 1.0)) > 1e-6:
+            try:
+                with warnings.catch_warnings():
+                    # A polishing failure still gives a good enough scale.
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    result = max_margin(problems.X, z)
+                b = result.coef / result.margin
+            except ValueError:
+                pass  # not separable: the least-squares solution stands
+        scales.append(np.max(np.abs(b)))
+    return float(np.exp(np.mean(np.log(scales))))
+
+
+class DiagonalLinearClassifierCV(FlowCVMixin, DiagonalLinearClassifier):
+    """DiagonalLinearClassifier with the scale and target loss chosen by cross-validation.
+
+    For each training fold and each scale in the grid ``alphas``, one gradient
+    flow of a :class:`DiagonalLinearClassifier` is followed and stopped
+    exactly at every loss of ``target_losses`` on its way down; the model at
+    each stop is scored on the held-out fold. The grid point with the best
+    mean score (the first in the order of ``alphas`` then ``target_losses`` on
+    ties, as :class:`~sklearn.model_selection.GridSearchCV`) is then refitted
+    on all the data. The scores are those of ``GridSearchCV`` over
+    ``DiagonalLinearClassifier`` on the same grid and folds, at the cost of
+    one fit to the smallest target per fold and scale instead of one fit per
+    grid point.
+
+    Read more in the :ref:`User Guide <cv_estimators>`.
+
+    Parameters
+    ----------
+    alphas : int or array-like of shape (n_alphas,) or (n_alphas, n_features), default=8
+        The initialization scales. An int ``n`` asks for ``n`` scales
+        log-spaced around the data's kernel-to-rich boundary:
+        ``alpha**depth`` from ``1e-2 s`` to ``1e3 s``, where ``s`` is the size
+        (largest absolute coefficient, intercept weight included) of the
+        coefficients that put every training margin at 1: the minimum-norm
+        solution of ``z_i (x_i . b + b_0) = 1`` for all ``i`` when one exists,
+        else the hard-margin SVM on separable data, else the least-squares
+        solution of those equations; the geometric mean over the one-vs-rest
+        problems. The regime is set by ``alpha**depth`` against the size of
+        the coefficients, about ``s`` times the smallest margin (see the User
+        Guide). A 2-D array gives per-feature scales, one row per grid point.
+
+    target_losses : int or array-like of shape (n_targets,), default=8
+        The training losses at which the flows are stopped and scored. An int
+        ``n`` asks for ``n`` losses ``10**-e`` with ``e`` geometric from 2 to
+        100, rounded to integers (``1e-2, 1e-3, 1e-6, 1e-11, 1e-19, 1e-33,
+        1e-57, 1e-100`` for 8). Each must lie below the loss at initialization
+        (1 for the exponential loss, log 2 for the logistic loss).
+
+    depth : int, default=2
+        Depth ``D >= 2`` of the diagonal network.
+
+    loss : {'exponential', 'logistic'}, default='exponential'
+        Per-sample loss of the margin ``m``: ``exp(-m)`` or ``log(1 + exp(-m))``.
+
+    cv : int, cross-validation generator or iterable, default=None
+        The splits, as in :func:`~sklearn.model_selection.check_cv`: None for
+        5-fold stratified, an int for that many stratified folds, a splitter,
+        or an iterable of ``(train, test)`` index arrays.
+
+    scoring : str or callable, default=None
+        The score of a model on a test fold, as in
+        :class:`~sklearn.model_selection.GridSearchCV`: a scorer name (see
+        :func:`sklearn.metrics.get_scorer_names`) or a callable
+        ``scorer(estimator, X, y)``. None means accuracy.
+
+    n_jobs : int, default=None
+        Number of flows (folds times scales times one-vs-rest problems) run
+        in parallel with joblib, and of the one-vs-rest problems of the refit.
+        ``None`` means 1 unless in a :func:`joblib.parallel_backend` context.
+        Each flow runs under the package's BLAS thread setting, so results do
+        not depend on ``n_jobs``.
+
+    refit : bool, default=True
+        Refit a :class:`DiagonalLinearClassifier` at the chosen ``alpha_`` and
+        ``target_loss_`` on all the data (``best_estimator_``). With False,
+        ``coef_`` and ``intercept_`` are the mean over the training folds of
+        their models at that grid point (every training fold must then hold
+        every class).
+
+    fit_intercept : bool, default=True
+        Train an intercept as one more diagonal weight on a constant column
+        (see :class:`DiagonalLinearClassifier`).
+
+    intercept_scaling : float, default=1.0
+        Value of the constant column; ``intercept_ = intercept_scaling * w``.
+
+    tol : float, default=1e-6
+        Local error tolerance of the integrator (see
+        :class:`DiagonalLinearClassifier`).
+
+    max_iter : int, default=10_000
+        Maximum number of integrator steps of each trajectory (it passes
+        every target of the grid) and of each refitted problem.
+
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator (see :class:`DiagonalLinearClassifier`).
+
+    verbose : int, default=0
+        Print one line per decade of loss and flow when > 0.
+
+    Attributes
+    ----------
+    alpha_ : float or ndarray of shape (n_features,)
+        The chosen scale (a row of ``alphas_`` for per-feature scales).
+
+    target_loss_ : float
+        The chosen target loss.
+
+    alphas_ : ndarray of shape (n_alphas,) or (n_alphas, n_features)
+        The grid of scales (the default rule's, or ``alphas``).
+
+    target_losses_ : ndarray of shape (n_targets,)
+        The grid of target losses, in the order of ``target_losses``.
+
+    scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
+        The score of each grid point on each test fold. One array for all
+        classes: the one-vs-rest problems share one ``alpha`` and one
+        ``target_loss`` and are scored together as one multiclass model.
+
+    cv_results_ : dict of ndarrays
+        The scores in the layout of ``GridSearchCV.cv_results_`` (candidates
+        over ``alphas`` then ``target_losses``): ``'params'``,
+        ``'param_alpha'``, ``'param_target_loss'``, ``'split{k}_test_score'``,
+        ``'mean_test_score'``, ``'std_test_score'``, ``'rank_test_score'``.
+
+    best_index_ : int
+        The index of the chosen candidate in ``cv_results_``.
+
+    best_score_ : float
+        Its mean score over the folds.
+
+    best_estimator_ : DiagonalLinearClassifier
+        The refitted classifier (with ``refit=True``), with its ``history_``,
+        ``loss_`` and the other attributes of a fit.
+
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients of the chosen model.
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Its intercepts.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    n_splits_ : int
+        Number of cross-validation splits.
+
+    n_iter_ : int
+        Largest number of integrator steps of a trajectory (of the folds and
+        of the refit).
+
+    n_grad_evals_ : ndarray of shape (n_folds, n_alphas)
+        Gradient evaluations of the trajectories of each fold and scale (all
+        one-vs-rest problems together), excluding the refit.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    DiagonalLinearClassifier : One point of the grid.
+    sklearn_implicit.analysis.implicit_bias_path : The coefficients over a
+        grid, on one training set.
+    sklearn.linear_model.LogisticRegressionCV : The same idea along a path
+        of regularization strengths.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_implicit import DiagonalLinearClassifierCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X, y = StandardScaler().fit_transform(X[:150]), y[:150]
+    >>> clf = DiagonalLinearClassifierCV(
+    ...     alphas=[0.1, 1.0, 10.0], target_losses=[1e-2, 1e-4, 1e-8], cv=3
+    ... ).fit(X, y)
+    >>> clf.scores_.shape
+    (3, 3, 3)
+    >>> clf.alpha_, clf.target_loss_
+    (10.0, 0.01)
+    >>> round(clf.best_score_, 3)
+    0.933
+    """
+
+    _parameter_constraints: dict = cv_parameter_constraints(
+        DiagonalLinearClassifier._parameter_constraints
+    )
+    _point_class = DiagonalLinearClassifier
+    _default_scoring = "accuracy"
+
+    def __init__(
+        self,
+        alphas=8,
+        target_losses=8,
+        depth=2,
+        loss="exponential",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        fit_intercept=True,
+        intercept_scaling=1.0,
+        tol=1e-6,
+        max_iter=10_000,
+        solver="auto",
+        verbose=0,
+    ):
+        self.alphas = alphas
+        self.target_losses = target_losses
+        self.depth = depth
+        self.loss = loss
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.refit = refit
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.tol = tol
+        self.max_iter = max_iter
+        self.solver = solver
+        self.verbose = verbose
+
+    def _validate_cv_data(self, X, y):
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data; the data contain only one class: {self.classes_[0]!r}."
+            )
+        return X, y
+
+    def _alpha_grid(self, full):
+        grid = user_alphas(self, full.n_features)
+        if grid is not None:
+            return grid
+        s = _margin_scale(full)
+        exponents = np.linspace(*_ALPHA_DECADES, self.alphas)
+        return (s * 10.0**exponents) ** (1.0 / self.depth)
+
+    def _target_grid(self, full, fold_problems):
+        grid = check_grid_count(self.target_losses, "target_losses")
+        if grid is None:
+            exponents = np.unique(np.round(np.geomspace(*_TARGET_EXPONENTS, self.target_losses)))
+            # The doubles of the literals 1e-2, 1e-3, ...: as a user writes them.
+            return np.array([float(f"1e-{e:.0f}") for e in exponents])
+        initial_loss = np.exp(LOSSES[self.loss]().initial_log_mean(np.ones(1)))
+        return _check_targets(grid, initial_loss, self.loss)
