@@ -318,6 +318,14 @@ def test_invalid_parameters_are_rejected(params, match):
         _run(LinearParameters(5), ExponentialLoss(), Z, 1e-2, **params)
 
 
+def test_a_zero_gradient_is_a_stationary_point():
+    # a feature that is zero in every sample: the loss cannot move
+    Z = np.zeros((4, 2))
+    result = _run(LinearParameters(2), ExponentialLoss(), Z, 0.5, dynamics="gd")
+    assert result.status == "stationary"
+    assert result.n_iter == 0 and result.log_loss == 0.0
+
+
 def test_target_above_the_initial_loss_is_rejected():
     X, y, Z = _classification()
     with pytest.raises(ValueError, match="below the loss at initialization"):
