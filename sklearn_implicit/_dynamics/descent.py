@@ -97,7 +97,7 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
     status, message = "target", ""
     n_steps, i_stop = 0, 0
     point = walk.start(params)
-    last_finite = None
+    last_finite = None  # (point, log_time) of the last check with a finite loss
     moves = [np.inf, np.inf]  # the last two changes of coef between checks
 
     def record():
@@ -112,7 +112,7 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
         if alarm is not None:
             status, message = "diverged", alarm
             break
-        last_finite = point
+        last_finite = point, log_time
         while i_stop < len(targets) and point.log_loss <= targets[i_stop]:
             stops.append(FlowState(point.params.copy(), -point.log_loss, log_time))
             i_stop += 1
@@ -139,9 +139,9 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
             break
         if converge:
             moves = [moves[1], float(np.linalg.norm(point.coef - previous.coef))]
-    if status == "diverged":
-        # the last iterate whose loss was finite and checked
-        point = last_finite if last_finite is not None else point
+    if status == "diverged" and last_finite is not None:
+        # the last iterate whose loss was checked and finite
+        point, log_time = last_finite
     if records[-1]["log10_loss"] != point.log_loss / LN10 or status == "target":
         record()
     if status == "target":
