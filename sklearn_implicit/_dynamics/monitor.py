@@ -1,0 +1,81 @@
+"""Divergence: what a step size too large does to the training loss."""
+
+import math
+
+import numpy as np
+
+# A loss this many times above the smallest loss seen so far is a step that
+# threw the iterate out of its basin, not the transient rise of a large but
+# stable step (a quadratic direction past its stability limit grows by a
+# constant factor per step and passes this within tens of steps).
+GROWTH = 1e4
+
+# An oscillation: WINDOW consecutive loss checks without a new smallest loss,
+# at least half of them above it by more than rounding (a step too large
+# for the curvature settles into a cycle, here seen at 2.59 and 2.46 below
+# log 1 after a best of 2.67: a linear model, sign descent with a normalized
+# step of 0.3). A descent through a plateau, whose loss can stay equal to
+# rounding for many steps, is not one.
+WINDOW = 100
+_ROUNDING = 1e-12
+
+
+class DivergenceMonitor:
+    """Watches the sequence of training losses of a discrete run.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Named in the messages.
+    """
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+        self.best = np.inf
+        self._since_best = 0
+        self._above = 0  # checks above the best by more than rounding since it
+
+    def check(self, log_loss):
+        """Record the next loss; a message when the run has diverged, else None.
+
+        Parameters
+        ----------
+        log_loss : float
+            Log of the training loss at the next checked iterate.
+        """
+        if not math.isfinite(log_loss):
+            return self._message("the training loss became non-finite")
+        if log_loss < self.best:
+            self.best, self._since_best, self._above = log_loss, 0, 0
+            return None
+        excess = log_loss - self.best
+        if excess > math.log(GROWTH):
+            return self._message(
+                f"the training loss grew by a factor of {math.exp(min(excess, 700.0)):.3g} "
+                f"above its smallest value ({self._plain(self.best)})"
+            )
+        self._since_best += 1
+        self._above += excess > _ROUNDING * max(1.0, abs(self.best))
+        if self._since_best >= WINDOW and 2 * self._above >= self._since_best:
+            return self._message(
+                f"the training loss oscillates: no new low in {self._since_best} "
+                f"checks, above its smallest value ({self._plain(self.best)}) in "
+                f"{self._above} of them"
+            )
+        return None
+
+    @staticmethod
+    def _plain(log_loss):
+        return f"10**{log_loss / math.log(10.0):.4g}"
+
+    def non_finite_gradient(self):
+        """The message for a gradient that left the floating-point range."""
+        return self._message("the gradient became non-finite")
+
+    def _message(self, what):
+        return (
+            f"The discrete training dynamics diverged: {what}. "
+            f"learning_rate={self.learning_rate:g} is too large for this "
+            f"problem; use a smaller learning_rate (for instance "
+            f"{self.learning_rate / 10:g})."
+        )
