@@ -183,7 +183,7 @@ class Settings:
     real_datasets: tuple = ("breast_cancer", "iris", "wine", "digits")
     real_synthetic: tuple = ((1_000, 10), (10_000, 20), (100_000, 200))
     real_target: float = 1e-30
-    real_deep_max_size: int = 1_000_000  # n x d beyond which the deep network is not run
+    real_deep_max_size: int = 50_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
 
     @classmethod
