@@ -7,8 +7,14 @@ intercept, probabilities); each estimator module says which network it trains
 and which parameters define it.
 """
 
+from .convolutional_classifier import ConvolutionalLinearClassifier
 from .deep_classifier import DeepLinearClassifier
 from .diagonal_classifier import DiagonalLinearClassifier
 from .diagonal_regressor import DiagonalLinearRegressor
 
-__all__ = ["DeepLinearClassifier", "DiagonalLinearClassifier", "DiagonalLinearRegressor"]
+__all__ = [
+    "ConvolutionalLinearClassifier",
+    "DeepLinearClassifier",
+    "DiagonalLinearClassifier",
+    "DiagonalLinearRegressor",
+]
