@@ -73,14 +73,13 @@ from ._pair import pair_error_scales
 
 INITS = ("antisymmetric", "normal")
 
-def random_filters(depth, n_features, alpha, random_state):
-    """``alpha * random_state.standard_normal((depth, n_features)) / sqrt(n_features)``.
+def random_filters(depth, n_features, random_state):
+    """``random_state.standard_normal((depth, n_features)) / sqrt(n_features)``.
 
-    Every filter entry has variance ``alpha**2 / d``, so every Fourier
-    coefficient ``w^_k`` has ``E |w^_k|**2 = alpha**2 / d``.
+    Every filter entry has variance ``1 / d``, so every Fourier coefficient
+    ``w^_k`` has ``E |w^_k|**2 = 1 / d`` (before the factor ``alpha``).
     """
-    draw = random_state.standard_normal((depth, n_features))
-    return alpha * draw / np.sqrt(n_features)
+    return random_state.standard_normal((depth, n_features)) / np.sqrt(n_features)
 
 
 def initial_filters(init, alpha, depth, n_features, random_state):
@@ -93,9 +92,12 @@ def initial_filters(init, alpha, depth, n_features, random_state):
     arrays are multiplied by ``alpha``.
     """
     if isinstance(init, str):
-        filters = random_filters(depth, n_features, alpha, random_state)
-        return np.stack([filters] * (2 if init == "antisymmetric" else 1))
-    filters = np.asarray(init, dtype=float)
+        # (alpha applied below, as to a given array: the same draw passed as
+        # init gives the same filters to the last bit)
+        draw = random_filters(depth, n_features, random_state)
+        filters = draw if init == "antisymmetric" else draw[None]
+    else:
+        filters = np.asarray(init, dtype=float)
     if filters.shape == (depth, n_features):
         filters = np.stack([filters, filters])
     if filters.ndim != 3 or filters.shape[0] not in (1, 2) or filters.shape[1:] != (
@@ -123,11 +125,13 @@ class ConvolutionalNetwork:
     intercept : bool
         Whether the last coefficient is an intercept weight (one scalar factor
         per layer, outside the convolution) after the ``d`` convolved ones.
-        Each factor starts at the RMS entry of its network's initial filter
-        of that layer (``alpha / sqrt(d)`` in expectation for the random draws).
+    factors : ndarray of shape (n_networks, depth), default=None
+        Initial intercept factors. By default each starts at the RMS entry of
+        its network's initial filter of that layer (``alpha / sqrt(d)`` in
+        expectation for the random draws).
     """
 
-    def __init__(self, filters, intercept=False):
+    def __init__(self, filters, intercept=False, factors=None):
         filters = np.asarray(filters, dtype=float)
         self.n_networks, self.depth, self.n_features = filters.shape
         self.antisymmetric = self.n_networks == 2
@@ -146,7 +150,7 @@ class ConvolutionalNetwork:
         z = np.zeros(self._shape, complex)
         z[..., : self._n_half] = fft.rfft(filters, axis=-1, norm="ortho")
         if self.intercept:
-            z[..., -1] = np.sqrt(np.mean(filters**2, axis=-1))
+            z[..., -1] = np.sqrt(np.mean(filters**2, axis=-1)) if factors is None else factors
         if self.antisymmetric:
             z = np.stack([(z[0] + z[1]) / 2, (z[0] - z[1]) / 2])
         self._start = z.view(float).ravel()
