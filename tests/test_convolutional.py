@@ -14,10 +14,12 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.integrate import solve_ivp
 from scipy.special import expit, softmax
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
+# the plain parameter flow solved to a target loss (DOP853 at rtol 1e-12),
+# and the flow of the model linearized at initialization, d beta/dt = K g
+from test_deep import ParameterFlow, linearized_flow
 
 from sklearn_implicit import ConvolutionalLinearClassifier, max_margin
 from sklearn_implicit._networks import ConvolutionalNetwork
@@ -68,15 +70,15 @@ def circulant(w):
     return np.stack([np.roll(w, i) for i in range(w.size)]) / np.sqrt(w.size)
 
 
-class FilterFlow:
+class FilterFlow(ParameterFlow):
     """Plain gradient flow of the filters (and intercept factors), independent
-    of the package.
+    of the package; its loss and its solution to a target loss are those of
+    the dense network's reference.
 
     The predictor is ``sum_c sign_c beta(network_c)`` (signs +1, -1), the
     intercept weight ``sum_c sign_c prod_l c_l``. The gradient of a hidden
     filter is that of ``P C(w_l) q`` with ``P = w_L^T C_{L-1} ... C_{l+1}`` and
     ``q = C_{l-1} ... C_1 g``: ``d/dw_l[k] = d**-0.5 sum_i P[i] q[(i + k) mod d]``.
-    The loss is computed directly (fine for moderate targets).
     """
 
     def __init__(self, networks, factors, Z, loss, sample_weight=None):
@@ -97,7 +99,8 @@ class FilterFlow:
             filters = part[: self.depth * self.d].reshape(self.depth, self.d)
             yield filters, part[self.depth * self.d :]
 
-    def weights(self, theta):
+    def beta(self, theta):
+        """The end-to-end weights (the intercept weight last)."""
         out = np.zeros(self.d + self.intercept)
         for sign, (W, c) in zip(self.signs, self.unpack(theta)):
             v = W[-1]
@@ -108,17 +111,10 @@ class FilterFlow:
                 out[-1] += sign * np.prod(c)
         return out
 
-    def per_sample(self, theta):
-        m = self.Z @ self.weights(theta)
-        if self.loss == "exponential":
-            return np.exp(-m), np.exp(-m)
-        return np.logaddexp(0, -m), expit(-m)
-
-    def loss_value(self, theta):
-        return self.s @ self.per_sample(theta)[0] / self.s.sum()
-
     def neg_grad(self, theta):
-        g = self.Z.T @ (self.s * self.per_sample(theta)[1]) / self.s.sum()
+        m = self.Z @ self.beta(theta)
+        r = np.exp(-m) if self.loss == "exponential" else expit(-m)
+        g = self.Z.T @ (self.s * r) / self.s.sum()
         parts = []
         for sign, (W, c) in zip(self.signs, self.unpack(theta)):
             layers = [circulant(w) for w in W[:-1]]
@@ -138,19 +134,6 @@ class FilterFlow:
                 others = [np.prod(np.delete(c, l)) for l in range(self.depth)]
                 parts.append(sign * g[-1] * np.array(others))
         return np.concatenate(parts)
-
-    def solve(self, target):
-        """Weights and the time at which the loss first equals ``target`` (DOP853)."""
-
-        def event(t, theta):
-            return np.log(self.loss_value(theta)) - np.log(target)
-
-        event.terminal = True
-        sol = solve_ivp(
-            lambda t, theta: self.neg_grad(theta), (0, 1e12), self.theta0,
-            method="DOP853", rtol=1e-12, atol=1e-14, events=event,
-        )
-        return self.weights(sol.y_events[0][0]), sol.t_events[0][0]
 
 
 def rms(filters):
@@ -341,25 +324,6 @@ def test_conserved_quantities_along_the_path(depth):
 # ---------------------------------------------------------------------------
 # Large alpha: the linearized model
 # ---------------------------------------------------------------------------
-
-
-def linearized_flow(K, Z, target):
-    """Flow of the model linearized at initialization: d beta/dt = K g.
-
-    In the clock tau = -log L of the exponential loss from beta = 0:
-    d beta/d tau = K h / (h . K h) with h = Z^T softmax(-Z beta).
-    """
-
-    def rhs(tau, beta):
-        h = Z.T @ softmax(-Z @ beta)
-        Kh = K @ h
-        return Kh / (h @ Kh)
-
-    sol = solve_ivp(
-        rhs, (0.0, -np.log(target)), np.zeros(K.shape[0]), method="DOP853",
-        rtol=1e-12, atol=1e-14,
-    )
-    return sol.y[:, -1]
 
 
 def test_large_alpha_follows_the_linearized_model():
