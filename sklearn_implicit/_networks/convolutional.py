@@ -73,6 +73,7 @@ from ._pair import pair_error_scales
 
 INITS = ("antisymmetric", "normal")
 
+
 def random_filters(depth, n_features, random_state):
     """``random_state.standard_normal((depth, n_features)) / sqrt(n_features)``.
 
