@@ -14,6 +14,7 @@ theory's predictions, paths and plots).
 
 from ._config import config_context, get_config, set_config
 from ._estimators import (
+    ConvolutionalLinearClassifier,
     DeepLinearClassifier,
     DiagonalLinearClassifier,
     DiagonalLinearClassifierCV,
@@ -33,6 +34,7 @@ from .analysis import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ConvolutionalLinearClassifier",
     "DeepLinearClassifier",
     "DiagonalLinearClassifier",
     "DiagonalLinearClassifierCV",

@@ -4,6 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_implicit import (
+    ConvolutionalLinearClassifier,
     DeepLinearClassifier,
     DiagonalLinearClassifier,
     DiagonalLinearRegressor,
@@ -18,6 +19,13 @@ ESTIMATORS = [
         depth=3, width=4, target_loss=1e-2, tol=1e-4, max_iter=100, random_state=0
     ),
     DiagonalLinearRegressor(),
+    # Loose like the deep network: explicit steps only, so a stall on
+    # non-separable data costs thousands of evaluations at the default tol.
+    ConvolutionalLinearClassifier(target_loss=1e-2, tol=1e-4, max_iter=100, random_state=0),
+    ConvolutionalLinearClassifier(
+        depth=3, init="normal", loss="logistic", fit_intercept=False,
+        target_loss=1e-2, tol=1e-4, max_iter=100, random_state=0,
+    ),
 ]
 
 

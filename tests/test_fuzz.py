@@ -12,7 +12,6 @@ The short tests run by default (the ``ci`` hypothesis profile of
 conftest.py); the long fuzz is marked slow, see docs/fuzzing.md.
 """
 
-import importlib
 import pickle
 import warnings
 
@@ -23,25 +22,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit import (
+    DeepLinearClassifier,
+    DiagonalLinearClassifier,
+    DiagonalLinearRegressor,
+)
 
 KINDS = (
     "separable", "random", "duplicates", "constant_column", "zero_column",
     "one_per_class", "imbalanced", "multiclass",
 )
 LOG10_HALF = float(np.log10(0.5))
-
-
-def optional_estimator(module, name):
-    """An estimator class written concurrently by others, or None if absent."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-DeepLinearClassifier = optional_estimator("sklearn_implicit._classifiers", "DeepLinearClassifier")
-DiagonalLinearRegressor = optional_estimator("sklearn_implicit._regressors", "DiagonalLinearRegressor")
 
 
 def make_diagonal(params):
@@ -54,9 +45,7 @@ def make_deep(params):
     return DeepLinearClassifier(width=3, random_state=0, **params)
 
 
-CLASSIFIERS = [pytest.param(make_diagonal, id="diagonal")]
-if DeepLinearClassifier is not None:
-    CLASSIFIERS.append(pytest.param(make_deep, id="deep"))
+CLASSIFIERS = [pytest.param(make_diagonal, id="diagonal"), pytest.param(make_deep, id="deep")]
 
 
 def make_data(kind, n, d, seed, log_scales):
@@ -238,7 +227,6 @@ def regression_cases(draw):
     return X, y, params
 
 
-@pytest.mark.skipif(DiagonalLinearRegressor is None, reason="no DiagonalLinearRegressor yet")
 @given(case=regression_cases())
 def test_regressor_invariants(case):
     X, y, params = case

@@ -7,7 +7,7 @@ import pytest
 
 from sklearn_implicit._integrate import LinearFlow
 from sklearn_implicit._losses import ExponentialLoss
-from sklearn_implicit._networks import DenseNetwork, DiagonalNetwork
+from sklearn_implicit._networks import ConvolutionalNetwork, DenseNetwork, DiagonalNetwork
 
 
 def _networks():
@@ -21,6 +21,12 @@ def _networks():
         net = DenseNetwork(4, (3, 2), 0.5, init, np.random.default_rng(1))
         yield f"dense {init}", net, net.initial_state() + 0.3 * rng.standard_normal(
             net.initial_state().shape)
+    for shape in [(1, 3, 5), (2, 2, 6)]:
+        filters = rng.standard_normal(shape)
+        # (a state of other filters: the pair's networks apart)
+        state = ConvolutionalNetwork(filters + 0.3 * rng.standard_normal(shape), True)
+        yield (f"convolutional {shape[0]} network(s)", ConvolutionalNetwork(filters, True),
+               state.initial_state())
 
 
 @pytest.mark.parametrize("name, network, state", list(_networks()),
@@ -41,7 +47,16 @@ def test_velocity_and_power_agree_with_finite_differences(name, network, state):
         (network.coef(state + eps * e) - network.coef(state - eps * e)) / (2 * eps)
         for e in np.eye(state.size)
     ])
-    if name.startswith("dense"):
+    if name.startswith("convolutional"):
+        # The state holds the filters' half spectra, a linear map T of which
+        # gives the filters (and intercept factors) of the networks: gradient
+        # flow on those moves the state by G v = J^T g, G = T^T T.
+        T = np.column_stack([
+            np.concatenate([part.ravel() for part in network.filters(e)])
+            for e in np.eye(state.size)
+        ])
+        np.testing.assert_allclose(T.T @ T @ velocity, J.T @ g, rtol=1e-6, atol=1e-9)
+    elif name.startswith("dense"):
         # the antisymmetric pair's state is (mean, half-difference) of the
         # two networks' layers, which moves at half the parameters' gradient
         half = 0.5 if network.antisymmetric else 1.0

@@ -8,6 +8,7 @@ and which parameters define it. :mod:`._cv_path` holds what the
 cross-validated ``...CV`` estimators share.
 """
 
+from .convolutional_classifier import ConvolutionalLinearClassifier
 from .deep_classifier import DeepLinearClassifier
 from .diagonal_classifier import DiagonalLinearClassifier
 from .diagonal_classifier_cv import DiagonalLinearClassifierCV
@@ -15,6 +16,7 @@ from .diagonal_regressor import DiagonalLinearRegressor
 from .diagonal_regressor_cv import DiagonalLinearRegressorCV
 
 __all__ = [
+    "ConvolutionalLinearClassifier",
     "DeepLinearClassifier",
     "DiagonalLinearClassifier",
     "DiagonalLinearClassifierCV",

@@ -13,7 +13,12 @@ from .._config import blas_limit, flow_blas_threads
 from .._losses import LOSSES
 from ..utils._design import add_intercept_column, merge_duplicate_rows, signed_rows
 from ..utils._logspace import LN10
-from ..utils._sklearn_compat import Interval, LinearClassifierMixin, StrOptions
+from ..utils._sklearn_compat import (
+    Interval,
+    LinearClassifierMixin,
+    StrOptions,
+    _fit_context,
+)
 from ..utils._validation import (
     check_alpha,
     check_summable,
@@ -36,6 +41,28 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
     }
 
     _trajectory_params = (*BaseFlowEstimator._trajectory_params, "loss", "intercept_scaling")
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Follow the gradient flow until the training loss equals ``target_loss``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,)
+            Target labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the (weighted mean) loss.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
 
     @keep_state_on_error
     def _fit(self, X, y, sample_weight):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._networks import DenseNetwork
 from .._networks.dense import INITS, single_network_layers
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions
 from .classifier import BaseFlowClassifier
 
 
@@ -317,25 +317,7 @@ class DeepLinearClassifier(BaseFlowClassifier):
             np.stack([problem[l].T for problem in layers]) for l in range(self.depth)
         ]
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Follow the gradient flow until the training loss equals ``target_loss``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-
-        y : array-like of shape (n_samples,)
-            Target labels.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the (weighted mean) loss.
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
+    def _fit(self, X, y, sample_weight):
+        # the widths are checked before any fitted attribute is set
         self._hidden_widths()
-        return self._fit(X, y, sample_weight)
+        return super()._fit(X, y, sample_weight)

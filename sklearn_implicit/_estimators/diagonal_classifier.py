@@ -2,7 +2,6 @@
 
 
 from .._networks import DiagonalNetwork
-from ..utils._sklearn_compat import _fit_context
 from .classifier import BaseFlowClassifier
 
 
@@ -214,25 +213,3 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
 
     def _make_network(self, n_coef, alpha, random_state):
         return DiagonalNetwork(alpha, self.depth)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Follow the gradient flow until the training loss equals ``target_loss``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-
-        y : array-like of shape (n_samples,)
-            Target labels.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the (weighted mean) loss.
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
-        return self._fit(X, y, sample_weight)

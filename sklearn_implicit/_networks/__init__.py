@@ -7,7 +7,8 @@ integrator (see :class:`~sklearn_implicit._networks._contract.Network`).
 """
 
 from ._contract import Network
+from .convolutional import ConvolutionalNetwork
 from .dense import DenseNetwork
 from .diagonal import DiagonalNetwork
 
-__all__ = ["Network", "DenseNetwork", "DiagonalNetwork"]
+__all__ = ["Network", "ConvolutionalNetwork", "DenseNetwork", "DiagonalNetwork"]

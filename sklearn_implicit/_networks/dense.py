@@ -29,12 +29,9 @@ import numpy as np
 from scipy.linalg import block_diag, eigh
 
 from ..utils._logspace import logsumexp
+from ._pair import pair_error_scales
 
 INITS = ("antisymmetric", "normal", "orthogonal")
-
-# The half-difference of a layer is controlled relative to its own size, but
-# never to less than this fraction of the layer's size.
-_FLOOR = 1e-12
 
 
 def _random_layer(shape, init, rng):
@@ -158,10 +155,7 @@ class DenseNetwork:
         # fraction of M's.
         rms = np.sqrt(np.add.reduceat(state * state, self._offsets) / self._sizes)
         if self.antisymmetric:
-            mean, half = np.split(rms, 2)
-            rms = np.concatenate(
-                [np.maximum(mean, half), np.maximum(half, _FLOOR * mean)]
-            )
+            rms = np.concatenate(pair_error_scales(*np.split(rms, 2)))
         return np.repeat(np.maximum(rms, 1e-300), self._sizes)
 
     def diagnostics(self, state):

@@ -1,0 +1,302 @@
+r"""Linear convolutional network with full-width circular filters.
+
+The network (Gunasekar et al., 2018). Filters ``w_1, ..., w_L`` in ``R^d``,
+``h_0 = x``, for ``l < L``
+``h_l[i] = d**-0.5 * sum_k w_l[k] h_{l-1}[(i + k) mod d]`` (a circular
+cross-correlation), and ``f(x) = <w_L, h_{L-1}> = <beta, x>``.
+
+The Fourier form. Let ``U`` be the unitary DFT,
+``(U v)_k = d**-0.5 * sum_i v[i] exp(-2 pi i i k / d)``
+(``scipy.fft.fft(v, norm='ortho')``), and write ``v^ = U v``. A
+cross-correlation turns into a product with the conjugate transform, and the
+layer's ``d**-0.5`` is exactly the normalization of ``U``:
+``h_l^_k = conj(w_l^_k) h_{l-1}^_k``. The readout is an inner product, which
+``U`` preserves: ``f(x) = sum_k conj(w_L^_k) h_{L-1}^_k
+= sum_k conj(prod_l w_l^_k) x^_k``, while ``<beta, x> = sum_k conj(beta^_k)
+x^_k``. So the conjugations cancel and, frequency by frequency,
+
+    beta^_k = prod_l w_l^_k,
+
+with no constant: ``beta = d**(-(L-1)/2) w_1 (*) ... (*) w_L`` (circular
+convolutions). With the unnormalized DFT ``F = d**0.5 U`` this reads
+``F beta = d**(-(L-1)/2) prod_l F w_l``.
+
+The flow. With ``g = -grad_beta L`` and ``P_{l,k} = prod_{m != l} w_m^_k``,
+``-dL = <g, dbeta> = Re sum_k conj(g^_k) P_{l,k} dw_l^_k``, so gradient flow on
+the filters is, frequency by frequency,
+
+    d w_l^_k / dt = g^_k conj(P_{l,k}):
+
+``d`` complex "diagonal networks" ``beta^_k = prod_l w_l^_k``, coupled only
+through ``g`` (the margins depend on every frequency). Hence
+
+- ``d |w_l^_k|**2 / dt = 2 Re(g^_k conj(beta^_k))`` for every layer ``l``: the
+  differences ``|w_l^_k|**2 - |w_m^_k|**2`` are conserved, frequency by
+  frequency (balancedness in the Fourier basis);
+- ``d beta^_k / dt = K_k g^_k`` with ``K_k = sum_l |P_{l,k}|**2``: the tangent
+  kernel is diagonal in the Fourier basis, and the loss falls at the rate
+  ``sum_k K_k |g^_k|**2``.
+
+Real signals have conjugate-symmetric transforms, ``v^_{d-k} = conj(v^_k)``,
+and the flow keeps that symmetry: frequencies ``k`` and ``d - k`` are the same
+network, ``k = 0`` and (``d`` even) ``k = d / 2`` are real ones. The state
+therefore holds the half spectrum ``w^_k``, ``k = 0, ..., d // 2``, of every
+filter (``scipy.fft.rfft(w, norm='ortho')``), as pairs of floats (real and
+imaginary part; those of the real frequencies stay exactly 0, since their
+velocity is exactly 0). The flow above is the exact flow of these
+coordinates; the power ``g . dbeta/dt``, the squared norm of the
+filters' velocity, counts each ``0 < k < d / 2`` twice (for ``k`` and
+``d - k``).
+
+The intercept, when the last input is the constant column, is a real channel
+outside the convolution: ``b = prod_l c_l`` with one scalar factor per layer,
+trained like one more real frequency (``d c_l / dt = g_b prod_{m != l} c_m``),
+so the whole network stays homogeneous of degree ``L`` in its parameters.
+
+Cost. One gradient evaluation costs one real FFT (of ``g``) and one inverse
+(for ``beta``), ``O(d log d)``, and ``O(L d)`` products over the layers
+(prefix and suffix products, so no division by a factor that may vanish);
+the filters themselves are transformed only at the start and for the fitted
+attributes.
+
+Antisymmetric pair. The predictor may be ``beta(A) - beta(B)`` for two
+networks that start equal (``B`` sees ``-g``), held as the mean ``M`` and
+half-difference ``H`` of their states (see :mod:`._pair`); frequency by
+frequency ``beta^ = sum_l (prod_{m > l} A_m) 2 H_l (prod_{m < l} B_m)`` keeps
+full relative precision when ``H`` is tiny against ``M`` (large ``alpha``).
+"""
+
+import numpy as np
+from scipy import fft
+
+from ._pair import pair_error_scales
+
+INITS = ("antisymmetric", "normal")
+
+
+def random_filters(depth, n_features, random_state):
+    """``random_state.standard_normal((depth, n_features)) / sqrt(n_features)``.
+
+    Every filter entry has variance ``1 / d``, so every Fourier coefficient
+    ``w^_k`` has ``E |w^_k|**2 = 1 / d`` (before the factor ``alpha``).
+    """
+    return random_state.standard_normal((depth, n_features)) / np.sqrt(n_features)
+
+
+def initial_filters(init, alpha, depth, n_features, random_state):
+    """The initial filters of every network, shape (n_networks, depth, d).
+
+    ``init`` is ``'antisymmetric'`` (two copies of one random draw),
+    ``'normal'`` (one random draw), an array of shape ``(depth, d)`` (two
+    copies of it) or of shape ``(n_networks, depth, d)`` with ``n_networks``
+    1 (one network) or 2 (the predictor is the first minus the second);
+    arrays are multiplied by ``alpha``.
+    """
+    if isinstance(init, str):
+        # (alpha applied below, as to a given array: the same draw passed as
+        # init gives the same filters to the last bit)
+        draw = random_filters(depth, n_features, random_state)
+        filters = draw if init == "antisymmetric" else draw[None]
+    else:
+        filters = np.asarray(init, dtype=float)
+    if filters.shape == (depth, n_features):
+        filters = np.stack([filters, filters])
+    if filters.ndim != 3 or filters.shape[0] not in (1, 2) or filters.shape[1:] != (
+        depth, n_features
+    ):
+        raise ValueError(
+            f"init must be 'antisymmetric', 'normal', or an array of the "
+            f"filters, of shape (depth, n_features) = ({depth}, {n_features}) "
+            f"or (n_networks, depth, n_features) with n_networks 1 or 2; got "
+            f"an array of shape {filters.shape}."
+        )
+    if not np.all(np.isfinite(filters)):
+        raise ValueError("init must be finite; the array has NaN or infinite entries.")
+    return alpha * filters
+
+
+class ConvolutionalNetwork:
+    """Linear convolutional network, one network or an antisymmetric pair.
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n_networks, depth, d)
+        Initial filters; ``n_networks = 2`` makes the predictor the first
+        network minus the second (the antisymmetric pair), 1 the network.
+    intercept : bool
+        Whether the last coefficient is an intercept weight (one scalar factor
+        per layer, outside the convolution) after the ``d`` convolved ones.
+    factors : ndarray of shape (n_networks, depth), default=None
+        Initial intercept factors. By default each starts at the RMS entry of
+        its network's initial filter of that layer (``alpha / sqrt(d)`` in
+        expectation for the random draws).
+    """
+
+    def __init__(self, filters, intercept=False, factors=None):
+        filters = np.asarray(filters, dtype=float)
+        self.n_networks, self.depth, self.n_features = filters.shape
+        self.antisymmetric = self.n_networks == 2
+        self.intercept = bool(intercept)
+        d = self.n_features
+        self.n_coef = d + self.intercept
+        self._n_half = d // 2 + 1  # the frequencies 0, ..., d // 2
+        self._shape = (self.n_networks, self.depth, self._n_half + self.intercept)
+        # How many of the d frequencies (and the intercept) each channel
+        # stands for: 2 where the conjugate partner d - k is another one.
+        counts = np.ones(self._shape[-1])
+        counts[1 : (d + 1) // 2] = 2.0
+        self._counts = counts
+        # the same for every float of a layer's channels (real, imaginary)
+        self._float_counts = np.repeat(counts, 2)
+        z = np.zeros(self._shape, complex)
+        z[..., : self._n_half] = fft.rfft(filters, axis=-1, norm="ortho")
+        if self.intercept:
+            z[..., -1] = np.sqrt(np.mean(filters**2, axis=-1)) if factors is None else factors
+        if self.antisymmetric:
+            z = np.stack([(z[0] + z[1]) / 2, (z[0] - z[1]) / 2])
+        self._start = z.view(float).ravel()
+
+    def initial_state(self):
+        return self._start.copy()
+
+    # -- coordinates ------------------------------------------------------
+
+    def _channels(self, state):
+        """Complex channels of every layer, shape (n_networks, depth,
+        n_channels), a view of ``state``: the half spectrum of the filter,
+        then the intercept factor."""
+        return np.ascontiguousarray(state).view(complex).reshape(self._shape)
+
+    def _to_coef(self, spectrum):
+        """End-to-end coefficients from the channels of ``beta``."""
+        beta = np.empty(self.n_coef)
+        beta[: self.n_features] = fft.irfft(
+            spectrum[: self._n_half], n=self.n_features, norm="ortho"
+        )
+        if self.intercept:
+            beta[-1] = spectrum[-1].real
+        return beta
+
+    def _from_gradient(self, g):
+        """Channels of ``g``."""
+        if not self.intercept:
+            return fft.rfft(g, norm="ortho")
+        out = np.empty(self._shape[-1], complex)
+        out[:-1] = fft.rfft(g[:-1], norm="ortho")
+        out[-1] = g[-1]
+        return out
+
+    def networks(self, state):
+        """Channels of the network(s) the predictor is made of: ``(z,)`` or ``(A, B)``,
+        each of shape (depth, n_channels)."""
+        return _networks(self._channels(state))
+
+    # -- the contract -----------------------------------------------------
+
+    def spectrum(self, state):
+        """Channels of ``beta``: ``beta^_k`` for ``k = 0, ..., d // 2``, then ``b``."""
+        z = self._channels(state)
+        if not self.antisymmetric:
+            return np.prod(z[0], axis=0)
+        (a, b), half = _networks(z), z[1]
+        # sum_l A_L ... A_{l+1} (2 H_l) B_{l-1} ... B_1, summed from the
+        # first layer: after layer l the sum holds the terms of layers <= l
+        # with their products up to l
+        total, b_before = 2.0 * half[0], b[0]
+        for l in range(1, self.depth):
+            total *= a[l]
+            total += 2.0 * half[l] * b_before
+            b_before = b_before * b[l]
+        return total
+
+    def coef(self, state):
+        return self._to_coef(self.spectrum(state))
+
+    def velocity(self, state, g):
+        g_hat = self._from_gradient(g)
+        rates = np.empty(self._shape, complex)
+        if self.antisymmetric:
+            # d(A, B)/dt = (g^ conj(P_A), -g^ conj(P_B)) and (M, H) = (A ± B) / 2
+            g_hat *= 0.5
+            for l, (p_a, p_b) in enumerate(zip(*map(_others, self.networks(state)))):
+                np.subtract(p_a, p_b, out=rates[0, l])
+                np.add(p_a, p_b, out=rates[1, l])
+        else:
+            rates[0] = _others(self._channels(state)[0])
+        np.conjugate(rates, out=rates)
+        rates *= g_hat
+        out = rates.view(float).ravel()
+        # (max propagates NaN, and log(inf) = inf: both flag a trial state
+        # whose velocity is not finite)
+        size = np.abs(out).max(initial=0.0)
+        if size == 0.0:
+            return out, 0.0, -np.inf
+        if not size < np.inf:
+            return out, np.log(size), np.nan
+        out /= size
+        # power = the squared norm of the filters' velocity (Parseval, the
+        # conjugate partners counted); in the pair |dA|^2 + |dB|^2 =
+        # 2 (|dM|^2 + |dH|^2)
+        squares = (out * out).reshape(-1, self._float_counts.size).sum(axis=0)
+        log_power = np.log(self.n_networks * np.dot(squares, self._float_counts))
+        return out, np.log(size), log_power + 2.0 * np.log(size)
+
+    def error_scale(self, state):
+        # One scale per layer: the RMS of its parameters (the filter's entries,
+        # by Parseval, and the intercept factor), as for the dense layers.
+        blocks = state.reshape(self.n_networks * self.depth, -1)
+        rms = np.sqrt((blocks * blocks) @ self._float_counts / self.n_coef)
+        if self.antisymmetric:
+            rms = np.concatenate(pair_error_scales(*np.split(rms, 2)))
+        return np.repeat(np.maximum(rms, 1e-300), blocks.shape[1])
+
+    def diagnostics(self, state):
+        """``'fourier_norm'``: the quasi-norm ``||U beta||_{2/L}`` over the full
+        spectrum, the intercept weight counted as one more frequency.
+
+        It is the norm whose max-margin problem the direction tends to on
+        separable data (Gunasekar et al. 2018; for ``L = 2`` the l1 norm of
+        the unitary spectrum).
+        """
+        p = 2.0 / self.depth
+        total = np.dot(self._counts, np.abs(self.spectrum(state)) ** p)
+        return {"fourier_norm": float(total ** (1.0 / p))}
+
+    # -- fitted attributes --------------------------------------------------
+
+    @classmethod
+    def filters_of(cls, state, depth, n_features, intercept):
+        """:meth:`filters` of a state, the number of networks read from its size."""
+        n_channels = n_features // 2 + 1 + bool(intercept)
+        n_networks = state.size // (2 * depth * n_channels)
+        layout = cls(np.zeros((n_networks, depth, n_features)), intercept)
+        return layout.filters(state)
+
+    def filters(self, state):
+        """The filters of every network, shape (n_networks, depth, d), and the
+        intercept factors, shape (n_networks, depth) (None without intercept)."""
+        z = np.stack(self.networks(state))
+        filters = fft.irfft(z[..., : self._n_half], n=self.n_features, axis=-1, norm="ortho")
+        return filters, (z[..., -1].real.copy() if self.intercept else None)
+
+
+def _networks(channels):
+    """The network, or the pair ``(A, B) = (M + H, M - H)``."""
+    if channels.shape[0] == 1:
+        return (channels[0],)
+    mean, half = channels
+    return mean + half, mean - half
+
+
+def _others(z):
+    """``prod_{m != l} z_m`` for every layer ``l``, from prefix and suffix
+    products (no division by a factor that may vanish), shape of ``z``."""
+    out = np.empty_like(z)
+    out[0] = 1.0
+    for l in range(1, len(z)):
+        np.multiply(out[l - 1], z[l - 1], out=out[l])
+    after = z[-1]
+    for l in range(len(z) - 2, -1, -1):
+        out[l] *= after
+        after = after * z[l]
+    return out
