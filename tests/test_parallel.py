@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_info
 
-from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit import DiagonalLinearClassifier, implicit_bias_path
 from sklearn_implicit._config import (
     _blas_threads_from_env,
     blas_limit,
@@ -29,15 +29,7 @@ from sklearn_implicit._losses import LOSSES
 from sklearn_implicit._networks import DiagonalNetwork
 from sklearn_implicit.utils._design import add_intercept_column, signed_rows
 
-try:
-    from sklearn_implicit import implicit_bias_path
-except ImportError:  # the path module is not there yet
-    implicit_bias_path = None
-
 PATH_TARGETS = [0.6, 0.4]
-needs_path = pytest.mark.skipif(
-    implicit_bias_path is None, reason="sklearn_implicit.analysis.path is not available"
-)
 
 # Past OpenBLAS's threshold for threading a matrix-vector product, which it
 # then may split along the summed dimension (the fits and the folds of a
@@ -322,7 +314,6 @@ def test_grid_search_identical_across_backends(sequential_search, backend):
     np.testing.assert_array_equal(search.best_estimator_.coef_, sequential_search.best_estimator_.coef_)
 
 
-@needs_path
 def test_path_identical_for_any_n_jobs():
     X, y = _wide_data(2)
     alphas = [0.5, 2.0]
@@ -379,7 +370,6 @@ def test_multiclass_on_dask_cluster(dask_client):
     np.testing.assert_array_equal(got, reference, strict=True)
 
 
-@needs_path
 def test_path_on_dask_cluster(dask_client):
     X, y = _wide_data(2)
     alphas = [0.5, 2.0]
