@@ -64,7 +64,8 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             "" if len(signs) == 1 else f"[class {classes[k]!r}] " for k in range(len(signs))
         ]
         designs, weights = zip(
-            *(merge_duplicate_rows(signed_rows(X, z), sample_weight) for z in signs)
+            *(merge_duplicate_rows(signed_rows(X, z), sample_weight, negative_zeros=False)
+              for z in signs)
         )
         results = self._run_flows(
             list(designs), [LOSSES[self.loss]()] * len(signs),
