@@ -97,8 +97,8 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             return None
         goal = f"reaching target_loss={self.target_loss:g}"
         misclassified = np.mean(r.predictions <= 0)
-        if r.status == "max_iter":
-            return self._max_iter_warning(which, goal, r.log_loss / LN10) + (
+        if r.status in ("max_iter", "plateau"):
+            return self._max_iter_warning(which, goal, r.log_loss / LN10, r) + (
                 f" {misclassified:.1%} of the training points are not separated "
                 "(margin <= 0) at that point."
             )

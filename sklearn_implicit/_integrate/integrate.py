@@ -16,6 +16,7 @@ phase) and :mod:`.auto` (the switch between them).
 """
 
 import numpy as np
+from scipy.linalg.blas import dnrm2
 
 from ..utils._logspace import LN10
 from .explicit import DormandPrince853
@@ -30,6 +31,12 @@ _ROUNDING_ERR = 1e-6
 # and keeps slowing down, has converged to a positive loss.
 _STALL_SLOPE = 1e-7
 
+# A fit that uses up max_iter while its loss fell by less than this factor
+# (in log) over the last _PLATEAU_SHARE of its accepted steps, and cannot be
+# stalling, ended in a plateau (see integrate).
+_PLATEAU_LOG_DROP = 0.1
+_PLATEAU_SHARE = 0.1
+
 
 # Overflow at a trial state only means that the step went too far: it is
 # reported through NaN (see LinearFlow.evaluate), not as a RuntimeWarning.
@@ -41,6 +48,7 @@ def integrate(
     *,
     tol,
     max_iter,
+    plateau_iter=0,
     history_every=LN10,
     verbose=0,
     label="",
@@ -61,7 +69,18 @@ def integrate(
     tol : float
         Local error tolerance (see the module docstring).
     max_iter : int
-        Maximum number of accepted plus rejected steps.
+        Maximum number of accepted plus rejected steps, besides those of
+        ``plateau_iter``. A flow that uses them up ends with status
+        ``'plateau'`` when it is in a plateau of the loss: over the last
+        tenth of its accepted steps (at least 10) the loss fell by less than
+        a factor ``exp(0.1)``, and it cannot be stalling (``flow.may_stall``
+        is False: separable data, or a residual above rounding); otherwise
+        with ``'max_iter'``.
+    plateau_iter : int, default=0
+        Further steps allowed while the flow is in a plateau (steps taken
+        from a point in a plateau do not count against ``max_iter``, up to
+        this many): small initializations learn through plateaus of the
+        loss, whose steps are many.
     history_every : float
         A history record is written at the first step end past every multiple
         of this many units of ``-log L`` (default: once per decade).
@@ -108,6 +127,11 @@ def integrate(
     T = np.exp(log_time - unit - tau) if log_time > -np.inf else 0.0
     rate_points = [(tau, ev.log_dt_dtau)]
     time_steers = False
+    # the clock at every accepted point, for the plateau test
+    clocks = [tau]
+    plateau = None
+    # steps taken from a point in a plateau (while plateau_iter lasts)
+    n_plateau, in_plateau = 0, False
     records.append(history_record(flow, ev, tau, log_time))
     if verbose:
         print_record(records[-1], label)
@@ -124,10 +148,12 @@ def integrate(
     i_stop = 0
     while i_stop < len(taus):
         target_tau = taus[i_stop]
-        if n_iter >= max_iter:
-            status = "max_iter"
+        if n_iter >= max_iter + min(n_plateau, plateau_iter):
+            plateau = _plateau(flow, ev, clocks)
+            status = "max_iter" if plateau is None else "plateau"
             break
         n_iter += 1
+        n_plateau += in_plateau
         h_free = h
         h = min(h, target_tau - tau)
         last = h >= target_tau - tau
@@ -205,6 +231,9 @@ def integrate(
         moved = ev_new.coef - ev.coef
         state, T, ev = new_state, T_new, ev_new
         rate_points = [*rate_points[-2:], (tau, ev.log_dt_dtau)]
+        clocks.append(tau)
+        if n_plateau < plateau_iter:
+            in_plateau = _plateau(flow, ev, clocks) is not None
         log_time = log_time_new
         if last:
             stops.append(stop)
@@ -257,7 +286,8 @@ def integrate(
         records.append(history_record(flow, ev, tau, log_time))
         if verbose:
             print_record(records[-1], label)
-    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
+    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records,
+                   plateau)
 
 
 def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end):
@@ -278,6 +308,28 @@ def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end):
     return T_new, time_err
 
 
+def _plateau_window(n_accepted):
+    """The accepted steps over which the plateau test looks back."""
+    return max(10, int(_PLATEAU_SHARE * n_accepted))
+
+
+def _plateau(flow, ev, clocks):
+    """``(steps, log-loss drop)`` if the flow at ``ev`` is in a plateau, else None.
+
+    The loss barely moves: over the last tenth of the accepted steps (at
+    least 10) it fell by less than a factor ``exp(_PLATEAU_LOG_DROP)``; and
+    the flow is far from a stall: it cannot be stalling
+    (``flow.may_stall``), so the loss will move on.
+    """
+    window = _plateau_window(len(clocks) - 1)
+    if len(clocks) <= window:
+        return None
+    drop = clocks[-1] - clocks[-1 - window]
+    if drop >= _PLATEAU_LOG_DROP or flow.may_stall(ev.predictions):
+        return None
+    return window, drop
+
+
 def _converged(moved, h, coef, tol):
     """Whether the rest of the path moves ``coef`` by less than ``tol`` (relative).
 
@@ -286,8 +338,15 @@ def _converged(moved, h, coef, tol):
     ``sqrt(L) = exp(-tau / 2)``, so a step of length ``h`` that moved ``coef``
     by ``moved`` leaves about ``|moved| / (exp(h / 2) - 1)`` to go.
     """
-    remaining = np.linalg.norm(moved) / np.expm1(0.5 * h)
-    return remaining <= tol * np.linalg.norm(coef)
+    # (BLAS dnrm2 scales as it sums: from a tiny alpha the coefficients are
+    # near 1e-160, whose squares underflow, and a norm of their change that
+    # comes out 0 would pass the test at the initial loss)
+    size = dnrm2(np.ascontiguousarray(coef, dtype=float))
+    if not size > 0:
+        # nothing yet to be relative to
+        return False
+    remaining = dnrm2(np.ascontiguousarray(moved, dtype=float)) / np.expm1(0.5 * h)
+    return remaining <= tol * size
 
 
 def _initial_step(flow, state, f, span):
@@ -347,7 +406,7 @@ def _stop_state(flow, state, tau, log_time):
     return FlowState(corrected.copy(), tau, log_time)
 
 
-def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records):
+def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records, plateau=None):
     if status == "target" and stops:
         last = stops[-1]
         coef, p = flow.predictions(last.state)
@@ -365,4 +424,5 @@ def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records):
         n_iter=n_iter,
         n_evals=flow.n_evals,
         history=stack_history(records),
+        plateau=plateau,
     )
