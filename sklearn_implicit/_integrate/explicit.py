@@ -33,10 +33,10 @@ class ExplicitRungeKutta:
     weigh what is left).
 
     Subclasses give the tableau: ``_A`` (row ``s`` holds the ``s`` weights of
-    stage ``s``), ``_B`` (the solution weights), :meth:`_error`, and for the
-    time component ``_time_error_weights`` (the embedded estimators' weights
-    over the stages and the new point) with ``_blend`` (their combination
-    into one estimate); the last
+    stage ``s``), ``_B`` (the solution weights), ``_C`` (the nodes),
+    :meth:`_error`, and for the time component ``_time_error_weights`` (the
+    embedded estimators' weights over the stages and the new point) with
+    ``_blend`` (their combination into one estimate); the last
     stage must be at the end of the step (``c = 1``), where the new point is
     compared with it to estimate ``h |lambda|`` (Hairer's test for
     stiffness, ``h_lambda``), which bounds the next step where the error
