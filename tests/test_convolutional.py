@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
+
 # the plain parameter flow solved to a target loss (DOP853 at rtol 1e-12),
 # and the flow of the model linearized at initialization, d beta/dt = K g
 from test_deep import ParameterFlow, linearized_flow

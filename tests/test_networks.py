@@ -7,7 +7,11 @@ import pytest
 
 from sklearn_implicit._integrate import LinearFlow
 from sklearn_implicit._losses import ExponentialLoss
-from sklearn_implicit._networks import ConvolutionalNetwork, DenseNetwork, DiagonalNetwork
+from sklearn_implicit._networks import (
+    ConvolutionalNetwork,
+    DenseNetwork,
+    DiagonalNetwork,
+)
 
 
 def _networks():

@@ -23,6 +23,7 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from .._config import flow_blas_threads
 from .._integrate import SOLVERS, fit_one_flow
+from .._integrate.problem import DEFAULT_MAX_ITER, PLATEAU_MAX_ITER
 from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, StrOptions
 
@@ -63,7 +64,7 @@ class BaseFlowEstimator(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
         "depth": [Interval(Integral, 2, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
@@ -166,6 +167,7 @@ class BaseFlowEstimator(BaseEstimator):
         self.history_ = history
         self._flow_states = [r.last for r in results]
         self._flow_status = [r.status for r in results]
+        self.status_ = np.array([r.status for r in results])
         self._warm_key_value = key
         self._network_attributes(results)
 
@@ -173,11 +175,27 @@ class BaseFlowEstimator(BaseEstimator):
         """Text of the ConvergenceWarning for problem ``k``, or None."""
         raise NotImplementedError
 
-    def _max_iter_warning(self, which, goal, log10_loss):
+    def _max_iter_warning(self, which, goal, log10_loss, result):
+        if self.max_iter is None:
+            budget = (f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_ITER:,} "
+                      f"steps, up to {PLATEAU_MAX_ITER:,} in plateaus)")
+        else:
+            budget = f"max_iter={self.max_iter} steps"
+        stopped = (
+            f"Gradient flow{which} stopped after {budget} before {goal}; the "
+            f"smallest training loss reached is 10**{log10_loss:.4f}."
+        )
+        if result.status != "plateau":
+            return f"{stopped} Increase max_iter, or raise target_loss or tol."
+        steps, drop = result.plateau
         return (
-            f"Gradient flow{which} stopped after max_iter={self.max_iter} steps "
-            f"before {goal}; the smallest training loss reached is "
-            f"10**{log10_loss:.4f}. Increase max_iter, or raise target_loss or tol."
+            f"{stopped} It stopped in a plateau of the loss, not at a stall: "
+            f"over its last {steps} steps the loss fell by only "
+            f"{-np.expm1(-drop):.2%}, while it can still fall (status_ is "
+            "'plateau'). Small initializations (alpha), at depth >= 3 above "
+            "all, learn through such plateaus, and the steps across them are "
+            "many. Increase max_iter; tol sets the accuracy of the returned "
+            "point, not the length of the plateau."
         )
 
     def _warn(self, results, names):

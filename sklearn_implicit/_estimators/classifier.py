@@ -119,7 +119,8 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             "" if len(signs) == 1 else f"[class {plain(classes[k])!r}] " for k in range(len(signs))
         ]
         designs, weights = zip(
-            *(merge_duplicate_rows(signed_rows(X, z), sample_weight) for z in signs)
+            *(merge_duplicate_rows(signed_rows(X, z), sample_weight, negative_zeros=False)
+              for z in signs)
         )
         return Bunch(
             designs=list(designs), weights=list(weights),
@@ -159,8 +160,8 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             return None
         goal = f"reaching target_loss={self.target_loss:g}"
         misclassified = np.mean(r.predictions <= 0)
-        if r.status == "max_iter":
-            return self._max_iter_warning(which, goal, r.log_loss / LN10) + (
+        if r.status in ("max_iter", "plateau"):
+            return self._max_iter_warning(which, goal, r.log_loss / LN10, r) + (
                 f" {misclassified:.1%} of the training points are not separated "
                 "(margin <= 0) at that point."
             )

@@ -75,9 +75,12 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         most ``10 * tol`` (typically about ``0.01 * tol``). The stop itself is
         exact: the final loss equals ``target_loss`` to rounding.
 
-    max_iter : int, default=10_000
+    max_iter : int or None, default=None
         Maximum number of integrator steps (each costs about six gradient
-        evaluations) per binary problem.
+        evaluations) per binary problem. None: 10,000 steps, and up to
+        100,000 in all while the flow is in a plateau of the loss (small
+        initializations, at depth >= 3 above all, learn through plateaus
+        whose steps are many; see ``status_``). An int is a hard bound.
 
     warm_start : bool, default=False
         When True and the trajectory-defining parameters (``alpha``, ``depth``,
@@ -139,6 +142,14 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
     n_grad_evals_ : ndarray of shape (n_problems,)
         Number of gradient evaluations of each binary problem.
 
+    status_ : ndarray of str of shape (n_problems,)
+        How each binary problem's flow ended: ``'target'`` (``target_loss``
+        reached), ``'stalled'`` (non-separable data: the loss stopped at its
+        positive infimum), ``'stationary'`` (a flow that does not move:
+        non-separable too), ``'max_iter'``, or ``'plateau'`` (``max_iter``
+        used up in a plateau of the loss, on separable data). A fit with
+        any status but ``'target'`` issues a ConvergenceWarning.
+
     history_ : list of dict
         One dict per binary problem with 1-D arrays sampled along the path (at
         the start, then at the first step past each decade of loss, and at the
@@ -192,7 +203,7 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         fit_intercept=True,
         intercept_scaling=1.0,
         tol=1e-6,
-        max_iter=10_000,
+        max_iter=None,
         warm_start=False,
         verbose=0,
         n_jobs=None,

@@ -13,7 +13,12 @@ from .._losses import LOSSES
 from ..analysis.path import _check_targets
 from ..analysis.separators import max_margin
 from ..utils._design import signed_rows
-from ._cv_path import FlowCVMixin, check_grid_count, cv_parameter_constraints, user_alphas
+from ._cv_path import (
+    FlowCVMixin,
+    check_grid_count,
+    cv_parameter_constraints,
+    user_alphas,
+)
 from .diagonal_classifier import DiagonalLinearClassifier
 
 # The default scales: alpha**depth from 10**_ALPHA_DECADES[0] to

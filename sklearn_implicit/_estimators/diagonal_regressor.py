@@ -118,8 +118,12 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         the convergence test: the flow stops when the estimated remaining
         change of ``coef_`` is below ``tol`` times its norm.
 
-    max_iter : int, default=10_000
-        Maximum number of integrator steps per target.
+    max_iter : int or None, default=None
+        Maximum number of integrator steps per target. None: 10,000 steps,
+        and up to 100,000 in all while the flow is in a plateau of the loss
+        (small initializations, at depth >= 3 above all, learn through
+        plateaus whose steps are many; see ``status_``). An int is a hard
+        bound.
 
     warm_start : bool, default=False
         When True and ``alpha``, ``depth``, ``fit_intercept`` and the number
@@ -154,9 +158,17 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         Intercept (0.0 when ``fit_intercept=False``).
 
     converged_ : ndarray of bool of shape (n_targets,)
-        True where the flow was followed to its limit (``target_loss=0``, or
-        a target the data do not allow), False where it stopped at
-        ``target_loss``.
+        True where the flow reached its limit (``target_loss=0``, or a
+        target the data do not allow; or a target above the limit that
+        rounding kept out of reach, with a ConvergenceWarning), False where
+        it stopped at ``target_loss`` or at ``max_iter``.
+
+    status_ : ndarray of str of shape (n_targets,)
+        How each flow ended: ``'converged'`` (the limit), ``'target'``
+        (``target_loss`` reached), ``'stalled'`` (the loss stopped at
+        rounding), ``'stationary'`` (a flow that does not move),
+        ``'max_iter'``, or ``'plateau'`` (``max_iter`` used up in a plateau
+        of the loss, see the ConvergenceWarning).
 
     min_loss_ : ndarray of shape (n_targets,)
         Smallest training loss the data allow (least squares); 0 when ``y``
@@ -233,7 +245,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         target_loss=0.0,
         fit_intercept=True,
         tol=1e-6,
-        max_iter=10_000,
+        max_iter=None,
         warm_start=False,
         verbose=0,
         n_jobs=None,
@@ -306,7 +318,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         with np.errstate(over="ignore"):
             self.loss_ = np.exp(log_loss)
         self.log10_loss_ = log_loss / LN10
-        self.converged_ = np.array(targets) == 0
+        # at the limit: converged, or stalled at rounding (its limit to
+        # working precision), or never moved
+        self.converged_ = np.array(
+            [r.status in ("converged", "stalled", "stationary") for r in results]
+        )
         self._store_flows(results, starts, key)
         self.log10_time_ = self.log10_time_ - self._log10_time_unit()
         self._warn(results, [f"target {k}" for k in range(n_targets)])
@@ -409,12 +425,14 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         return {**scaled, **{name: v for name, v in history.items() if name not in scaled}}
 
     def _flow_warning(self, k, r, which):
-        if r.status == "max_iter":
-            goal = "converging" if self.converged_[k] else (
+        # the limit was asked for (target_loss=0, or one the data do not allow)
+        limit = self.target_loss <= self.min_loss_[k]
+        if r.status in ("max_iter", "plateau"):
+            goal = "converging" if limit else (
                 f"reaching target_loss={self.target_loss:g}"
             )
-            return self._max_iter_warning(which, goal, self.log10_loss_[k])
-        if not self.converged_[k] and r.status != "target":
+            return self._max_iter_warning(which, goal, self.log10_loss_[k], r)
+        if r.status == "stalled" and not limit:
             # The loss stopped decreasing above a reachable target: rounding.
             return (
                 f"Gradient flow{which} stalled at a training loss of "
@@ -424,7 +442,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
                 "rounding errors. The returned model is the flow's limit to "
                 "working precision; use target_loss=0 to ask for the limit."
             )
-        if self.converged_[k] and self.target_loss > 0:
+        if limit and self.converged_[k] and self.target_loss > 0:
             return (
                 f"target_loss={self.target_loss:g} is not above the smallest "
                 f"training loss the data allow{which}, {self.min_loss_[k]:.6g} "

@@ -5,7 +5,12 @@ from sklearn.utils.validation import validate_data
 
 from ..utils._least_squares import row_space
 from ..utils._validation import plain
-from ._cv_path import FlowCVMixin, check_grid_count, cv_parameter_constraints, user_alphas
+from ._cv_path import (
+    FlowCVMixin,
+    check_grid_count,
+    cv_parameter_constraints,
+    user_alphas,
+)
 from .diagonal_regressor import DiagonalLinearRegressor
 
 # The default scales: alpha**depth from 10**_ALPHA_DECADES[0] to

@@ -91,6 +91,8 @@ class AutoStepper:
     """
 
     horizon = np.inf
+    # the estimated error of T after the last step (of the method that took it)
+    time_error = np.inf
 
     def __init__(self, tol=None):
         self.explicit = DormandPrince853()
@@ -149,8 +151,12 @@ class AutoStepper:
         if self._mode == "trial":
             self._judge_trial(tau)
         if self._mode == "explicit":
-            return self._explicit_step(flow, state, T, tau, h, ev)
-        return self.stiff.step(flow, state, T, tau, h, ev)
+            trial = self._explicit_step(flow, state, T, tau, h, ev)
+            self.time_error = self.explicit.time_error
+            return trial
+        trial = self.stiff.step(flow, state, T, tau, h, ev)
+        self.time_error = self.stiff.time_error
+        return trial
 
     def _judge_trial(self, tau):
         if self._accepted_rate(self._trial_steps, self._trial_start) is None:

@@ -9,17 +9,20 @@ controller chooses the step sizes). For the diagonal network the state is
 size of each large coefficient. At every requested stop the state is
 corrected by Newton steps along the flow so that the loss equals the target
 to rounding (the remaining error is a displacement along the path, which is
-what ``tol`` controls). The step methods are :mod:`.explicit` (DOP853),
-:mod:`.rosenbrock` (RODAS4, for the stiff phase) and :mod:`.auto` (the
-switch between them).
+what ``tol`` controls). The physical time carried along is held to
+``tol`` as well (:mod:`.physical_time`). The step methods are
+:mod:`.explicit` (DOP853), :mod:`.rosenbrock` (RODAS4, for the stiff
+phase) and :mod:`.auto` (the switch between them).
 """
 
 import numpy as np
+from scipy.linalg.blas import dnrm2
 
 from ..utils._logspace import LN10
 from .explicit import DormandPrince853
 from .flow import Evaluation, FlowResult, FlowState
 from .history import history_record, print_record, stack_history
+from .physical_time import interpolated_increment
 
 # Local error estimates below this fraction of tol are taken as rounding.
 _ROUNDING_ERR = 1e-6
@@ -27,6 +30,12 @@ _ROUNDING_ERR = 1e-6
 # A flow whose log-loss grows by less than this per e-fold of training time,
 # and keeps slowing down, has converged to a positive loss.
 _STALL_SLOPE = 1e-7
+
+# A fit that uses up max_iter while its loss fell by less than this factor
+# (in log) over the last _PLATEAU_SHARE of its accepted steps, and cannot be
+# stalling, ended in a plateau (see integrate).
+_PLATEAU_LOG_DROP = 0.1
+_PLATEAU_SHARE = 0.1
 
 
 # Overflow at a trial state only means that the step went too far: it is
@@ -39,6 +48,7 @@ def integrate(
     *,
     tol,
     max_iter,
+    plateau_iter=0,
     history_every=LN10,
     verbose=0,
     label="",
@@ -59,7 +69,18 @@ def integrate(
     tol : float
         Local error tolerance (see the module docstring).
     max_iter : int
-        Maximum number of accepted plus rejected steps.
+        Maximum number of accepted plus rejected steps, besides those of
+        ``plateau_iter``. A flow that uses them up ends with status
+        ``'plateau'`` when it is in a plateau of the loss: over the last
+        tenth of its accepted steps (at least 10) the loss fell by less than
+        a factor ``exp(0.1)``, and it cannot be stalling (``flow.may_stall``
+        is False: separable data, or a residual above rounding); otherwise
+        with ``'max_iter'``.
+    plateau_iter : int, default=0
+        Further steps allowed while the flow is in a plateau (steps taken
+        from a point in a plateau do not count against ``max_iter``, up to
+        this many): small initializations learn through plateaus of the
+        loss, whose steps are many.
     history_every : float
         A history record is written at the first step end past every multiple
         of this many units of ``-log L`` (default: once per decade).
@@ -100,9 +121,17 @@ def integrate(
         flow.log_time_unit += shift
         ev.log_dt_dtau -= shift
     unit = flow.log_time_unit
-    # T = t exp(-tau) (t in that unit); integrated alongside the state,
-    # excluded from the error control (a quadrature of the same smooth path).
+    # T = t exp(-tau) (t in that unit), under error control with the state
+    # (see physical_time); (tau, log dt/dtau) at the last accepted points
+    # serve its quadrature over the path.
     T = np.exp(log_time - unit - tau) if log_time > -np.inf else 0.0
+    rate_points = [(tau, ev.log_dt_dtau)]
+    time_steers = False
+    # the clock at every accepted point, for the plateau test
+    clocks = [tau]
+    plateau = None
+    # steps taken from a point in a plateau (while plateau_iter lasts)
+    n_plateau, in_plateau = 0, False
     records.append(history_record(flow, ev, tau, log_time))
     if verbose:
         print_record(records[-1], label)
@@ -119,10 +148,12 @@ def integrate(
     i_stop = 0
     while i_stop < len(taus):
         target_tau = taus[i_stop]
-        if n_iter >= max_iter:
-            status = "max_iter"
+        if n_iter >= max_iter + min(n_plateau, plateau_iter):
+            plateau = _plateau(flow, ev, clocks)
+            status = "max_iter" if plateau is None else "plateau"
             break
         n_iter += 1
+        n_plateau += in_plateau
         h_free = h
         h = min(h, target_tau - tau)
         last = h >= target_tau - tau
@@ -134,6 +165,27 @@ def integrate(
         new_state, T_new, ev_new, err_vec = trial
         scale = flow.network.error_scale(new_state)
         err = np.max(np.abs(err_vec) / scale) / tol
+        tau_end = target_tau if last else tau + h
+        T_new, time_err = _time_step(stepper, rate_points, T, T_new, tau, tau_end,
+                                     ev_new.log_dt_dtau)
+        # The time's local error, relative to the time and to the clock: the
+        # state's own control (the clock check below) lets the path slip
+        # along itself by tol relative to the clock, which moves log t by as
+        # much, so the time is held to the same. (A T of 0 is a time below
+        # the float range, carried as log_time unchanged.) By the same token
+        # a step shorter than that slip (the slow passages by a saddle, from
+        # a tiny alpha or tiny features, where time runs while the loss
+        # stands still) is exempt: the state's control cannot place the flow
+        # within it, so its time is as uncertain as the step is long, and
+        # holding it to tol anyway took more steps than the rest of the flow
+        # (from alpha = 1e-75 in tests/test_hardening.py).
+        time_ratio = 0.0
+        clock_scale = tol * max(1.0, abs(tau_end))
+        if T_new > 0:
+            if tau_end - tau > clock_scale:
+                time_ratio = time_err / (T_new * clock_scale)
+        elif not T_new == 0:
+            time_ratio = np.inf
         # On the exact path -log L equals the clock. The change of their gap
         # over the step is a local error along the path that needs no error
         # scale from the network (the network's scale can be blind to it, as
@@ -141,7 +193,6 @@ def integrate(
         # clock, i.e. to the size of the margins late in training.
         # Only a loss whose log is exact at every scale can serve (the
         # squared loss of a residual reaches its rounding floor first).
-        tau_end = target_tau if last else tau + h
         if clock_check:
             drift = (-ev_new.log_loss - tau_end) - (-ev.log_loss - tau)
             err = max(err, abs(drift) / (tol * max(1.0, abs(tau_end))))
@@ -150,9 +201,24 @@ def integrate(
         # (it measures coefficients, not margins); such a step is rejected.
         if ev_new.log_loss > ev.log_loss + 1e-12 * max(1.0, abs(ev.log_loss)):
             err = np.inf
-        if not (np.isfinite(err) and err <= 1.0):
-            h *= max(0.1, 0.9 * min(err, 1e10) ** (-1 / stepper.order)) if np.isfinite(err) else 0.25
+        # The time rejects every step that misses its tolerance, but steers
+        # the step size only from its first such step on: its estimate,
+        # though far below the tolerance, usually exceeds the state's (it is
+        # the embedded estimate of a lower order), and steering by it from
+        # the start shortens steps that the state allows, which delays the
+        # switch to the stiff method (on the 100 x 1000 problem of
+        # tests/test_stiff.py from alpha = 0.1 to 1e-100 at tol = 1e-3, 975
+        # evaluations instead of 286). Where the time binds (a straight
+        # path, whose state has no error to estimate) it steers after one
+        # rejected step.
+        if time_ratio > 1.0:
+            time_steers = True
+        if not (time_ratio <= 1.0 and np.isfinite(err) and err <= 1.0):
+            worst = max(err, time_ratio)
+            h *= max(0.1, 0.9 * min(worst, 1e10) ** (-1 / stepper.order)) if np.isfinite(worst) else 0.25
             continue
+        if time_steers:
+            err = max(err, time_ratio)
         tau_new = tau_end
         log_time_new = np.log(T_new) + tau_new + unit if T_new > 0 else log_time
         stop = _stop_state(flow, new_state, tau_new, log_time_new) if last else None
@@ -175,6 +241,10 @@ def integrate(
         tau = tau_new
         moved = ev_new.coef - ev.coef
         state, T, ev = new_state, T_new, ev_new
+        rate_points = [*rate_points[-2:], (tau, ev.log_dt_dtau)]
+        clocks.append(tau)
+        if n_plateau < plateau_iter:
+            in_plateau = _plateau(flow, ev, clocks) is not None
         log_time = log_time_new
         if last:
             stops.append(stop)
@@ -229,7 +299,48 @@ def integrate(
         records.append(history_record(flow, ev, tau, log_time))
         if verbose:
             print_record(records[-1], label)
-    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records)
+    return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records,
+                   plateau)
+
+
+def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end):
+    """``T`` at the end of a step and its estimated error.
+
+    Of the step method's quadrature (``T_new``, ``stepper.time_error``) and
+    the quadrature over accepted points of the path
+    (:func:`~.physical_time.interpolated_increment`), the one with the
+    smaller estimated error.
+    """
+    time_err = getattr(stepper, "time_error", np.inf)
+    if not time_err >= 0:  # NaN
+        time_err = np.inf
+    alternative = interpolated_increment(rate_points, tau_end, log_rate_end)
+    if alternative is not None and alternative[1] < time_err:
+        increment, time_err = alternative
+        T_new = T * np.exp(-(tau_end - tau)) + increment
+    return T_new, time_err
+
+
+def _plateau_window(n_accepted):
+    """The accepted steps over which the plateau test looks back."""
+    return max(10, int(_PLATEAU_SHARE * n_accepted))
+
+
+def _plateau(flow, ev, clocks):
+    """``(steps, log-loss drop)`` if the flow at ``ev`` is in a plateau, else None.
+
+    The loss barely moves: over the last tenth of the accepted steps (at
+    least 10) it fell by less than a factor ``exp(_PLATEAU_LOG_DROP)``; and
+    the flow is far from a stall: it cannot be stalling
+    (``flow.may_stall``), so the loss will move on.
+    """
+    window = _plateau_window(len(clocks) - 1)
+    if len(clocks) <= window:
+        return None
+    drop = clocks[-1] - clocks[-1 - window]
+    if drop >= _PLATEAU_LOG_DROP or flow.may_stall(ev.predictions):
+        return None
+    return window, drop
 
 
 def _converged(moved, h, coef, tol):
@@ -240,8 +351,15 @@ def _converged(moved, h, coef, tol):
     ``sqrt(L) = exp(-tau / 2)``, so a step of length ``h`` that moved ``coef``
     by ``moved`` leaves about ``|moved| / (exp(h / 2) - 1)`` to go.
     """
-    remaining = np.linalg.norm(moved) / np.expm1(0.5 * h)
-    return remaining <= tol * np.linalg.norm(coef)
+    # (BLAS dnrm2 scales as it sums: from a tiny alpha the coefficients are
+    # near 1e-160, whose squares underflow, and a norm of their change that
+    # comes out 0 would pass the test at the initial loss)
+    size = dnrm2(np.ascontiguousarray(coef, dtype=float))
+    if not size > 0:
+        # nothing yet to be relative to
+        return False
+    remaining = dnrm2(np.ascontiguousarray(moved, dtype=float)) / np.expm1(0.5 * h)
+    return remaining <= tol * size
 
 
 def _initial_step(flow, state, f, span):
@@ -301,7 +419,7 @@ def _stop_state(flow, state, tau, log_time):
     return FlowState(corrected.copy(), tau, log_time)
 
 
-def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records):
+def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records, plateau=None):
     if status == "target" and stops:
         last = stops[-1]
         coef, p = flow.predictions(last.state)
@@ -319,4 +437,5 @@ def _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records):
         n_iter=n_iter,
         n_evals=flow.n_evals,
         history=stack_history(records),
+        plateau=plateau,
     )

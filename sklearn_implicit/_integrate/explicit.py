@@ -11,7 +11,7 @@ import numpy as np
 from scipy.linalg.blas import dnrm2
 
 from . import dop853_coefficients as _dop853
-from .physical_time import advance_time
+from .physical_time import runge_kutta_increment
 
 
 class ExplicitRungeKutta:
@@ -23,7 +23,9 @@ class ExplicitRungeKutta:
     evaluation at new_state, error vector)`` or ``None`` when a stage cannot
     be evaluated. ``ev`` is the evaluation at ``state`` (first same as last:
     the new evaluation is the next ``ev``). The error vector is compared with
-    the network's ``error_scale`` component by component.
+    the network's ``error_scale`` component by component; ``time_error``,
+    set by the step, is the estimated error of ``new_T`` (see
+    :mod:`.physical_time`), which is compared with ``new_T``.
 
     ``step_limit()`` bounds the step after an accepted one (``inf``: no
     bound), and :func:`integrate` sets ``horizon``, the clock of its last
@@ -31,7 +33,10 @@ class ExplicitRungeKutta:
     weigh what is left).
 
     Subclasses give the tableau: ``_A`` (row ``s`` holds the ``s`` weights of
-    stage ``s``), ``_B`` (the solution weights) and :meth:`_error`; the last
+    stage ``s``), ``_B`` (the solution weights), ``_C`` (the nodes),
+    :meth:`_error`, and for the time component ``_time_error_weights`` (the
+    embedded estimators' weights over the stages and the new point) with
+    ``_blend`` (their combination into one estimate); the last
     stage must be at the end of the step (``c = 1``), where the new point is
     compared with it to estimate ``h |lambda|`` (Hairer's test for
     stiffness, ``h_lambda``), which bounds the next step where the error
@@ -40,10 +45,11 @@ class ExplicitRungeKutta:
     :class:`~sklearn_implicit._integrate.auto.AutoStepper` detects stiffness.
     """
 
-    # (tau, log dt/dtau) at the start of the last two distinct steps, for
-    # the time quadrature of long steps
-    _starts = ()
     horizon = np.inf
+    # the estimated error of T after the last step
+    time_error = np.inf
+    # (tau, log dt/dtau) at the start of the last two distinct steps
+    _starts = ()
     # Hairer's estimate of h |lambda| at the last step (0: none)
     h_lambda = 0.0
     # |h lambda| on the negative real axis up to which the embedded error
@@ -55,12 +61,14 @@ class ExplicitRungeKutta:
         if not self._starts or self._starts[-1][0] != tau:
             self._starts = (*self._starts[-1:], (tau, ev.log_dt_dtau))
         self._last_h = h
+        self.time_error = np.inf
         n_stages = len(self._B)
         # Stage velocities as rows: each combination is one matrix-vector
         # product, with no list of vectors to copy into an array.
         k = np.empty((n_stages + 1, state.shape[0]))
         k[0] = ev.dstate
-        log_rates = np.empty(n_stages)
+        # log dt/dtau at the stages and the new point (the time component)
+        log_rates = np.empty(n_stages + 1)
         log_rates[0] = ev.log_dt_dtau
         for s in range(1, n_stages):
             ys = state + (h * self._A[s]) @ k[:s]
@@ -78,13 +86,16 @@ class ExplicitRungeKutta:
         ev_new = flow.evaluate(new_state)
         if not np.isfinite(ev_new.log_dt_dtau):
             return None
-        # The previous start helps only when it is the last accepted point
-        # and not far: after a stiff stretch of AutoStepper it can be old.
-        previous = self._starts[0] if len(self._starts) == 2 else None
-        if previous is not None and not (tau - 4 * h <= previous[0] < tau):
-            previous = None
-        T_new = advance_time(T, tau, h, log_rates, ev_new.log_dt_dtau, self._B,
-                              self._quadrature_span, previous)
+        log_rates[n_stages] = ev_new.log_dt_dtau
+        # The previous start serves the time's control variate only when it
+        # is the last accepted point and not far: after a stiff stretch of
+        # AutoStepper it can be old.
+        previous = [p for p in self._starts[:-1] if tau - 4 * h <= p[0] < tau]
+        increment, self.time_error = runge_kutta_increment(
+            h, log_rates, tau, self._C, self._B, self._time_error_weights, self._blend,
+            previous,
+        )
+        T_new = T * np.exp(-h) + increment
         k[n_stages] = ev_new.dstate
         # Hairer's estimate h |lambda| ~ h |f(y1) - f(y0)| / |y1 - y0| from two
         # points at the step's end. (BLAS dnrm2 scales as it sums, so extreme
@@ -113,8 +124,8 @@ class DormandPrince853(ExplicitRungeKutta):
     order = 8
     _A = _dop853.A
     _B = _dop853.B
-    # an 8th-order quadrature: exp(c s) on [0, 1] to 2e-5 up to c = 4
-    _quadrature_span = 4.0
+    _C = _dop853.C
+    _time_error_weights = (_dop853.E5, _dop853.E3)
     stability_limit = 6.1  # as in Hairer's DOP853 code
     # Beyond |h lambda| = 5.05 the blend of Hairer's estimators falls below
     # the step's error in a decaying mode, |R(h lambda) - exp(h lambda)|,
@@ -128,20 +139,32 @@ class DormandPrince853(ExplicitRungeKutta):
     # steps.
     reliable_h_lambda = 0.8 * stability_limit
 
+    @staticmethod
+    def _blend_ratio(n5, n3):
+        """Hairer's blend of the 5th- and 3rd-order estimators, which keeps
+        the 3rd-order one from dominating when it is the larger: the factor
+        |e5| / sqrt(|e5|**2 + |e3|**2 / 100) on the 5th-order estimate, or
+        None where tiny norms make it 0 or inf (e5 is then used alone)."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            ratio = 1.0 / np.sqrt(1.0 + 0.01 * (n3 / n5) ** 2)
+        if not (n5 > 0 and np.isfinite(n5) and np.isfinite(ratio)):
+            return None
+        return ratio
+
+    def _blend(self, n5, n3):
+        # (a vanishing e5 is no evidence of accuracy for the time's single
+        # component: the 3rd-order estimate then stands)
+        ratio = self._blend_ratio(n5, n3)
+        return np.maximum(n5, n3) if ratio is None else n5 * ratio
+
     def _error(self, flow, new_state, h, k):
-        # Hairer's blend of the 5th- and 3rd-order estimators, which keeps the
-        # 3rd-order one from dominating when it is the larger: the 5th-order
-        # error vector, rescaled by |e5| / sqrt(|e5|**2 + |e3|**2 / 100) in the
-        # norm that integrate applies (max over components of error / scale).
+        # the blend in the norm that integrate applies (max over components
+        # of error / scale), applied to the 5th-order error vector
         e5 = (h * _dop853.E5) @ k
         e3 = (h * _dop853.E3) @ k
-        # (extreme scales: a zero scale or tiny norms make the ratio 0 or
-        # inf; integrate then rejects or accepts on e5 alone)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             scale = flow.network.error_scale(new_state)
             n5 = np.max(np.abs(e5) / scale)
             n3 = np.max(np.abs(e3) / scale)
-            ratio = 1.0 / np.sqrt(1.0 + 0.01 * (n3 / n5) ** 2)
-        if not (n5 > 0 and np.isfinite(n5) and np.isfinite(ratio)):
-            return e5
-        return e5 * ratio
+        ratio = self._blend_ratio(n5, n3)
+        return e5 if ratio is None else e5 * ratio

@@ -64,10 +64,14 @@ class FlowResult:
     log_loss: float
     coef: np.ndarray
     predictions: np.ndarray
-    status: str  # "target", "stalled", "max_iter", "stationary", "converged"
+    # "target", "stalled", "max_iter", "plateau" (max_iter in a plateau, see
+    # integrate), "stationary", "converged"
+    status: str
     n_iter: int
     n_evals: int
     history: dict = field(default_factory=dict)
+    # status "plateau": (accepted steps looked back over, fall of -log L)
+    plateau: tuple = None
 
 
 class LinearFlow:

@@ -179,6 +179,7 @@ class FlowJacobian:
         e = -c * (2 * j * _rmatvec(Z, Mp) + np.exp(-top) * p_scaled * dlog_p * h * h)
 
         self.Z, self.a, self.j, self.f, self.e, self.c = Z, a, j, f, e, c
+        self._log_p_top = top
         self.w, self.curvature, self.h = w, curvature, h
         self.p_scaled, self.ph = p_scaled, ph
         self.diag_part = ev.dstate * dlog_a
@@ -240,6 +241,21 @@ class FlowJacobian:
         C[:n, :n] = _weighted_gram(Z, q, columns)
         C[:n, n], C[n, :n], C[n, n] = u, v, corner
         return C
+
+    def log_rate_slope(self, v):
+        """The derivative of ``log dt/dtau`` along ``v`` at this state.
+
+        ``dt/dtau = 1/(L h.Ph)``, so its log has the gradient
+        ``h J - grad log(h.Ph)``: ``exp(top) (h j + e)`` in the scaled
+        factors (``e`` is the gradient part of the rank-one term, ``-f e^T =
+        F grad log(h.Ph)^T exp(-top)``). For the time component of the stiff
+        steps.
+        """
+        slope = np.dot(self.h * self.j + self.e, v)
+        if slope == 0 or not np.isfinite(slope):
+            return slope
+        # exp(top) may overflow where the slope does not
+        return np.copysign(np.exp(np.log(abs(slope)) + self._log_p_top), slope)
 
     def project(self, v):
         """``Y^T v``."""

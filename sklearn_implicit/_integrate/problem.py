@@ -28,13 +28,24 @@ SOLVERS = {"explicit": None, "stiff": Rodas4, "auto": AutoStepper}
 # initial loss, at 1e-14 they reach their targets.
 MIN_TOL = 1e-14
 
+# max_iter=None: this many steps, and up to PLATEAU_MAX_ITER in all while
+# the flow is in plateaus of the loss (see integrate). A depth-4 network
+# from alpha = 0.01 takes 3,477, 5,714 and 11,860 steps to its limit at
+# tol = 1e-6, 1e-7 and 1e-8 (DiagonalLinearRegressor on 5 x 10 data), and
+# a 40 x 200 classifier 1,098 and 4,269 steps to a loss of 1e-5 at 1e-6 and
+# 1e-8, more than 10,000 at 1e-10: most of them in plateaus.
+DEFAULT_MAX_ITER = 10_000
+PLATEAU_MAX_ITER = 100_000
+
 
 def fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_iter,
                   verbose, label, blas_threads, solver="explicit"):
     """Integrate one problem; module level so joblib can ship it.
 
     ``target_loss = 0`` follows the flow until it has converged (a loss whose
-    minimum is 0, see :func:`~sklearn_implicit._integrate.driver.integrate`). A decreasing
+    minimum is 0, see :func:`~sklearn_implicit._integrate.driver.integrate`).
+    ``max_iter=None`` allows ``DEFAULT_MAX_ITER`` steps, and up to
+    ``PLATEAU_MAX_ITER`` in all while the flow is in plateaus. A decreasing
     array of targets records the state at each (``result.stops``) and ends at
     the last one. ``solver`` names the step method (see :data:`SOLVERS`).
     """
@@ -119,7 +130,10 @@ def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, s
                 f"got target_loss={plain(np.atleast_1d(target_loss)[0])!r}."
             )
         start = FlowState(state, -log_loss, -np.inf)
+    plateau_iter = 0
+    if max_iter is None:
+        max_iter, plateau_iter = DEFAULT_MAX_ITER, PLATEAU_MAX_ITER - DEFAULT_MAX_ITER
     return integrate(
         flow, start, list(log_targets), tol=tol, max_iter=max_iter,
-        verbose=verbose, label=label, stepper=stepper,
+        plateau_iter=plateau_iter, verbose=verbose, label=label, stepper=stepper,
     )

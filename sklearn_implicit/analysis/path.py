@@ -158,7 +158,7 @@ def implicit_bias_path(
     intercept_scaling=1.0,
     sample_weight=None,
     tol=1e-6,
-    max_iter=10_000,
+    max_iter=None,
     n_jobs=None,
     verbose=0,
     solver="auto",
@@ -200,8 +200,10 @@ def implicit_bias_path(
         Non-negative weights of the samples in the (weighted mean) loss.
     tol : float, default=1e-6
         Local error tolerance of the integrator (as in the estimators).
-    max_iter : int, default=10_000
-        Maximum number of integrator steps per trajectory.
+    max_iter : int or None, default=None
+        Maximum number of integrator steps per trajectory. None: 10,000
+        steps, and up to 100,000 in all while the flow is in a plateau of
+        the loss. An int is a hard bound.
     n_jobs : int, default=None
         Number of trajectories run in parallel with joblib (``None``: 1
         unless in a :func:`joblib.parallel_backend` context). Each flow runs
@@ -246,8 +248,10 @@ def implicit_bias_path(
         - ``n_grad_evals``: ndarray of shape (A,), the gradient evaluations
           of each trajectory;
         - ``status``: ndarray of shape (A,) of str: ``'target'`` when every
-          target was reached, else ``'stalled'`` or ``'max_iter'`` (entries
-          past the point reached are NaN and a ConvergenceWarning is issued);
+          target was reached, else ``'stalled'`` or ``'stationary'`` (data
+          not separable), ``'max_iter'``, or ``'plateau'`` (``max_iter``
+          used up in a plateau of the loss, on separable data); entries past
+          the point reached are NaN and a ConvergenceWarning is issued;
         - ``classes``: the two class labels.
 
     Raises
@@ -337,11 +341,12 @@ def implicit_bias_path(
     if bad.size:
         warnings.warn(
             f"{bad.size} of {n_alphas} trajectories stopped before the smallest "
-            f"target loss ({status[bad[0]]!r} at alphas[{bad[0]}], after reaching "
+            f"target loss ({str(status[bad[0]])!r} at alphas[{bad[0]}], after reaching "
             f"10**{results[bad[0]].log_loss / LN10:.4f}); their remaining entries "
-            "are NaN. For 'max_iter' increase max_iter or tol; for 'stalled' the "
-            "data are not linearly separable: keep the targets above the "
-            "reachable loss.",
+            "are NaN. For 'max_iter' increase max_iter or tol; 'plateau' is "
+            "max_iter used up in a plateau of the loss (small alpha): increase "
+            "max_iter; for 'stalled' or 'stationary' the data are not linearly "
+            "separable: keep the targets above the reachable loss.",
             ConvergenceWarning,
         )
     return Bunch(

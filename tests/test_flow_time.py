@@ -1,0 +1,202 @@
+"""The reported flow time against closed forms.
+
+Diagonal network of depth D, exponential loss, no intercept, alpha = 1:
+with the negative gradient ``g = sum_k z_k exp(-m_k) / n`` and
+``R = integral of g dt``, each coordinate follows ``beta_j = h(R_j)`` with
+``h(R) = 2 sinh(4 R)`` (D = 2) or ``(1 - D(D-2) R)**(-D/(D-2)) - (1 +
+D(D-2) R)**(-D/(D-2))`` (D >= 3).
+
+- One sample ``z``: ``R = z nu`` with ``dnu/dt = exp(-m)``, and the margin
+  ``m = M(nu) = sum_j z_j h(z_j nu)`` is a function of ``nu`` alone, so
+  ``t = integral_0^nu exp(M(s)) ds`` at the ``nu`` where ``M(nu) = -log
+  target``.
+- Samples with disjoint supports: ``R`` restricted to the support of ``z_k``
+  is ``z_k nu_k``, ``dnu_k/dt = exp(-M_k(nu_k)) / n``: every sample follows
+  its own clock, ``t = n F_k(nu_k)`` with ``F_k(nu) = integral_0^nu
+  exp(M_k(s)) ds``, and the time of the target is the root in ``t`` of
+  ``sum_k exp(-M_k(F_k^{-1}(t / n))) / n = target``.
+
+Both are checked against scipy's integration of the raw parameter ODE
+``d(u, v)/dt = -grad L`` (``test_closed_forms_match_the_parameter_ode``)
+before they judge the package.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.integrate import quad, solve_ivp
+from scipy.optimize import brentq
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_implicit import DiagonalLinearClassifier
+
+LN10 = np.log(10.0)
+
+
+def _h(R, depth):
+    if depth == 2:
+        return 2.0 * np.sinh(4.0 * R)
+    theta, power = depth * (depth - 2) * R, -depth / (depth - 2)
+    return (1.0 - theta) ** power - (1.0 + theta) ** power
+
+
+def _margin(z, nu, depth):
+    return z @ _h(z * nu, depth)
+
+
+def _nu_max(z, depth):
+    """Where the margin of one sample reaches infinity (D >= 3), or inf."""
+    return np.inf if depth == 2 else 1.0 / (depth * (depth - 2) * np.max(np.abs(z)))
+
+
+def _nu_at_margin(z, depth, m):
+    hi, cap = 1.0, _nu_max(z, depth)
+    if np.isfinite(cap):
+        hi = 0.5 * cap
+        while _margin(z, hi, depth) < m:
+            hi = 0.5 * (hi + cap)
+    else:
+        while _margin(z, hi, depth) < m:
+            hi *= 2.0
+    return brentq(lambda nu: _margin(z, nu, depth) - m, 0.0, hi, xtol=1e-300,
+                  rtol=1e-15, maxiter=500)
+
+
+def _log_F(z, depth, nu):
+    """``log integral_0^nu exp(M(s)) ds``, scaled by ``exp(M(nu))``."""
+    top = _margin(z, nu, depth)
+    scaled, _ = quad(lambda s: np.exp(_margin(z, s, depth) - top), 0.0, nu,
+                     epsabs=0.0, epsrel=1e-13, limit=500)
+    return top + np.log(scaled)
+
+
+def one_sample_log_time(z, depth, target):
+    """Natural log of the flow time at which the loss of one sample is ``target``."""
+    return _log_F(z, depth, _nu_at_margin(z, depth, -np.log(target)))
+
+
+def disjoint_samples_log_time(Z, depth, target):
+    """The same for rows of ``Z`` with disjoint supports (weights 1, mean loss)."""
+    n = Z.shape[0]
+
+    def nu_at(z, log_t):
+        # F(nu) = t / n, in logs; F grows from 0 to infinity on [0, nu_max)
+        goal = log_t - np.log(n)
+        lo, hi = 0.0, min(1.0, 0.5 * _nu_max(z, depth))
+        while _log_F(z, depth, hi) < goal:
+            lo, hi = hi, (2.0 * hi if depth == 2 else 0.5 * (hi + _nu_max(z, depth)))
+        return brentq(lambda nu: (_log_F(z, depth, nu) if nu > 0 else -np.inf) - goal,
+                      lo, hi, xtol=1e-300, rtol=1e-15, maxiter=500)
+
+    def log_loss(log_t):
+        m = np.array([_margin(z, nu_at(z, log_t), depth) for z in Z])
+        return np.log(np.mean(np.exp(-m)))
+
+    # the time of the target lies between those of the samples alone
+    bounds = [one_sample_log_time(z, depth, target) + np.log(n) for z in Z]
+    lo, hi = min(bounds) - 1.0, max(bounds) + 1.0
+    return brentq(lambda s: log_loss(s) - np.log(target), lo, hi, xtol=1e-13, rtol=1e-15)
+
+
+def parameter_ode_log_time(Z, depth, target, method):
+    """``log t`` at ``L = target`` from scipy on ``d(u, v)/dt = -grad L``."""
+    n, d = Z.shape
+
+    def loss_and_gradient(y):
+        beta = y[:d] ** depth - y[d:] ** depth
+        r = np.exp(-(Z @ beta)) / n
+        return r.sum(), Z.T @ r
+
+    def rhs(t, y):
+        _, g = loss_and_gradient(y)
+        return np.concatenate([depth * g * y[:d] ** (depth - 1),
+                               -depth * g * y[d:] ** (depth - 1)])
+
+    def reached(t, y):
+        return np.log(loss_and_gradient(y)[0]) - np.log(target)
+
+    reached.terminal = True
+    sol = solve_ivp(rhs, (0.0, 1e12), np.ones(2 * d), method=method, rtol=1e-12,
+                    atol=1e-14, events=reached)
+    return np.log(sol.t_events[0][0])
+
+
+def _one_sample(d, seed):
+    return np.random.default_rng(seed).standard_normal(d)
+
+
+def _disjoint_rows():
+    # three samples on disjoint supports, of different sizes and norms
+    Z = np.zeros((3, 7))
+    Z[0, :2] = [0.9, -0.4]
+    Z[1, 2:5] = [0.3, 0.5, -0.2]
+    Z[2, 5:] = [-1.3, 0.7]
+    return Z
+
+
+def _fit(X, y, depth, target, tol, solver):
+    clf = DiagonalLinearClassifier(alpha=1.0, depth=depth, target_loss=target,
+                                   fit_intercept=False, tol=tol, solver=solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return clf.fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["LSODA", "DOP853"])
+@pytest.mark.parametrize(
+    "case", ["one sample, D=2", "one sample, D=3", "disjoint samples, D=2",
+             "disjoint samples, D=3"]
+)
+def test_closed_forms_match_the_parameter_ode(case, method):
+    depth = 3 if case.endswith("D=3") else 2
+    target = 1e-2
+    if case.startswith("one"):
+        Z = _one_sample(10, 0)[None, :]
+        closed = one_sample_log_time(Z[0], depth, target)
+    else:
+        Z = _disjoint_rows()
+        closed = disjoint_samples_log_time(Z, depth, target)
+    ode = parameter_ode_log_time(Z, depth, target, method)
+    assert abs(closed - ode) / LN10 < 1e-8
+
+
+# (d, depth, target, seed): the cases of issue 29, where one step covered the
+# path and log10_time_ was off by 2.7e-3 (d = 10) and 1.3e-4 (d = 60) at any
+# tol; a smaller target; and depth 3 over a longer path.
+ONE_SAMPLE = [(10, 2, 1e-2, 0), (10, 2, 1e-2, 1), (60, 3, 1e-2, 0), (10, 2, 1e-30, 0),
+              (20, 3, 1e-20, 2)]
+TOLS = (1e-4, 1e-6, 1e-8, 1e-10)
+
+
+def _check_converges(errors, tau):
+    for tol, err in zip(TOLS, errors):
+        # the time is held to tol relative to the clock, like the state
+        assert err <= tol * max(1.0, tau), (tol, errors)
+    # and improves with it (to rounding)
+    assert errors[-1] <= 1e-3 * errors[0] + 1e-13, errors
+
+
+@pytest.mark.parametrize("solver", ["explicit", "stiff", "auto"])
+@pytest.mark.parametrize("d, depth, target, seed", ONE_SAMPLE)
+def test_time_of_one_sample_converges_to_the_closed_form(d, depth, target, seed, solver):
+    x = _one_sample(d, seed)
+    # +x and -x with opposite labels: one row z = x (merged), weight 2
+    X, y = np.vstack([x, -x]), np.array([1, 0])
+    exact = one_sample_log_time(x, depth, target) / LN10
+    errors = [abs(_fit(X, y, depth, target, tol, solver).log10_time_[0] - exact)
+              for tol in TOLS]
+    _check_converges(errors, -np.log(target))
+
+
+@pytest.mark.parametrize("solver", ["explicit", "auto"])
+@pytest.mark.parametrize("depth, target", [(2, 1e-2), (2, 1e-12), (3, 1e-6)])
+def test_time_of_disjoint_samples_converges_to_the_closed_form(depth, target, solver):
+    Z = _disjoint_rows()
+    exact = disjoint_samples_log_time(Z, depth, target) / LN10
+    # rows z_k = y_k x_k with alternating labels
+    y = np.array([1, 0, 1])
+    X = np.where(y[:, None] == 1, 1.0, -1.0) * Z
+    errors = [abs(_fit(X, y, depth, target, tol, solver).log10_time_[0] - exact)
+              for tol in TOLS]
+    _check_converges(errors, -np.log(target))
