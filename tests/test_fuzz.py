@@ -40,8 +40,8 @@ def optional_estimator(module, name):
         return None
 
 
-DeepLinearClassifier = optional_estimator("sklearn_implicit._classifiers", "DeepLinearClassifier")
-DiagonalLinearRegressor = optional_estimator("sklearn_implicit._regressors", "DiagonalLinearRegressor")
+DeepLinearClassifier = optional_estimator("sklearn_implicit", "DeepLinearClassifier")
+DiagonalLinearRegressor = optional_estimator("sklearn_implicit", "DiagonalLinearRegressor")
 
 
 def make_diagonal(params):
