@@ -204,7 +204,7 @@ class BaseFlowEstimator(BaseEstimator):
             which = "" if len(results) == 1 else f" ({names[k]})"
             msg = self._flow_warning(k, r, which)
             if msg is not None:
-                if r.status == "max_iter":
+                if r.status in ("max_iter", "plateau"):
                     # (set by the subclass from its features)
                     msg += getattr(self, "_scale_advice", "")
                 warnings.warn(msg, ConvergenceWarning)
