@@ -560,3 +560,15 @@ def test_loose_tol_reaches_the_target(tol):
     assert est.loss_[0] <= 1e-3 and est.log10_loss_[0] == pytest.approx(-3, abs=1e-9)
     # measured: 294 to 396 evaluations (484 at tol = 1e-2)
     assert est.n_grad_evals_[0] < 1_000
+
+
+def test_badly_scaled_features_get_no_plateau_allowance():
+    # Tiny features make a slow phase that standardizing removes: the
+    # default budget stays at 10,000 steps there (with the allowance for
+    # plateaus, 1e-200 times breast_cancer took 687,533 evaluations before
+    # its warning), and the warning says to standardize.
+    X, y = separable_problem(n=30)
+    with pytest.warns(ConvergenceWarning, match="StandardScaler") as record:
+        est = DiagonalLinearClassifier(target_loss=1e-30).fit(X * 1e-200, y)
+    assert est.n_iter_ <= 10_000
+    assert "no allowance for plateaus" in str(record[0].message)
