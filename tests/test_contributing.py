@@ -1,24 +1,17 @@
 """The recipes of the contributor's guide run as written."""
 
-import re
 from pathlib import Path
 
 import numpy as np
+from _rst import python_blocks
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "contributing.rst"
 
 
-def _python_blocks(text):
-    """The bodies of the ``.. code-block:: python`` directives, dedented."""
-    blocks = []
-    for match in re.finditer(r"\.\. code-block:: python\n\n((?:(?: {4}.*)?\n)+)", text):
-        lines = match.group(1).splitlines()
-        blocks.append("\n".join(line[4:] for line in lines))
-    return blocks
 
 
 def test_recipes_run_and_their_checks_hold():
-    blocks = _python_blocks(GUIDE.read_text())
+    blocks = python_blocks(GUIDE.read_text())
     # the network, its first flow, the loss, its checks and flow
     assert len(blocks) == 4
     namespace = {}

@@ -3,24 +3,17 @@ guide runs as written, and says what the text around it says."""
 
 import contextlib
 import io
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _rst import python_blocks
 from sklearn.exceptions import ConvergenceWarning
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def _python_blocks(text):
-    """The bodies of the ``.. code-block:: python`` directives, dedented."""
-    blocks = []
-    for match in re.finditer(r"\.\. code-block:: python\n\n((?:(?: {4}.*)?\n)+)", text):
-        lines = match.group(1).splitlines()
-        blocks.append("\n".join(line[4:] for line in lines))
-    return blocks
 
 
 def _run_page(name):
@@ -28,7 +21,7 @@ def _run_page(name):
     namespace and what each block printed."""
     path = DOCS / name
     namespace, printed = {}, []
-    for block in _python_blocks(path.read_text()):
+    for block in python_blocks(path.read_text()):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             exec(compile(block, str(path), "exec"), namespace)
