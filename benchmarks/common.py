@@ -10,6 +10,7 @@ alone.
 
 import os
 import platform
+import re
 import subprocess
 import time
 import warnings
@@ -620,21 +621,47 @@ def _fmt(value):
     return str(value)
 
 
-def to_markdown(results, env, command=""):
-    """The report: environment, the targets (met / not met), then each case."""
+# Per-section stamp: what a section's numbers depend on besides the machine.
+STAMP_KEYS = ("date", "revision", "mode", "load average at the start", "total", "fit params")
+_SECTION = re.compile(r"^## .*\(`--case (\w+)`")
+_TARGETS_HEADER = "| target | case | measured | met | note |"
+
+
+def to_markdown(results, env, command="", kept=None, order=None):
+    """The report: environment, the targets (met / not met), then each case.
+
+    Every section carries the stamp of the run that measured it (date,
+    revision, mode, load), so a report merged from several runs
+    (``kept``: sections of an earlier report, see :func:`read_report`) says
+    which numbers come from where. ``order``: the case names in report order.
+    """
+    kept = kept or {}
     lines = ["# sklearn-implicit benchmarks", ""]
     if command:
-        lines += [f"Produced by `{command}`.", ""]
-    lines += [f"- **{k}**: {v}" for k, v in env.items()] + [""]
-    checks = [c for r in results.values() for c in r["checks"]]
-    if checks:
-        lines += ["## Targets", "", "| target | measured | met | note |", "|---|---|---|---|"]
-        lines += [f"| {c['target']} | {c['value']} | {'met' if c['met'] else 'NOT met'} | "
-                  f"{c['detail']} |" for c in checks]
-        lines.append("")
-    for name, result in results.items():
+        lines += [f"Produced by `{command}`; a section measured by an earlier run "
+                  "(`--merge`) carries that run's stamp.", ""]
+    lines += [f"- **{k}**: {v}" for k, v in env.items() if k not in STAMP_KEYS] + [""]
+    names = list(dict.fromkeys([*kept, *results]))
+    if order is not None:
+        names.sort(key=list(order).index)
+    rows = []
+    for name in names:
+        if name in results:
+            rows += [f"| {c['target']} | {name} | {c['value']} | "
+                     f"{'met' if c['met'] else 'NOT met'} | {c['detail']} |"
+                     for c in results[name]["checks"]]
+        else:
+            rows += kept[name]["targets"]
+    if rows:
+        lines += ["## Targets", "", _TARGETS_HEADER, "|---|---|---|---|---|", *rows, ""]
+    for name in names:
+        if name not in results:
+            lines += kept[name]["text"]
+            continue
+        result = results[name]
+        stamp = "; ".join(f"{k} {env[k]}" for k in STAMP_KEYS if k in env)
         lines += [f"## {result['title']} (`--case {name}`, {result['seconds']:.0f} s)", "",
-                  result["about"], ""]
+                  f"*Measured: {stamp}.*", "", result["about"], ""]
         for table in result["tables"]:
             if table["title"]:
                 lines += [f"**{table['title']}**", ""]
@@ -647,6 +674,34 @@ def to_markdown(results, env, command=""):
         if result["notes"]:
             lines.append("")
     return "\n".join(lines)
+
+
+def read_report(text, order):
+    """The sections of a report written by :func:`to_markdown`, by case name.
+
+    Returns ``{name: {"text": lines, "targets": rows}}`` in the order of
+    ``order`` (the runner's case list), for :func:`to_markdown`'s ``kept``.
+    """
+    sections, targets, current = {}, {}, None
+    in_targets = False
+    for line in text.rstrip("\n").split("\n"):
+        match = _SECTION.match(line)
+        if match:
+            current, in_targets = match.group(1), False
+            sections[current] = []
+        elif line.startswith("## "):
+            current, in_targets = None, line == "## Targets"
+        if current is not None:
+            sections[current].append(line)
+        elif in_targets and line.startswith("| ") and line != _TARGETS_HEADER:
+            case = line.split(" | ")[1]
+            targets.setdefault(case, []).append(line)
+    for lines in sections.values():
+        while lines and not lines[-1]:
+            lines.pop()
+        lines.append("")
+    return {name: {"text": sections[name], "targets": targets.get(name, [])}
+            for name in order if name in sections}
 
 
 def _json_default(obj):
