@@ -16,6 +16,7 @@ from ._config import config_context, get_config, set_config
 from ._estimators import (
     ConvolutionalLinearClassifier,
     DeepLinearClassifier,
+    DeepLinearClassifierCV,
     DiagonalLinearClassifier,
     DiagonalLinearClassifierCV,
     DiagonalLinearRegressor,
@@ -36,6 +37,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConvolutionalLinearClassifier",
     "DeepLinearClassifier",
+    "DeepLinearClassifierCV",
     "DiagonalLinearClassifier",
     "DiagonalLinearClassifierCV",
     "DiagonalLinearRegressor",
