@@ -24,6 +24,7 @@ from ._estimators import (
 from .analysis import (
     ImplicitBiasDisplay,
     RegimeMapDisplay,
+    fourier_kkt_residual,
     implicit_bias_path,
     max_margin,
     normalized_margin,
@@ -42,6 +43,7 @@ __all__ = [
     "DiagonalLinearRegressorCV",
     "ImplicitBiasDisplay",
     "RegimeMapDisplay",
+    "fourier_kkt_residual",
     "implicit_bias_path",
     "max_margin",
     "normalized_margin",
