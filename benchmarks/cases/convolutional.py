@@ -13,13 +13,21 @@ import itertools
 import warnings
 
 import numpy as np
+from common import (
+    EVALS_PER_STEP,
+    LOSSES,
+    ConvolutionalNetwork,
+    LinearFlow,
+    _check,
+    _result,
+    bare_pair,
+    initial_filters,
+    make_problem,
+    paired_block_times,
+    signed_design,
+)
 
 from sklearn_implicit import ConvolutionalLinearClassifier, DiagonalLinearClassifier
-
-from common import (
-    EVALS_PER_STEP, LOSSES, ConvolutionalNetwork, LinearFlow, _check, _result, bare_pair,
-    initial_filters, make_problem, paired_block_times, signed_design,
-)
 
 
 def _evaluation_rows(settings):
