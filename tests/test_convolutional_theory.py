@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 from scipy.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_implicit import (
     ConvolutionalLinearClassifier,
@@ -26,6 +27,7 @@ from sklearn_implicit import (
     max_margin,
     normalized_margin,
 )
+from sklearn_implicit.analysis import separators
 
 
 def unitary(v):
@@ -349,3 +351,21 @@ def test_each_architecture_is_best_in_its_own_norm(clarabel):
         assert fractions[own, own] > 0.98
         others = [fractions[other, own] for other in networks if other != own]
         assert fractions[own, own] > max(others)
+
+
+def test_fourier_l1_without_the_polish_warns_and_stays_close(clarabel, monkeypatch):
+    # The interior-point solution alone (as when the Newton polish cannot
+    # verify the KKT conditions): a ConvergenceWarning, and the margin, the
+    # support and the certificate to about the solver's tolerance.
+    X, y = two_frequency_problem()
+    polished = max_margin(X, y, norm="fourier-l1")
+    monkeypatch.setattr(
+        separators, "_fourier_l1_polish",
+        lambda Z, s, b, c, lam, *args: (b, c, lam, False),
+    )
+    with pytest.warns(ConvergenceWarning, match="polishing did not verify"):
+        res = max_margin(X, y, norm="fourier-l1")
+    assert res.margin == pytest.approx(polished.margin, rel=1e-7)
+    np.testing.assert_array_equal(res.support, polished.support)
+    Z = signs(y)[:, None] * X
+    assert np.abs(unitary(Z.T @ res.dual_coef)).max() == pytest.approx(res.margin, rel=1e-6)
