@@ -405,71 +405,106 @@ def _fourier_l1_solve(Z, s, fit_intercept):
 
 def _fourier_l1_polish(Z, s, b, c, lam, rows, counts, fit_intercept):
     """Newton's method on the KKT system of the support that the
-    interior-point solver found.
+    interior-point solver found, with active-set corrections.
 
     In the orthonormal real Fourier coordinates ``v = W b`` (``W`` stacks
     ``sqrt(counts_k) rows_k``) the problem is a weighted group lasso,
     ``min sum_k sqrt(counts_k) ||v_k||`` subject to ``Z W^T v + s c >= 1``.
-    On the active frequencies ``S`` and samples ``A`` its KKT conditions are
-    the square system ``sqrt(counts_k) v_k / ||v_k|| = (W Z_A^T lam_A)_k``,
-    ``s_A . lam_A = 0`` (intercept), ``Z_A W^T v + s_A c = 1``. The polished
-    point is kept only if every KKT condition, the inequalities included,
-    then holds to rounding; otherwise the interior-point solution is
-    returned unchanged. Returns ``(b, c, lam, polished)``.
+    On the nonzero frequencies ``S`` and active samples ``A`` its KKT
+    conditions are the square system
+    ``sqrt(counts_k) v_k / ||v_k|| = (W Z_A^T lam_A)_k``,
+    ``s_A . lam_A = 0`` (intercept), ``Z_A W^T v + s_A c = 1``. After each
+    solve, a violated margin joins ``A``, a negative multiplier leaves it and
+    a frequency whose dual bound is exceeded joins ``S`` (a primal-dual
+    active-set step), until every KKT condition, the inequalities included,
+    holds to rounding; otherwise the interior-point solution is returned
+    unchanged. Returns ``(b, c, lam, polished)``.
     """
+    n = Z.shape[0]
     weights = np.sqrt(counts)
     W = np.vstack([w * R for w, R in zip(weights, rows)])
     group = np.repeat(np.arange(len(rows)), [R.shape[0] for R in rows])
+    WZ = Z @ W.T  # margins in the coordinates v
 
     def group_norms(u):
         return np.sqrt(np.bincount(group, u * u, minlength=len(rows)))
 
     v, m = W @ b, Z @ b + s * c
     moduli = group_norms(v)
-    cols = np.flatnonzero(moduli[group] > 1e-6 * moduli.max())
-    A = np.flatnonzero(m - m.min() <= 1e-6 * np.abs(m).max())
-    # the active constraints in the unknowns (v_S, c)
-    E = Z[A] @ W[cols].T
+    dual_moduli = group_norms(W @ (Z.T @ lam))
+    # The start, by the indicators of interior-point methods: at the
+    # solver's stop each complementary pair has one member far smaller than
+    # the other (slack against multiplier; modulus against the gap to the
+    # dual bound), also where a fixed threshold on the slack alone would
+    # fall between them.
+    S = moduli / moduli.max() > 1.0 - dual_moduli / weights
+    A = m - 1.0 < lam / max(lam.max(), np.finfo(float).tiny)
+    tol = 1e-12
+    for _ in range(n + len(rows) + 5):
+        solved = _fourier_l1_newton(WZ, s, v, c, lam, S[group], A, weights, group,
+                                    fit_intercept)
+        if solved is None:
+            return b, c, lam, False
+        v_new, c_new, lam_new = solved
+        margins = WZ @ v_new + s * c_new
+        excess = group_norms(W @ (Z.T @ lam_new)) / weights - 1.0
+        if margins.min() < 1.0 - tol:
+            A[np.argmin(margins)] = True
+        elif lam_new.min() < -tol * lam_new.max():
+            A[np.argmin(lam_new)] = False
+        elif excess.max() > tol:
+            S[np.argmax(excess)] = True
+        else:
+            lam_new = np.clip(lam_new, 0.0, None)
+            return W.T @ v_new, c_new, lam_new, True
+    return b, c, lam, False
+
+
+def _fourier_l1_newton(WZ, s, v, c, lam, cols, active, weights, group, fit_intercept):
+    """Newton's method on the KKT equations of one support (see
+    :func:`_fourier_l1_polish`), from ``(v, c, lam)``; None unless they then
+    hold to rounding."""
+    cols, A = np.flatnonzero(cols), np.flatnonzero(active)
+    E = WZ[np.ix_(A, cols)]
     if fit_intercept:
         E = np.column_stack([E, s[A]])
     nv, ny = cols.size, E.shape[1]
-    x = np.concatenate([v[cols], [c] if fit_intercept else [], lam[A]])
+    if nv == 0:
+        return None
+    # a frequency that joins the support starts at a small nonzero modulus
+    start = np.where(v[cols] == 0, 1e-8, v[cols])
+    x = np.concatenate([start, [c] if fit_intercept else [], lam[A]])
+    blocks = [np.flatnonzero(group[cols] == k) for k in np.unique(group[cols])]
+    block_weights = weights[np.unique(group[cols])]
 
-    def gradient_and_hessian(y):
-        grad, hess = np.zeros(ny), np.zeros((ny, ny))
-        for k in np.unique(group[cols]):
-            j = np.flatnonzero(group[cols] == k)
-            norm_k = np.linalg.norm(y[j])
-            u = y[j] / norm_k
-            grad[j] = weights[k] * u
-            hess[np.ix_(j, j)] = weights[k] * (np.eye(j.size) - np.outer(u, u)) / norm_k
-        return grad, hess
-
-    def kkt_residual(x):
+    def kkt(x, jacobian):
         y, la = x[:ny], x[ny:]
-        return np.concatenate([gradient_and_hessian(y)[0] - E.T @ la, E @ y - 1.0])
+        grad = np.zeros(ny)
+        J = np.zeros((x.size, x.size)) if jacobian else None
+        for j, w in zip(blocks, block_weights):
+            norm_j = np.linalg.norm(y[j])
+            u = y[j] / norm_j
+            grad[j] = w * u
+            if jacobian:
+                J[np.ix_(j, j)] = w * (np.eye(j.size) - np.outer(u, u)) / norm_j
+        F = np.concatenate([grad - E.T @ la, E @ y - 1.0])
+        if jacobian:
+            J[:ny, ny:] = -E.T
+            J[ny:, :ny] = E
+        return F, J
 
-    for _ in range(30):
-        F = kkt_residual(x)
+    for _ in range(50):
+        F, J = kkt(x, True)
         if np.abs(F).max() <= 1e-15 * max(1.0, np.abs(x).max()):
             break
-        J = np.zeros((x.size, x.size))
-        J[:ny, :ny] = gradient_and_hessian(x[:ny])[1]
-        J[:ny, ny:] = -E.T
-        J[ny:, :ny] = E
         x = x - np.linalg.lstsq(J, F, rcond=None)[0]
+    if not np.abs(kkt(x, False)[0]).max() <= 1e-12 * max(1.0, np.abs(x).max()):
+        return None
     v_new = np.zeros_like(v)
     v_new[cols] = x[:nv]
-    b_new, c_new = W.T @ v_new, (float(x[nv]) if fit_intercept else 0.0)
     lam_new = np.zeros_like(lam)
     lam_new[A] = x[ny:]
-    kkt = (
-        np.abs(kkt_residual(x)).max() <= 1e-12
-        and (Z @ b_new + s * c_new).min() >= 1.0 - 1e-12
-        and lam_new.min() >= 0.0
-        and np.all(group_norms(W @ (Z.T @ lam_new)) <= weights * (1.0 + 1e-12))
-    )
-    return (b_new, c_new, lam_new, True) if kkt else (b, c, lam, False)
+    return v_new, (float(x[nv]) if fit_intercept else 0.0), lam_new
 
 
 def _fourier_dual_bound(Z, lam):
