@@ -13,6 +13,7 @@ never with the package's helpers.
 """
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -90,6 +91,40 @@ def test_fourier_l1_max_margin_has_a_dual_certificate(clarabel, d, fit_intercept
     # a real direction: the spectrum is conjugate-symmetric
     spectrum = unitary(res.coef)
     np.testing.assert_allclose(spectrum[1:], np.conj(spectrum[1:][::-1]), atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse entries", "few tones", "duplicates"])
+def test_fourier_l1_certificate_on_varied_problems(clarabel, kind):
+    # Degenerate supports (ties between margins, frequencies the data do
+    # not excite, repeated samples) are where reading the support off the
+    # interior-point solution is hardest: the polish must still certify.
+    rng = np.random.default_rng(["dense", "sparse entries", "few tones", "duplicates"].index(kind))
+    for _ in range(12):
+        d, n = int(rng.integers(4, 40)), int(rng.integers(3, 50))
+        fit_intercept = bool(rng.integers(2))
+        j = np.arange(d)
+        X = rng.standard_normal((n, d))
+        if kind == "sparse entries":
+            X[rng.random((n, d)) < 0.7] = 0
+            X[np.arange(n), rng.integers(d, size=n)] = 1.0  # no zero sample
+        elif kind == "few tones":
+            X = sum(
+                rng.standard_normal((n, 1)) * np.cos(2 * np.pi * k * j / d + rng.uniform(0, 6, (n, 1)))
+                for k in rng.choice(d // 2 + 1, 3, replace=False)
+            )
+        elif kind == "duplicates":
+            X = np.vstack([X, X[: n // 2]])
+        # a teacher in the span of the samples: the labels never depend on
+        # rounding noise at frequencies the data do not excite
+        teacher = X.T @ rng.standard_normal(X.shape[0])
+        y = np.where(X @ teacher + 0.3 * fit_intercept * np.abs(teacher).max() > 0, 1, 0)
+        if len(np.unique(y)) < 2:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            res = max_margin(X, y, norm="fourier-l1", fit_intercept=fit_intercept)
+        Z = signs(y)[:, None] * X
+        assert np.abs(unitary(Z.T @ res.dual_coef)).max() == pytest.approx(res.margin, rel=1e-10)
 
 
 def test_fourier_l1_is_the_l1_max_margin_where_the_transform_is_real(clarabel):
