@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
 from sklearn_implicit import (
     ConvolutionalLinearClassifier,
@@ -221,6 +222,20 @@ def test_normalized_margin_in_the_fourier_basis_by_the_definition():
     )
     with pytest.raises(ValueError, match="basis must be 'standard' or 'fourier'"):
         normalized_margin(beta, X, y, basis="dft")
+
+
+def test_normalized_margin_in_the_fourier_basis_one_vs_rest():
+    # a multiclass estimator: one margin per class, each row's own spectrum
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((30, 8))
+    y = np.argmax(X[:, :3], axis=1)
+    est = LogisticRegression().fit(X, y)
+    got = normalized_margin(est, X, y, norm=2 / 3, basis="fourier")
+    for k in range(3):
+        z = np.where(y == k, 1.0, -1.0)
+        margin = (z * (X @ est.coef_[k] + est.intercept_[k])).min()
+        expected = margin / (np.abs(unitary(est.coef_[k])) ** (2 / 3)).sum() ** 1.5
+        assert got[k] == pytest.approx(expected, rel=1e-13)
 
 
 def test_normalized_margin_is_the_history_fourier_margin():
