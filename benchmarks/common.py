@@ -36,7 +36,8 @@ from sklearn_implicit._integrate import jacobian as _jacobian  # noqa: F401
 from sklearn_implicit._integrate import rosenbrock as _rosenbrock  # noqa: F401
 from sklearn_implicit._integrate import stiff_cost as _stiff_cost  # noqa: F401
 from sklearn_implicit._losses import LOSSES  # noqa: F401
-from sklearn_implicit._networks import DiagonalNetwork  # noqa: F401
+from sklearn_implicit._networks import ConvolutionalNetwork, DiagonalNetwork  # noqa: F401
+from sklearn_implicit._networks.convolutional import initial_filters  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOL = DiagonalLinearClassifier().get_params()["tol"]
@@ -186,6 +187,16 @@ class Settings:
     real_target: float = 1e-30
     real_deep_max_size: int = 50_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
+    # case "convolutional": one evaluation against the bare pair at each
+    # (size, depth), timed in alternating blocks for conv_eval_budget
+    # seconds each; then evaluations to each target against the diagonal
+    # network's on the same data (cold fits, capped)
+    conv_eval_sizes: tuple = ((1000, 4096),)
+    conv_depths: tuple = (2, 3)
+    conv_eval_budget: float = 10.0
+    conv_fit_size: tuple = (1000, 4096)
+    conv_targets: tuple = (1e-10, 1e-100)
+    conv_max_evals: int = 40_000
 
     @classmethod
     def full(cls, **kw):
@@ -228,7 +239,7 @@ class Settings:
             path_budget=30.0, solvers_grid=cls.solvers_grid[:1], solvers_budget=1.0,
             real_datasets=("breast_cancer", "iris"), real_synthetic=((1_000, 10),),
             cv_alphas=4, cv_targets=5, cv_target_exponents=(1.0, 30.0), cv_folds=3,
-            cv_min_pairs=1,
+            cv_min_pairs=1, conv_eval_budget=3.0, conv_fit_size=(100, 1024),
         )
         return cls(**{**defaults, **kw})
 
@@ -261,6 +272,8 @@ class Settings:
             real_max_iter=30, real_deep_max_size=2_000,
             cv_size=size, cv_alphas=2, cv_targets=3, cv_target_exponents=(1.0, 6.0),
             cv_folds=2, cv_min_pairs=1,
+            conv_eval_sizes=((20, 64),), conv_eval_budget=0.0, conv_fit_size=(20, 64),
+            conv_targets=(1e-3, 1e-6), conv_max_evals=5_000,
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
                             max_evals=2_000, ref_targets=(1e-3,), ref_skip=((3, 1.0),),
                             ref_max_evals=5_000),

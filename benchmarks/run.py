@@ -26,8 +26,8 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    cv, deep, evals, evals_large, gd, gram_drop, path, per_eval, real_data, solvers,
-    step_cost, threads, tol_scan,
+    convolutional, cv, deep, evals, evals_large, gd, gram_drop, path, per_eval, real_data,
+    solvers, step_cost, threads, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, read_report, to_markdown,
@@ -48,6 +48,7 @@ CASES = {
     "gram_drop": gram_drop.run,
     "step_cost": step_cost.run,
     "deep": deep.run,
+    "convolutional": convolutional.run,
     "real_data": real_data.run,
     "cv": cv.run,
     "evals_large": evals_large.run,

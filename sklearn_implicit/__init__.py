@@ -25,6 +25,7 @@ from ._estimators import (
 from .analysis import (
     ImplicitBiasDisplay,
     RegimeMapDisplay,
+    fourier_kkt_residual,
     implicit_bias_path,
     max_margin,
     normalized_margin,
@@ -44,6 +45,7 @@ __all__ = [
     "DiagonalLinearRegressorCV",
     "ImplicitBiasDisplay",
     "RegimeMapDisplay",
+    "fourier_kkt_residual",
     "implicit_bias_path",
     "max_margin",
     "normalized_margin",
