@@ -15,6 +15,7 @@ theory's predictions, paths and plots).
 from ._config import config_context, get_config, set_config
 from ._estimators import (
     ConvolutionalLinearClassifier,
+    ConvolutionalLinearClassifierCV,
     DeepLinearClassifier,
     DeepLinearClassifierCV,
     DiagonalLinearClassifier,
@@ -37,6 +38,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ConvolutionalLinearClassifier",
+    "ConvolutionalLinearClassifierCV",
     "DeepLinearClassifier",
     "DeepLinearClassifierCV",
     "DiagonalLinearClassifier",

@@ -10,6 +10,7 @@ cross-validated classifiers add (labels, the default grids).
 """
 
 from .convolutional_classifier import ConvolutionalLinearClassifier
+from .convolutional_classifier_cv import ConvolutionalLinearClassifierCV
 from .deep_classifier import DeepLinearClassifier
 from .deep_classifier_cv import DeepLinearClassifierCV
 from .diagonal_classifier import DiagonalLinearClassifier
@@ -19,6 +20,7 @@ from .diagonal_regressor_cv import DiagonalLinearRegressorCV
 
 __all__ = [
     "ConvolutionalLinearClassifier",
+    "ConvolutionalLinearClassifierCV",
     "DeepLinearClassifier",
     "DeepLinearClassifierCV",
     "DiagonalLinearClassifier",

@@ -74,11 +74,11 @@ class FlowClassifierCVMixin(FlowCVMixin):
     # estimator accepts an array alpha)
     _per_feature_alphas = True
 
-    @staticmethod
-    def _solution_size(coef):
-        """The size of coefficients ``coef`` that the scale ``alpha**depth`` is
-        held against: the largest absolute weight, for networks whose weights
-        act coordinate by coordinate."""
+    def _solution_size(self, coef):
+        """The size of coefficients ``coef`` (intercept weight last, if
+        fitted) that the scale ``alpha**depth`` is held against: the largest
+        absolute weight, for networks whose weights act coordinate by
+        coordinate."""
         return np.max(np.abs(coef))
 
     def _validate_cv_data(self, X, y):

@@ -230,8 +230,7 @@ class DeepLinearClassifierCV(FlowClassifierCVMixin, DeepLinearClassifier):
         self.solver = solver
         self.verbose = verbose
 
-    @staticmethod
-    def _solution_size(coef):
+    def _solution_size(self, coef):
         # Each network's end-to-end coefficients start with a Euclidean norm
         # of about alpha**depth, in no preferred direction.
         return np.linalg.norm(coef)
