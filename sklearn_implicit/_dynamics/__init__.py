@@ -52,6 +52,7 @@ The pieces
 
 from .descent import DiscreteResult, descend
 from .parameters import (
+    ConvolutionalParameters,
     DenseParameters,
     DiagonalParameters,
     LinearParameters,
@@ -64,6 +65,7 @@ from .theory import EffectiveInitialization, effective_initialization
 __all__ = [
     "DYNAMICS",
     "SCHEDULES",
+    "ConvolutionalParameters",
     "DenseParameters",
     "DiagonalParameters",
     "DiscreteResult",
