@@ -46,6 +46,7 @@ class DiscreteResult(FlowResult):
     """
 
     message: str = ""  # why the run diverged ('' otherwise)
+    reason: str = ""  # what the divergence was, without the advice
 
 
 # Steps too large overflow: that is reported as a divergence (by the loss
@@ -159,6 +160,7 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
         n_evals=objective.n_evals,
         history=stack_history(records),
         message=message,
+        reason=monitor.reason,
     )
 
 

@@ -32,6 +32,7 @@ class DivergenceMonitor:
     def __init__(self, learning_rate):
         self.learning_rate = learning_rate
         self.best = np.inf
+        self.reason = ""  # what the divergence was, once there is one
         self._since_best = 0
         self._above = 0  # checks above the best by more than rounding since it
 
@@ -73,6 +74,7 @@ class DivergenceMonitor:
         return self._message("the gradient became non-finite")
 
     def _message(self, what):
+        self.reason = what
         return (
             f"The discrete training dynamics diverged: {what}. "
             f"learning_rate={self.learning_rate:g} is too large for this "

@@ -32,7 +32,6 @@ the network contract stays the one the integrator needs.
 import math
 
 import numpy as np
-
 from scipy import fft
 
 from .._networks import ConvolutionalNetwork, DenseNetwork, DiagonalNetwork
