@@ -16,7 +16,7 @@ from numbers import Integral, Real
 
 import joblib
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
@@ -262,17 +262,17 @@ class BaseFlowEstimator(BaseEstimator):
 
     def _max_steps_warning(self, which, goal, log10_loss, result):
         """The text of a discrete run's stop at ``max_iter``."""
-        budget = (f"max_iter={self.max_iter}" if self.max_iter is not None
-                  else f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_STEPS:,}")
+        budget = (f"max_iter={self.max_iter} steps" if self.max_iter is not None
+                  else f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_STEPS:,} steps)")
         advice = "Increase max_iter, or raise target_loss or tol"
-        if self.learning_rate_schedule == "constant":
+        if self.learning_rate_schedule == "constant" and is_classifier(self):
             advice += (
                 "; with a constant step the loss of separable data falls only "
                 "like 1 / (learning_rate * steps), and learning_rate_schedule="
                 "'normalized' makes its logarithm fall linearly"
             )
         return (
-            f"{self._trainer}{which} stopped after {budget} steps before {goal}; "
+            f"{self._trainer}{which} stopped after {budget} before {goal}; "
             f"the smallest training loss reached is 10**{log10_loss:.4f}. {advice}."
         )
 

@@ -243,7 +243,8 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         minimum-potential interpolant at this scale, up to a term of third
         order in the step; :func:`~sklearn_implicit.analysis.predicted_coef`
         computes it. None for the other dynamics and depths, which have no
-        such closed form.
+        such closed form, and where a step was so large that a weight reached
+        or crossed zero (``2 learning_rate |g_j| >= 1``).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -354,7 +355,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
             view = parameter_view(self._make_network(problems.n_features, alpha, None))
             # u' = c u at unit scale (see _step_size)
             c = 2.0 ** ((problems.exponents[0] - problems.exponents[1]) / self.depth)
-            scales = [view.effective_alpha(r.last.state) / c for r in results]
+            with np.errstate(invalid="ignore"):
+                scales = [view.effective_alpha(r.last.state) / c for r in results]
+            if not all(np.all(a > 0) for a in scales):
+                # a weight reached or crossed zero: the product form is broken
+                return None
         else:
             return None
         return scales[0] if problems.one_output else np.array(scales)
