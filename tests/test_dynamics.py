@@ -20,7 +20,11 @@ from sklearn_implicit._dynamics.monitor import GROWTH, WINDOW, DivergenceMonitor
 from sklearn_implicit._dynamics.rules import log_learning_rate, steepest_step
 from sklearn_implicit._integrate import fit_one_flow
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss, SquaredLoss
-from sklearn_implicit._networks import ConvolutionalNetwork, DenseNetwork, DiagonalNetwork
+from sklearn_implicit._networks import (
+    ConvolutionalNetwork,
+    DenseNetwork,
+    DiagonalNetwork,
+)
 from sklearn_implicit._networks.convolutional import initial_filters
 from sklearn_implicit.utils._logspace import LN10
 
