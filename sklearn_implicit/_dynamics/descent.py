@@ -118,6 +118,9 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
             stops.append(FlowState(point.params.copy(), -point.log_loss, log_time))
             i_stop += 1
         if i_stop == len(targets):
+            if converge and point.log_loss == -np.inf:
+                # an exact minimum (a zero loss): the limit itself
+                status = "converged"
             break
         if -point.log_loss >= next_record:
             record()

@@ -44,7 +44,8 @@ class DivergenceMonitor:
         log_loss : float
             Log of the training loss at the next checked iterate.
         """
-        if not math.isfinite(log_loss):
+        # (a loss of exactly 0, log -inf, is a minimum: regression can reach it)
+        if math.isnan(log_loss) or log_loss == math.inf:
             return self._message("the training loss became non-finite")
         if log_loss < self.best:
             self.best, self._since_best, self._above = log_loss, 0, 0

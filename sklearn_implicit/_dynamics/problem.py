@@ -143,13 +143,15 @@ def fit_one_discrete(network, loss, Z, sample_weight, start, target_loss, tol, m
         else:
             params, log_time = start.state.copy(), start.log_time
         initial = objective.point(params)
-        if not np.isfinite(initial.log_loss):
+        if np.isnan(initial.log_loss) or initial.log_loss == np.inf:
             raise ValueError(
                 f"The loss at the starting point is not finite "
                 f"({type(network).__name__}): the initial coefficients overflow. "
                 "Use a smaller alpha."
             )
-        if start is None and not log_targets[0] < initial.log_loss:
+        # (a loss of exactly 0 at the start is its own limit)
+        reachable = log_targets[0] < initial.log_loss or initial.log_loss == -np.inf
+        if start is None and not reachable:
             problem = f" {label.strip()}" if label else ""
             raise ValueError(
                 f"target_loss must be below the loss at initialization, "
