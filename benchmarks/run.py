@@ -26,8 +26,8 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    cv, deep, evals, evals_large, gd, gram_drop, path, per_eval, real_data, solvers,
-    step_cost, threads, tol_scan,
+    cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval, real_data,
+    solvers, step_cost, threads, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, to_markdown,
@@ -50,6 +50,7 @@ CASES = {
     "deep": deep.run,
     "real_data": real_data.run,
     "cv": cv.run,
+    "dynamics": dynamics.run,
     "evals_large": evals_large.run,
 }
 # run only when named (about 40 minutes)
