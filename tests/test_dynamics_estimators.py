@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from test_dynamics_bias import _rel, _slope
 
 from sklearn_implicit import (
     ConvolutionalLinearClassifier,
@@ -27,30 +28,12 @@ from sklearn_implicit.analysis import min_potential_interpolant
 from sklearn_implicit.utils._design import add_intercept_column
 
 
-def _rel(a, b):
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
-
-
-def _slope(x, y):
-    return np.polyfit(np.log(x), np.log(y), 1)[0]
-
-
 @pytest.fixture(scope="module")
 def separable():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 5))
     y = (X @ rng.standard_normal(5) > 0).astype(int)
     return X, y
-
-
-@pytest.fixture(scope="module")
-def regression():
-    # underdetermined, a sparse truth: the setting of the theory
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((10, 30))
-    w = np.zeros(30)
-    w[[0, 5, 9]] = [1.0, -1.5, 0.8]
-    return X, X @ w
 
 
 # --------------------------------------------------------------------------

@@ -150,7 +150,28 @@ class DiagonalParameters:
         return np.sqrt(u * v)
 
 
-class DenseParameters:
+class _NetworkState:
+    """A view that stores a network's own state (the flow's coordinates).
+
+    What the subclasses share: the network starts, reads ``beta`` and
+    writes its diagnostics; they map the state to and from the raw weights.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self.n_coef = network.n_coef
+
+    def initial_params(self):
+        return self.network.initial_state()
+
+    def coef(self, params):
+        return self.network.coef(params)
+
+    def diagnostics(self, params):
+        return self.network.diagnostics(params)
+
+
+class DenseParameters(_NetworkState):
     """The layers of a :class:`~sklearn_implicit._networks.DenseNetwork`.
 
     The stored parameters are the network's own state. For a plain network
@@ -168,16 +189,6 @@ class DenseParameters:
     network : DenseNetwork
     """
 
-    def __init__(self, network):
-        self.network = network
-        self.n_coef = network.n_coef
-
-    def initial_params(self):
-        return self.network.initial_state()
-
-    def coef(self, params):
-        return self.network.coef(params)
-
     def gradient(self, params, g):
         direction, log_speed, _ = self.network.velocity(params, g)
         if not self.network.antisymmetric:
@@ -191,11 +202,8 @@ class DenseParameters:
         a, b = np.split(delta, 2)
         return params + 0.5 * np.concatenate([a + b, a - b])
 
-    def diagnostics(self, params):
-        return self.network.diagnostics(params)
 
-
-class ConvolutionalParameters:
+class ConvolutionalParameters(_NetworkState):
     """The filters of a :class:`~sklearn_implicit._networks.ConvolutionalNetwork`.
 
     The stored parameters are the network's own state: the half spectra of
@@ -223,20 +231,13 @@ class ConvolutionalParameters:
     """
 
     def __init__(self, network):
-        self.network = network
-        self.n_coef = network.n_coef
+        super().__init__(network)
         self._d = network.n_features
         self._intercept = network.intercept
         self._n_half = self._d // 2 + 1  # the frequencies 0, ..., d // 2
         # raw layout: per network and layer, the d filter entries, then the
         # intercept factor
         self._raw_shape = (network.n_networks, network.depth, self._d + self._intercept)
-
-    def initial_params(self):
-        return self.network.initial_state()
-
-    def coef(self, params):
-        return self.network.coef(params)
 
     def _to_raw(self, state_vector):
         # (the network's channels of (A, B), or of the one network)
@@ -264,9 +265,6 @@ class ConvolutionalParameters:
 
     def move(self, params, delta):
         return params + self._to_state(delta)
-
-    def diagnostics(self, params):
-        return self.network.diagnostics(params)
 
 
 def parameter_view(model):

@@ -3,7 +3,9 @@
 The parameters of the training dynamics are the same on every estimator
 (they live in :class:`~.base.BaseFlowEstimator`), so their descriptions are
 too: a class docstring holds the marker line ``%(dynamics_parameters)s`` in
-its Parameters section and :func:`fill_docstring` replaces it.
+its Parameters section and :func:`fill_docstring` replaces it (and the line
+``%(sgd_random_state)s``, the ``random_state`` of an estimator that uses it
+for nothing else).
 """
 
 _DYNAMICS_PARAMETERS = """\
@@ -47,12 +49,28 @@ _DYNAMICS_PARAMETERS = """\
         gradient descent.
 """
 
-_MARKER = "    %(dynamics_parameters)s\n"
+_SGD_RANDOM_STATE = """\
+    random_state : int, RandomState instance or None, default=None
+        Draws the mini-batch shuffles of ``dynamics='sgd'`` (one seed per
+        problem, drawn before dispatch, so results do not depend on
+        ``n_jobs``); not used otherwise. Pass an int for reproducible output
+        across multiple function calls. See :term:`Glossary <random_state>`.
+"""
+
+# marker line -> its text; the first is required
+_FRAGMENTS = {
+    "    %(dynamics_parameters)s\n": _DYNAMICS_PARAMETERS,
+    "    %(sgd_random_state)s\n": _SGD_RANDOM_STATE,
+}
 
 
 def fill_docstring(cls):
     """Class decorator: put the shared parameter descriptions in ``cls.__doc__``."""
-    if _MARKER not in cls.__doc__:
-        raise ValueError(f"{cls.__name__}'s docstring has no {_MARKER.strip()!r} line.")
-    cls.__doc__ = cls.__doc__.replace(_MARKER, _DYNAMICS_PARAMETERS)
+    doc = cls.__doc__
+    required = next(iter(_FRAGMENTS))
+    if required not in doc:
+        raise ValueError(f"{cls.__name__}'s docstring has no {required.strip()!r} line.")
+    for marker, text in _FRAGMENTS.items():
+        doc = doc.replace(marker, text)
+    cls.__doc__ = doc
     return cls

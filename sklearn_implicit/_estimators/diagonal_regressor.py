@@ -170,11 +170,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         without a Jacobian. All three follow the same path to ``tol``.
         Used by ``dynamics='flow'`` only.
 
-    random_state : int, RandomState instance or None, default=None
-        Draws the mini-batch shuffles of ``dynamics='sgd'`` (one seed per
-        problem, drawn before dispatch, so results do not depend on
-        ``n_jobs``); not used otherwise. Pass an int for reproducible output
-        across multiple function calls. See :term:`Glossary <random_state>`.
+    %(sgd_random_state)s
 
     %(dynamics_parameters)s
 
