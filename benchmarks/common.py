@@ -10,6 +10,7 @@ alone.
 
 import os
 import platform
+import re
 import subprocess
 import time
 import warnings
@@ -35,7 +36,8 @@ from sklearn_implicit._integrate import jacobian as _jacobian  # noqa: F401
 from sklearn_implicit._integrate import rosenbrock as _rosenbrock  # noqa: F401
 from sklearn_implicit._integrate import stiff_cost as _stiff_cost  # noqa: F401
 from sklearn_implicit._losses import LOSSES  # noqa: F401
-from sklearn_implicit._networks import DiagonalNetwork  # noqa: F401
+from sklearn_implicit._networks import ConvolutionalNetwork, DiagonalNetwork  # noqa: F401
+from sklearn_implicit._networks.convolutional import initial_filters  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOL = DiagonalLinearClassifier().get_params()["tol"]
@@ -185,6 +187,16 @@ class Settings:
     real_target: float = 1e-30
     real_deep_max_size: int = 50_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
+    # case "convolutional": one evaluation against the bare pair at each
+    # (size, depth), timed in alternating blocks for conv_eval_budget
+    # seconds each; then evaluations to each target against the diagonal
+    # network's on the same data (cold fits, capped)
+    conv_eval_sizes: tuple = ((1000, 4096),)
+    conv_depths: tuple = (2, 3)
+    conv_eval_budget: float = 10.0
+    conv_fit_size: tuple = (1000, 4096)
+    conv_targets: tuple = (1e-10, 1e-100)
+    conv_max_evals: int = 40_000
     # case "dynamics": GD steps and SGD epochs (batches as fractions of
     # n_samples) against a flow evaluation, dynamics_budget seconds of
     # repeats per item; steps of the normalized schedule at these learning
@@ -236,7 +248,7 @@ class Settings:
             path_budget=30.0, solvers_grid=cls.solvers_grid[:1], solvers_budget=1.0,
             real_datasets=("breast_cancer", "iris"), real_synthetic=((1_000, 10),),
             cv_alphas=4, cv_targets=5, cv_target_exponents=(1.0, 30.0), cv_folds=3,
-            cv_min_pairs=1,
+            cv_min_pairs=1, conv_eval_budget=3.0, conv_fit_size=(100, 1024),
             dynamics_sizes=((100, 1000), (1000, 100)), dynamics_budget=2.0,
         )
         return cls(**{**defaults, **kw})
@@ -270,6 +282,8 @@ class Settings:
             real_max_iter=30, real_deep_max_size=2_000,
             cv_size=size, cv_alphas=2, cv_targets=3, cv_target_exponents=(1.0, 6.0),
             cv_folds=2, cv_min_pairs=1,
+            conv_eval_sizes=((20, 64),), conv_eval_budget=0.0, conv_fit_size=(20, 64),
+            conv_targets=(1e-3, 1e-6), conv_max_evals=5_000,
             dynamics_sizes=(size,), dynamics_batch_fractions=(0.25,), dynamics_budget=0.0,
             dynamics_etas=(0.1,), dynamics_targets=(1e-10,),
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
@@ -632,21 +646,47 @@ def _fmt(value):
     return str(value)
 
 
-def to_markdown(results, env, command=""):
-    """The report: environment, the targets (met / not met), then each case."""
+# Per-section stamp: what a section's numbers depend on besides the machine.
+STAMP_KEYS = ("date", "revision", "mode", "load average at the start", "total", "fit params")
+_SECTION = re.compile(r"^## .*\(`--case (\w+)`")
+_TARGETS_HEADER = "| target | case | measured | met | note |"
+
+
+def to_markdown(results, env, command="", kept=None, order=None):
+    """The report: environment, the targets (met / not met), then each case.
+
+    Every section carries the stamp of the run that measured it (date,
+    revision, mode, load), so a report merged from several runs
+    (``kept``: sections of an earlier report, see :func:`read_report`) says
+    which numbers come from where. ``order``: the case names in report order.
+    """
+    kept = kept or {}
     lines = ["# sklearn-implicit benchmarks", ""]
     if command:
-        lines += [f"Produced by `{command}`.", ""]
-    lines += [f"- **{k}**: {v}" for k, v in env.items()] + [""]
-    checks = [c for r in results.values() for c in r["checks"]]
-    if checks:
-        lines += ["## Targets", "", "| target | measured | met | note |", "|---|---|---|---|"]
-        lines += [f"| {c['target']} | {c['value']} | {'met' if c['met'] else 'NOT met'} | "
-                  f"{c['detail']} |" for c in checks]
-        lines.append("")
-    for name, result in results.items():
+        lines += [f"Produced by `{command}`; a section measured by an earlier run "
+                  "(`--merge`) carries that run's stamp.", ""]
+    lines += [f"- **{k}**: {v}" for k, v in env.items() if k not in STAMP_KEYS] + [""]
+    names = list(dict.fromkeys([*kept, *results]))
+    if order is not None:
+        names.sort(key=list(order).index)
+    rows = []
+    for name in names:
+        if name in results:
+            rows += [f"| {c['target']} | {name} | {c['value']} | "
+                     f"{'met' if c['met'] else 'NOT met'} | {c['detail']} |"
+                     for c in results[name]["checks"]]
+        else:
+            rows += kept[name]["targets"]
+    if rows:
+        lines += ["## Targets", "", _TARGETS_HEADER, "|---|---|---|---|---|", *rows, ""]
+    for name in names:
+        if name not in results:
+            lines += kept[name]["text"]
+            continue
+        result = results[name]
+        stamp = "; ".join(f"{k} {env[k]}" for k in STAMP_KEYS if k in env)
         lines += [f"## {result['title']} (`--case {name}`, {result['seconds']:.0f} s)", "",
-                  result["about"], ""]
+                  f"*Measured: {stamp}.*", "", result["about"], ""]
         for table in result["tables"]:
             if table["title"]:
                 lines += [f"**{table['title']}**", ""]
@@ -659,6 +699,34 @@ def to_markdown(results, env, command=""):
         if result["notes"]:
             lines.append("")
     return "\n".join(lines)
+
+
+def read_report(text, order):
+    """The sections of a report written by :func:`to_markdown`, by case name.
+
+    Returns ``{name: {"text": lines, "targets": rows}}`` in the order of
+    ``order`` (the runner's case list), for :func:`to_markdown`'s ``kept``.
+    """
+    sections, targets, current = {}, {}, None
+    in_targets = False
+    for line in text.rstrip("\n").split("\n"):
+        match = _SECTION.match(line)
+        if match:
+            current, in_targets = match.group(1), False
+            sections[current] = []
+        elif line.startswith("## "):
+            current, in_targets = None, line == "## Targets"
+        if current is not None:
+            sections[current].append(line)
+        elif in_targets and line.startswith("| ") and line != _TARGETS_HEADER:
+            case = line.split(" | ")[1]
+            targets.setdefault(case, []).append(line)
+    for lines in sections.values():
+        while lines and not lines[-1]:
+            lines.pop()
+        lines.append("")
+    return {name: {"text": sections[name], "targets": targets.get(name, [])}
+            for name in order if name in sections}
 
 
 def _json_default(obj):

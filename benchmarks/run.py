@@ -26,11 +26,12 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval, real_data,
+    convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval,
+    real_data,
     solvers, step_cost, threads, tol_scan,
 )
 from common import (  # noqa: E402
-    Settings, _json_default, _result, blas_threads, environment, to_markdown,
+    Settings, _json_default, _result, blas_threads, environment, read_report, to_markdown,
 )
 # Also for callers from Python (the smoke test): problems and fits, and the
 # stiff integrator whose settings case gram_drop changes and restores.
@@ -48,6 +49,7 @@ CASES = {
     "gram_drop": gram_drop.run,
     "step_cost": step_cost.run,
     "deep": deep.run,
+    "convolutional": convolutional.run,
     "real_data": real_data.run,
     "cv": cv.run,
     "dynamics": dynamics.run,
@@ -99,6 +101,9 @@ def main(argv=None):
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")),
                         help="markdown report path ('-' for stdout only)")
     parser.add_argument("--json", help="also write the raw results as JSON here")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other cases' sections of the existing report "
+                             "(each section says which run measured it)")
     args = parser.parse_args(argv)
 
     kw = {"threads": args.threads, "fit_params": _parse_params(args.param)}
@@ -110,6 +115,9 @@ def main(argv=None):
     names = args.case or [name for name in CASES if name not in BY_HAND]
     # Cheap cases first: a run cut short still has them in the report.
     order = sorted(names, key=lambda name: name == "evals")
+    kept = {}
+    if args.merge and args.output != "-" and Path(args.output).exists():
+        kept = read_report(Path(args.output).read_text(), list(CASES))
     results = {}
     start = time.perf_counter()
     for name in order:
@@ -119,7 +127,8 @@ def main(argv=None):
         env["total"] = (f"{time.perf_counter() - start:.0f} s; load average at the end "
                         f"{os.getloadavg()[0]:.1f}")
         ordered = {n: results[n] for n in names if n in results}
-        report = to_markdown(ordered, env, command.strip())
+        report = to_markdown(ordered, env, command.strip(),
+                             {n: v for n, v in kept.items() if n not in results}, list(CASES))
         if args.output != "-":
             Path(args.output).write_text(report + "\n")
         if args.json:

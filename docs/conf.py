@@ -5,11 +5,17 @@ Build with ``docs/build.sh`` (warnings are errors). The gallery executes the
 """
 
 import os
+import sys
 import warnings
+from pathlib import Path
 
 from sphinx.ext import autosummary as _autosummary
 
-import sklearn_implicit
+# Document the checkout being built, also where the environment has another
+# checkout of the package installed (worktrees sharing one environment).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sklearn_implicit  # noqa: E402
 
 project = "sklearn-implicit"
 author = "sklearn-implicit developers"

@@ -16,6 +16,7 @@ from ._config import config_context, get_config, set_config
 from ._estimators import (
     ConvolutionalLinearClassifier,
     DeepLinearClassifier,
+    DeepLinearClassifierCV,
     DiagonalLinearClassifier,
     DiagonalLinearClassifierCV,
     DiagonalLinearRegressor,
@@ -24,6 +25,7 @@ from ._estimators import (
 from .analysis import (
     ImplicitBiasDisplay,
     RegimeMapDisplay,
+    fourier_kkt_residual,
     implicit_bias_path,
     max_margin,
     normalized_margin,
@@ -36,12 +38,14 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConvolutionalLinearClassifier",
     "DeepLinearClassifier",
+    "DeepLinearClassifierCV",
     "DiagonalLinearClassifier",
     "DiagonalLinearClassifierCV",
     "DiagonalLinearRegressor",
     "DiagonalLinearRegressorCV",
     "ImplicitBiasDisplay",
     "RegimeMapDisplay",
+    "fourier_kkt_residual",
     "implicit_bias_path",
     "max_margin",
     "normalized_margin",

@@ -73,10 +73,38 @@ def test_report_names_the_environment_and_every_case(bench, toy_results):
     settings, results = toy_results
     env = bench.environment(settings)
     report = bench.to_markdown(results, env, "python benchmarks/run.py --toy")
-    for key in ("date", "revision", "machine", "blas", "threads"):
+    for key in ("machine", "blas", "threads", "versions"):
         assert f"**{key}**" in report
     for result in results.values():
         assert result["title"] in report
+    # every section says which run measured it
+    stamp = f"*Measured: date {env['date']}; revision {env['revision']};"
+    assert report.count(stamp) == len(results)
+
+
+def test_merged_report_keeps_the_other_sections(bench, toy_results):
+    """``--merge``: a run of some cases replaces their sections and target
+    rows and keeps every other section, byte for byte, with its own stamp."""
+    settings, results = toy_results
+    env = bench.environment(settings)
+    first = bench.to_markdown(results, dict(env, date="2000-01-01 00:00 UTC"), "all")
+    rerun = {"gd": results["gd"]}
+    kept = {name: section for name, section in bench.read_report(first, list(bench.CASES)).items()
+            if name not in rerun}
+    merged = bench.to_markdown(rerun, env, "python benchmarks/run.py --case gd --merge", kept,
+                               list(bench.CASES))
+
+    sections = bench.read_report(merged, list(bench.CASES))
+    assert list(sections) == list(bench.CASES)
+    old = bench.read_report(first, list(bench.CASES))
+    for name in bench.CASES:
+        same = sections[name] == old[name]
+        assert same == (name != "gd"), name
+    assert f"date {env['date']}" in "\n".join(sections["gd"]["text"])
+    assert len(sections["gd"]["targets"]) == len(results["gd"]["checks"]) > 0
+    # merging again with nothing rerun changes nothing
+    assert bench.to_markdown({}, env, "python benchmarks/run.py --case gd --merge",
+                             sections, list(bench.CASES)) == merged
 
 
 def test_gradient_descent_tracks_flow_time(bench):

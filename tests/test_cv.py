@@ -20,6 +20,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_implicit import (
+    DeepLinearClassifier,
+    DeepLinearClassifierCV,
     DiagonalLinearClassifier,
     DiagonalLinearClassifierCV,
     DiagonalLinearRegressor,
@@ -143,6 +145,10 @@ CHECKED = [
     # The check of sample weights against repeated rows compares predictions
     # to 1e-7; the regressor's flows on the two agree to tol.
     DiagonalLinearRegressorCV(alphas=[0.5, 2.0], target_losses=2, cv=2, tol=1e-9),
+    # max_iter: the checks' non-separable data far from unit scale would
+    # otherwise run the deep flows to their plateau budget
+    DeepLinearClassifierCV(alphas=[1.0], target_losses=[1e-2], width=3, cv=2, tol=1e-3,
+                           max_iter=30, random_state=0),
 ]
 
 
@@ -402,3 +408,77 @@ def test_per_feature_scales_are_grid_points():
     assert_array_equal(clf.alpha_, rows[1])
     point = DiagonalLinearClassifier(alpha=rows[1], target_loss=clf.target_loss_).fit(X, y)
     assert_array_equal(clf.coef_, point.coef_)
+
+
+# ---------------------------------------------------------------------------
+# DeepLinearClassifierCV: the same machinery, random initial layers
+
+
+def three_blobs(n=45, d=4, seed=0):
+    """Three classes, each linearly separable from the rest."""
+    rng = np.random.default_rng(seed)
+    centers = 4.0 * np.eye(3, d)
+    y = np.arange(n) % 3
+    return centers[y] + rng.standard_normal((n, d)), y
+
+
+DEEP = {"width": 4, "tol": 1e-7}
+
+
+@pytest.mark.parametrize("data, random_state", [
+    (gaussian_binary, 0),
+    (three_blobs, 3),
+    # a RandomState instance: every fit of a grid search sees a copy of it
+    (gaussian_binary, np.random.RandomState(5)),
+])
+def test_deep_classifier_matches_grid_search(data, random_state):
+    X, y = data()
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    search = grid_search(DeepLinearClassifier(random_state=random_state, **DEEP), X, y, cv,
+                         "neg_log_loss")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = DeepLinearClassifierCV(alphas=ALPHAS, target_losses=TARGETS, cv=cv,
+                                     scoring="neg_log_loss", random_state=random_state,
+                                     **DEEP).fit(X, y)
+    # each fold's flows start from the layers a grid-search fit on it draws
+    assert_allclose(clf.scores_.reshape(3, -1), split_scores(search.cv_results_, 3), rtol=1e-5)
+    assert {"alpha": clf.alpha_, "target_loss": clf.target_loss_} == search.best_params_
+    assert_array_equal(clf.classes_, search.classes_)
+    # the refit draws as the point estimator does
+    point = DeepLinearClassifier(alpha=clf.alpha_, target_loss=clf.target_loss_,
+                                 random_state=0, **DEEP)
+    if isinstance(random_state, int):
+        point.set_params(random_state=random_state)
+        assert_array_equal(clf.coef_, point.fit(X, y).coef_)
+        for layer, fitted in zip(clf.best_estimator_.coefs_, point.coefs_):
+            assert_array_equal(layer, fitted)
+
+
+def test_deep_default_scales_follow_their_rule_and_span_the_regimes():
+    """alpha**depth from 1e-2 s to 1e3 s, s the l2 norm of the minimum-norm
+    solution with unit margins; over that range the layers go from moving far
+    from their initialization (rich) to barely moving (kernel)."""
+    X, y = gaussian_binary(n=20, d=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = DeepLinearClassifierCV(alphas=3, target_losses=[1e-5], cv=2, width=8,
+                                     random_state=0).fit(X, y)
+    Z = np.where(y == 1, 1.0, -1.0)[:, None] * np.column_stack([X, np.ones(20)])
+    s = np.linalg.norm(np.linalg.pinv(Z) @ np.ones(20))
+    assert_allclose(clf.alphas_, np.sqrt(s * np.logspace(-2, 3, 3)), rtol=1e-8)
+    movement = []
+    for alpha in clf.alphas_[[0, -1]]:
+        fit = DeepLinearClassifier(alpha=alpha, target_loss=1e-5, width=8,
+                                   random_state=0).fit(X, y)
+        start = fit._make_network(31, np.array([alpha]), np.random.RandomState(
+            fit._problem_seeds(1, as_clone=True)[0])).initial_state()
+        end = fit._flow_states[0].state
+        movement.append(np.linalg.norm(end - start) / np.linalg.norm(start))
+    assert movement[0] > 1.0 > 100 * movement[1]
+
+
+def test_deep_refuses_per_feature_scales():
+    X, y = gaussian_binary()
+    with pytest.raises(ValueError, match="1-D array of scales"):
+        DeepLinearClassifierCV(alphas=np.ones((2, 12)), target_losses=[1e-2], cv=2).fit(X, y)

@@ -15,6 +15,7 @@ from test_dynamics_bias import _rel, _slope
 from sklearn_implicit import (
     ConvolutionalLinearClassifier,
     DeepLinearClassifier,
+    DeepLinearClassifierCV,
     DiagonalLinearClassifier,
     DiagonalLinearClassifierCV,
     DiagonalLinearRegressor,
@@ -241,7 +242,8 @@ def test_clone_and_grid_search_over_the_learning_rate(separable):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
-@pytest.mark.parametrize("cv_class", [DiagonalLinearClassifierCV, DiagonalLinearRegressorCV])
+@pytest.mark.parametrize("cv_class", [DiagonalLinearClassifierCV, DiagonalLinearRegressorCV,
+                                      DeepLinearClassifierCV])
 def test_the_cross_validated_estimators_follow_the_flow(cv_class):
     # their path is the flow's; discrete dynamics are grid-searched as fits
     params = cv_class().get_params()

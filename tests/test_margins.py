@@ -399,8 +399,8 @@ def test_max_margin_not_separable_through_origin_only():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"norm": "l3"}, "norm must be 'l1', 'l2' or 'linf'; got 'l3'"),
-        ({"norm": 2}, "norm must be 'l1', 'l2' or 'linf'"),
+        ({"norm": "l3"}, "norm must be 'l1', 'l2', 'linf' or 'fourier-l1'; got 'l3'"),
+        ({"norm": 2}, "norm must be 'l1', 'l2', 'linf' or 'fourier-l1'"),
         ({"norm": None}, "norm must be"),
         ({"fit_intercept": "yes"}, "fit_intercept must be a boolean"),
         ({"fit_intercept": 1}, "fit_intercept must be a boolean"),
@@ -560,7 +560,7 @@ def test_normalized_margin_duck_typed_estimator():
 
 @pytest.mark.parametrize("norm", ["l3", "L2", 0, -1.0, np.nan, True, None, [2]])
 def test_normalized_margin_bad_norm(norm):
-    with pytest.raises(ValueError, match="norm must be 'l1', 'l2', 'linf' or a positive float"):
+    with pytest.raises(ValueError, match="norm must be 'l1', 'l2', 'linf', 'fourier-l1' or a positive float"):
         normalized_margin([1.0, 0.0], [[1.0, 0.0], [-1.0, 0.0]], [1, 0], norm=norm)
 
 

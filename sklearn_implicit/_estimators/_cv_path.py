@@ -58,16 +58,17 @@ from .base import BaseFlowEstimator, keep_state_on_error
 _COMPLETE = ("target", "converged")
 
 
-def cv_parameter_constraints(point_constraints):
+def cv_parameter_constraints(point_constraints, also_dropped=()):
     """The constraints of a ``...CV`` class from those of its point estimator.
 
     The grids replace ``alpha`` and ``target_loss``; a warm start has no
     meaning for a grid. The path is the exact flow's (see
     :class:`FlowCVMixin`): the parameters of discrete dynamics are not
-    offered.
+    offered, nor those in ``also_dropped`` (``random_state``, where the point
+    estimator uses it for SGD's mini-batches only).
     """
-    dropped = ("alpha", "target_loss", "warm_start", "random_state",
-               *BaseFlowEstimator._dynamics_params)
+    dropped = ("alpha", "target_loss", "warm_start", *BaseFlowEstimator._dynamics_params,
+               *also_dropped)
     constraints = {
         name: rule for name, rule in point_constraints.items() if name not in dropped
     }
@@ -345,16 +346,19 @@ def _fold_paths(estimator, fold_problems, alphas, targets):
     estimator returns it), ``n_evals`` per scale, and ``(label, result)``
     per flow.
     """
-    flows = []  # (fold, alpha index, flow alpha, where, label)
+    flows = []  # (fold, alpha index, flow alpha, where, label, seed)
     designs, losses, weights, stops, labels, flow_alphas = [], [], [], [], [], []
     for f, problems in enumerate(fold_problems):
         flow_targets = estimator._flow_targets(problems, targets)
+        # Every scale of a fold starts from the same random draw, the one a
+        # grid search's fit on that fold would make.
+        seeds = estimator._problem_seeds(len(problems.designs), as_clone=True)
         for a, alpha in enumerate(alphas):
             flow_alpha = estimator._flow_alpha(problems, alpha)
             for k in range(len(problems.designs)):
                 problem_stops, where = _decreasing_stops(flow_targets[k])
                 label = f"[fold {f}, alphas[{a}]] {problems.labels[k]}"
-                flows.append((f, a, flow_alpha, where, label))
+                flows.append((f, a, flow_alpha, where, label, seeds[k]))
                 designs.append(problems.designs[k])
                 losses.append(problems.losses[k])
                 weights.append(problems.weights[k])
@@ -362,18 +366,19 @@ def _fold_paths(estimator, fold_problems, alphas, targets):
                 labels.append(label)
                 flow_alphas.append(flow_alpha)
     results = estimator._run_flows(
-        designs, losses, weights, [None] * len(flows), stops, labels, flow_alphas
+        designs, losses, weights, [None] * len(flows), stops, labels, flow_alphas,
+        [flow[-1] for flow in flows],
     )
     paths = [
         Bunch(coefs=[[[] for _ in targets] for _ in alphas],
               n_evals=np.zeros(len(alphas), dtype=int), results=[])
         for _ in fold_problems
     ]
-    for (f, a, flow_alpha, where, label), result, problem_stops, Z in zip(
+    for (f, a, flow_alpha, where, label, seed), result, problem_stops, Z in zip(
         flows, results, stops, designs
     ):
-        # coef(state) of a diagonal network depends on alpha only.
-        network = estimator._make_network(Z.shape[1], flow_alpha, None)
+        # the flow's own network, which reads the coefficients of its states
+        network = estimator._make_network(Z.shape[1], flow_alpha, np.random.RandomState(seed))
         coefs = _stop_coefs(network, result, len(problem_stops), result.coef)[where]
         for t in range(len(targets)):
             paths[f].coefs[a][t].append(coefs[t])

@@ -10,6 +10,7 @@ the results. A concrete estimator says which network it trains
 (:meth:`BaseFlowEstimator._make_network`) and which parameters define it.
 """
 
+import copy
 import functools
 import warnings
 from numbers import Integral, Real
@@ -148,13 +149,28 @@ class BaseFlowEstimator(BaseEstimator):
                 return cold
         return list(states)
 
+    def _problem_seeds(self, n_problems, *, as_clone=False):
+        """The seeds of the random initializations of ``n_problems`` flows.
+
+        Drawn before dispatch, so that results do not depend on ``n_jobs``.
+        ``as_clone``: draw them as a fresh clone of this estimator would (a
+        ``RandomState`` instance is copied, not advanced), which is what
+        every fit of a grid search sees; the cross-validated estimators draw
+        each training fold's seeds so.
+        """
+        random_state = getattr(self, "random_state", None)
+        if as_clone and isinstance(random_state, np.random.RandomState):
+            random_state = copy.deepcopy(random_state)
+        random_state = check_random_state(random_state)
+        return random_state.randint(np.iinfo(np.int32).max, size=n_problems)
+
     def _run_flows(self, designs, losses, sample_weight, starts, target_losses,
-                   labels, alpha):
+                   labels, alpha, seeds=None):
         """Integrate every problem under joblib; one result per problem.
 
         ``sample_weight`` is one array for all problems or a list, one each;
         so is ``alpha`` (the cross-validated estimators run every fold and
-        scale in one dispatch).
+        scale in one dispatch, with the ``seeds`` of their initializations).
         """
         sample_weights = (
             sample_weight if isinstance(sample_weight, list)
@@ -162,13 +178,15 @@ class BaseFlowEstimator(BaseEstimator):
         )
         alphas = alpha if isinstance(alpha, list) else [alpha] * len(losses)
         options = self._dynamics_options()
-        random_state = check_random_state(getattr(self, "random_state", None))
-        # Seeds are drawn before dispatch so that results do not depend on n_jobs.
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=len(losses))
-        # (the mini-batch seeds after those of the networks, which stay
-        # those of the flow)
-        batch_seeds = (random_state.randint(np.iinfo(np.int32).max, size=len(losses))
-                       if self.dynamics == "sgd" else [None] * len(losses))
+        n, sgd = len(losses), self.dynamics == "sgd"
+        batch_seeds = [None] * n
+        if seeds is None:
+            # (SGD's mini-batch seeds are drawn after those of the networks,
+            # which stay those of the flow: the first n of 2 n draws)
+            drawn = self._problem_seeds(2 * n if sgd else n)
+            seeds = drawn[:n]
+            if sgd:
+                batch_seeds = drawn[n:]
         blas_threads = flow_blas_threads(self.n_jobs)
         max_iter = self.max_iter
         if max_iter is None and self.dynamics == "flow" and getattr(self, "_scale_advice", ""):

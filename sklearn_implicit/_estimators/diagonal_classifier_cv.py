@@ -1,72 +1,11 @@
 """The diagonal linear network classifier with cross-validated scale and target."""
 
-import warnings
-
-import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import lsqr
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
-
-from .._losses import LOSSES
-from ..analysis.path import _check_targets
-from ..analysis.separators import max_margin
-from ..utils._design import signed_rows
-from ._cv_path import (
-    FlowCVMixin,
-    check_grid_count,
-    cv_parameter_constraints,
-    user_alphas,
-)
+from ._classifier_cv import FlowClassifierCVMixin
+from ._cv_path import cv_parameter_constraints
 from .diagonal_classifier import DiagonalLinearClassifier
 
-# The default scales: alpha**depth from 10**_ALPHA_DECADES[0] to
-# 10**_ALPHA_DECADES[1] times the margin scale s (see _margin_scale). The
-# measured kernel-to-rich crossover of depth 2 (regime score 0.5, see
-# RegimeMapDisplay) lies at alpha**2 of about 0.5 s to 1 s at a loss of
-# 1e-10 and 3 s to 7 s at 1e-100, on breast_cancer (standardized, and with
-# 30 noise features as in examples/plot_cv_regimes.py) and on the Gaussian
-# data of examples/plot_regime_map.py (19 s at 1e-300): the range leaves
-# about two decades on either side.
-_ALPHA_DECADES = (-2.0, 3.0)
-# The default targets: 10**-e, e geometric in this range (rounded), so that
-# log(1/L), which sets the regime with alpha (mu = alpha**D / gamma), is
-# sampled evenly on a log scale.
-_TARGET_EXPONENTS = (2.0, 100.0)
 
-
-def _margin_scale(problems):
-    """The size ``s`` of coefficients that put every margin at 1.
-
-    Per binary problem, ``s = max_j |b_j|`` for ``b`` the minimum-norm
-    solution of ``Z b = 1`` (rows ``z_i x_i``, intercept column included)
-    when it has one (no more samples than features, generically); else the
-    hard-margin SVM ``min ||b|| s.t. Z b >= 1`` when the classes are
-    linearly separable; else the least-squares solution of ``Z b = 1``. The
-    geometric mean over the one-vs-rest problems.
-    """
-    scales = []
-    for z in problems.signs:
-        Z = signed_rows(problems.X, z)
-        ones = np.ones(Z.shape[0])
-        b = lsqr(Z, ones, atol=1e-12, btol=1e-12)[0] if sp.issparse(Z) else (
-            np.linalg.lstsq(Z, ones, rcond=None)[0]
-        )
-        if np.max(np.abs(Z @ b - 1.0)) > 1e-6:
-            try:
-                with warnings.catch_warnings():
-                    # A polishing failure still gives a good enough scale.
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    result = max_margin(problems.X, z)
-                b = result.coef / result.margin
-            except ValueError:
-                pass  # not separable: the least-squares solution stands
-        scales.append(np.max(np.abs(b)))
-    return float(np.exp(np.mean(np.log(scales))))
-
-
-class DiagonalLinearClassifierCV(FlowCVMixin, DiagonalLinearClassifier):
+class DiagonalLinearClassifierCV(FlowClassifierCVMixin, DiagonalLinearClassifier):
     """DiagonalLinearClassifier with the scale and target loss chosen by cross-validation.
 
     For each training fold and each scale in the grid ``alphas``, one gradient
@@ -79,6 +18,10 @@ class DiagonalLinearClassifierCV(FlowCVMixin, DiagonalLinearClassifier):
     ``DiagonalLinearClassifier`` on the same grid and folds, at the cost of
     one fit to the smallest target per fold and scale instead of one fit per
     grid point.
+
+    The trajectories are those of the exact flow; the point estimator's
+    discrete ``dynamics`` are cross-validated as whole fits, by
+    :class:`~sklearn.model_selection.GridSearchCV`.
 
     Read more in the :ref:`User Guide <cv_estimators>`.
 
@@ -243,11 +186,11 @@ class DiagonalLinearClassifierCV(FlowCVMixin, DiagonalLinearClassifier):
     0.933
     """
 
+    # (random_state only draws SGD's mini-batches, which the path does not run)
     _parameter_constraints: dict = cv_parameter_constraints(
-        DiagonalLinearClassifier._parameter_constraints
+        DiagonalLinearClassifier._parameter_constraints, also_dropped=("random_state",)
     )
     _point_class = DiagonalLinearClassifier
-    _default_scoring = "accuracy"
 
     def __init__(
         self,
@@ -280,31 +223,3 @@ class DiagonalLinearClassifierCV(FlowCVMixin, DiagonalLinearClassifier):
         self.max_iter = max_iter
         self.solver = solver
         self.verbose = verbose
-
-    def _validate_cv_data(self, X, y):
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if self.classes_.shape[0] < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data; the data contain only one class: {self.classes_[0]!r}."
-            )
-        return X, y
-
-    def _alpha_grid(self, full):
-        grid = user_alphas(self, full.n_features)
-        if grid is not None:
-            return grid
-        s = _margin_scale(full)
-        exponents = np.linspace(*_ALPHA_DECADES, self.alphas)
-        return (s * 10.0**exponents) ** (1.0 / self.depth)
-
-    def _target_grid(self, full, fold_problems):
-        grid = check_grid_count(self.target_losses, "target_losses")
-        if grid is None:
-            exponents = np.unique(np.round(np.geomspace(*_TARGET_EXPONENTS, self.target_losses)))
-            # The doubles of the literals 1e-2, 1e-3, ...: as a user writes them.
-            return np.array([float(f"1e-{e:.0f}") for e in exponents])
-        initial_loss = np.exp(LOSSES[self.loss]().initial_log_mean(np.ones(1)))
-        return _check_targets(grid, initial_loss, self.loss)

@@ -29,10 +29,12 @@ from sklearn.utils.validation import (
 )
 
 from ..utils._validation import plain
+from ._fourier import fourier_spectrum
 
 __all__ = ["normalized_margin"]
 
 _NORM_NAMES = {"l1": 1.0, "l2": 2.0, "linf": np.inf}
+_BASES = ("standard", "fourier")
 
 
 # --------------------------------------------------------------------------
@@ -40,11 +42,21 @@ _NORM_NAMES = {"l1": 1.0, "l2": 2.0, "linf": np.inf}
 # --------------------------------------------------------------------------
 
 
-def _check_norm(norm, allow_p):
-    """Return the exponent p (1.0, 2.0, inf or a positive float) of ``norm``."""
+def _check_norm(norm, allow_p, basis="standard"):
+    """The exponent p (1.0, 2.0, inf or a positive float) of ``norm`` and
+    whether it is taken over the unitary Fourier spectrum.
+
+    ``'fourier-l1'`` is the Fourier spectrum's l1 norm in any ``basis``; the
+    other norms are taken in ``basis`` (``'standard'`` or ``'fourier'``).
+    """
+    if basis not in _BASES:
+        raise ValueError(f"basis must be 'standard' or 'fourier'; got {basis!r}.")
+    fourier = basis == "fourier"
     if isinstance(norm, str):
         if norm in _NORM_NAMES:
-            return _NORM_NAMES[norm]
+            return _NORM_NAMES[norm], fourier
+        if norm == "fourier-l1":
+            return 1.0, True
     elif (
         allow_p
         and isinstance(norm, numbers.Real)
@@ -52,11 +64,11 @@ def _check_norm(norm, allow_p):
         and norm > 0
         and not np.isnan(norm)
     ):
-        return float(norm)
+        return float(norm), fourier
     if allow_p:
-        accepted = "'l1', 'l2', 'linf' or a positive float p"
+        accepted = "'l1', 'l2', 'linf', 'fourier-l1' or a positive float p"
     else:
-        accepted = "'l1', 'l2' or 'linf'"
+        accepted = "'l1', 'l2', 'linf' or 'fourier-l1'"
     raise ValueError(f"norm must be {accepted}; got {norm!r}.")
 
 
@@ -68,6 +80,12 @@ def _p_norm(beta, p):
     amax = a.max(axis=-1, keepdims=True)
     ratio = a / np.where(amax > 0, amax, 1.0)
     return amax[..., 0] * np.sum(ratio**p, axis=-1) ** (1.0 / p)
+
+
+def _norm(beta, p, fourier):
+    """:func:`_p_norm` of ``beta``, or of its unitary spectrum over all
+    ``d`` frequencies (the moduli, a quasi-norm for ``p < 1``)."""
+    return _p_norm(fourier_spectrum(beta) if fourier else beta, p)
 
 
 def _check_X(X, dense):
@@ -120,7 +138,9 @@ def _binary_signs(y):
 # --------------------------------------------------------------------------
 
 
-def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
+def normalized_margin(
+    coef_or_estimator, X, y, norm="l2", intercept=None, *, basis="standard"
+):
     r"""Normalized margin :math:`\min_i z_i (x_i^\top \beta + b) / \|\beta\|_p`.
 
     Parameters
@@ -141,15 +161,28 @@ def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
         ``classes_[1]`` gives :math:`z = +1` and ``classes_[0]`` gives
         :math:`z = -1`. For a raw array the classes are ``np.unique(y)``; a
         single class is accepted only when written as -1 or +1.
-    norm : {"l1", "l2", "linf"} or float, default="l2"
+    norm : {"l1", "l2", "linf", "fourier-l1"} or float, default="l2"
         Norm of :math:`\beta` in the denominator. A positive float :math:`p`
         gives :math:`\|\beta\|_p = (\sum_j |\beta_j|^p)^{1/p}`, a quasi-norm
         when :math:`p < 1` (e.g. :math:`p = 2/D` for a depth-:math:`D`
-        diagonal network).
+        diagonal network). ``"fourier-l1"`` is the l1 norm of the unitary
+        spectrum, :math:`\|U \beta\|_1`, the norm of ``max_margin``'s
+        ``"fourier-l1"`` problem (the same as ``norm=1.0, basis="fourier"``).
     intercept : float, default=None
         Intercept :math:`b` used with a raw coefficient array (0 when
         None). Must be None when an estimator is passed (its ``intercept_``
         is used).
+    basis : {"standard", "fourier"}, default="standard"
+        Where the norm is taken: on :math:`\beta` itself, or on its unitary
+        discrete Fourier transform
+        :math:`(U \beta)_k = d^{-1/2} \sum_j \beta_j e^{-2 \pi i j k / d}`
+        (``numpy.fft.fft(beta, norm="ortho")``), the moduli of all :math:`d`
+        frequencies (conjugate pairs both counted). With ``norm=2 / L`` this
+        is the quasi-norm :math:`\|U \beta\|_{2/L}` whose max-margin problem
+        a depth-:math:`L` linear convolutional network tends to
+        (:class:`~sklearn_implicit.ConvolutionalLinearClassifier`, whose
+        ``history_`` records the same ratio for ``fit_intercept=False``).
+        ``"l2"`` is the same in both bases (:math:`U` is unitary).
 
     Returns
     -------
@@ -162,8 +195,9 @@ def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
     Raises
     ------
     ValueError
-        If ``norm`` is not recognized, a coefficient vector is zero, shapes
-        are inconsistent or ``y`` holds labels unknown to the estimator.
+        If ``norm`` or ``basis`` is not recognized, a coefficient vector is
+        zero, shapes are inconsistent or ``y`` holds labels unknown to the
+        estimator.
 
     See Also
     --------
@@ -183,8 +217,15 @@ def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
     0.5
     >>> print(round(normalized_margin([1.0, 0.0], X, y, intercept=0.5), 4))
     0.5
+
+    In the Fourier basis (two features: frequencies 0 and 1, both real):
+
+    >>> print(round(normalized_margin([1.0, 0.0], X, y, norm="fourier-l1"), 4))
+    0.7071
+    >>> print(round(normalized_margin([1.0, 0.0], X, y, norm=0.5, basis="fourier"), 4))
+    0.3536
     """
-    p = _check_norm(norm, allow_p=True)
+    p, fourier = _check_norm(norm, allow_p=True, basis=basis)
     X = _check_X(X, dense=False)
     y = column_or_1d(y, warn=True)
     check_consistent_length(X, y)
@@ -268,7 +309,7 @@ def normalized_margin(coef_or_estimator, X, y, norm="l2", intercept=None):
             f"X has {X.shape[1]} features, but the coefficients have "
             f"{coef.shape[1]}."
         )
-    norms = _p_norm(coef, p)
+    norms = _norm(coef, p, fourier)
     if np.any(norms == 0):
         raise ValueError(
             "The coefficient vector is zero: the normalized margin "
