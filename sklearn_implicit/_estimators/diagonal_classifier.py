@@ -206,6 +206,14 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
     array([1, 1, 0, 0])
     >>> round(float(clf.log10_loss_[0]), 6)
     -20.0
+
+    Normalized gradient descent, one parameter apart from the flow:
+
+    >>> gd = DiagonalLinearClassifier(alpha=0.1, target_loss=1e-20, dynamics="gd",
+    ...                               learning_rate=0.1,
+    ...                               learning_rate_schedule="normalized").fit(X, y)
+    >>> gd.predict(X), gd.status_
+    (array([1, 1, 0, 0]), array(['target'], dtype='<U6'))
     """
 
     _parameter_constraints: dict = {**BaseFlowClassifier._parameter_constraints}

@@ -275,6 +275,16 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     >>> kernel = DiagonalLinearRegressor(alpha=10.0, fit_intercept=False).fit(X, y)
     >>> np.round(kernel.coef_[:3], 2)
     array([ 0.5 , -0.46, -0.12])
+
+    Gradient descent on the same network ends at the limit of the flow from
+    a smaller, per-feature effective initialization:
+
+    >>> gd = DiagonalLinearRegressor(alpha=0.3, fit_intercept=False, dynamics="gd",
+    ...                              learning_rate=0.05).fit(X, y)
+    >>> gd.status_
+    array(['converged'], dtype='<U9')
+    >>> bool(np.all(gd.effective_alpha_ < 0.3))
+    True
     """
 
     _parameter_constraints: dict = {
