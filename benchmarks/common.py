@@ -197,6 +197,15 @@ class Settings:
     conv_fit_size: tuple = (1000, 4096)
     conv_targets: tuple = (1e-10, 1e-100)
     conv_max_evals: int = 40_000
+    # case "dynamics": GD steps and SGD epochs (batches as fractions of
+    # n_samples) against a flow evaluation, dynamics_budget seconds of
+    # repeats per item; steps of the normalized schedule at these learning
+    # rates to these targets
+    dynamics_sizes: tuple = ((20, 5), (100, 1000), (1000, 100), (300, 3000), (1000, 3000))
+    dynamics_batch_fractions: tuple = (0.01, 0.1, 0.25, 0.5)
+    dynamics_budget: float = 6.0
+    dynamics_etas: tuple = (0.1, 0.01)
+    dynamics_targets: tuple = (1e-100, 1e-300)
 
     @classmethod
     def full(cls, **kw):
@@ -240,6 +249,7 @@ class Settings:
             real_datasets=("breast_cancer", "iris"), real_synthetic=((1_000, 10),),
             cv_alphas=4, cv_targets=5, cv_target_exponents=(1.0, 30.0), cv_folds=3,
             cv_min_pairs=1, conv_eval_budget=3.0, conv_fit_size=(100, 1024),
+            dynamics_sizes=((100, 1000), (1000, 100)), dynamics_budget=2.0,
         )
         return cls(**{**defaults, **kw})
 
@@ -274,6 +284,8 @@ class Settings:
             cv_folds=2, cv_min_pairs=1,
             conv_eval_sizes=((20, 64),), conv_eval_budget=0.0, conv_fit_size=(20, 64),
             conv_targets=(1e-3, 1e-6), conv_max_evals=5_000,
+            dynamics_sizes=(size,), dynamics_batch_fractions=(0.25,), dynamics_budget=0.0,
+            dynamics_etas=(0.1,), dynamics_targets=(1e-10,),
             large_grid=dict(grid, depths=(2, 3), targets=(1e-3, 1e-6, 1e-9),
                             max_evals=2_000, ref_targets=(1e-3,), ref_skip=((3, 1.0),),
                             ref_max_evals=5_000),

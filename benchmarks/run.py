@@ -26,7 +26,8 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    convolutional, cv, deep, evals, evals_large, gd, gram_drop, path, per_eval, real_data,
+    convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval,
+    real_data,
     solvers, step_cost, threads, tol_scan,
 )
 from common import (  # noqa: E402
@@ -51,6 +52,7 @@ CASES = {
     "convolutional": convolutional.run,
     "real_data": real_data.run,
     "cv": cv.run,
+    "dynamics": dynamics.run,
     "evals_large": evals_large.run,
 }
 # run only when named (about 40 minutes)

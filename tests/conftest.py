@@ -1,4 +1,5 @@
-"""Hypothesis profiles for the property-based tests (see docs/fuzzing.md).
+"""Hypothesis profiles for the property-based tests (see docs/fuzzing.md),
+and a fixture the tests of discrete dynamics share.
 
 ``ci`` (the default): a few hundred derandomized examples in all, so the
 default run is short and reproducible. ``long``: the long fuzz, selected with
@@ -8,6 +9,8 @@ random cases with the failures kept in the local example database.
 
 import os
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -30,3 +33,14 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="module")
+def regression():
+    """An underdetermined regression with a sparse truth (10 x 30, 3 nonzeros):
+    the setting of the effective-initialization theory of discrete dynamics."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 30))
+    w = np.zeros(30)
+    w[[0, 5, 9]] = [1.0, -1.5, 0.8]
+    return X, X @ w

@@ -62,3 +62,11 @@ def test_user_guide_examples():
     assert round(namespace["model"].score(X, y), 3) == 0.973
     proba = namespace["calibrated"].predict_proba(namespace["X"][:3])
     assert np.allclose(proba.sum(axis=1), 1.0)
+    # discrete dynamics: the numbers the block's comments and the text quote
+    gd, flow, prediction = (namespace[k] for k in ("gd_fit", "flow_fit", "prediction"))
+    distance = namespace["distance"]
+    assert gd.status_[0] == "converged"
+    assert f"{np.median(gd.effective_alpha_):.4f}" == "0.0981"
+    assert f"{distance(gd.coef_, flow.coef_):.1e}" == "1.5e-02"
+    assert f"{distance(gd.coef_, prediction):.1e}" == "2.2e-03"
+    assert round(distance(gd.coef_, flow.coef_) / distance(gd.coef_, prediction)) == 7

@@ -20,7 +20,12 @@ from sklearn_implicit._dynamics.monitor import GROWTH, WINDOW, DivergenceMonitor
 from sklearn_implicit._dynamics.rules import log_learning_rate, steepest_step
 from sklearn_implicit._integrate import fit_one_flow
 from sklearn_implicit._losses import ExponentialLoss, LogisticLoss, SquaredLoss
-from sklearn_implicit._networks import DenseNetwork, DiagonalNetwork
+from sklearn_implicit._networks import (
+    ConvolutionalNetwork,
+    DenseNetwork,
+    DiagonalNetwork,
+)
+from sklearn_implicit._networks.convolutional import initial_filters
 from sklearn_implicit.utils._logspace import LN10
 
 
@@ -52,6 +57,14 @@ def _views():
         view = parameter_view(DenseNetwork(6, (4, 3), 0.7, init, np.random.RandomState(1)))
         yield f"dense {init}", view, view.initial_params() + 0.3 * rng.standard_normal(
             view.initial_params().shape)
+    # odd and even lengths (a Nyquist frequency or none), with an intercept
+    for init, d, intercept in (("normal", 5, False), ("antisymmetric", 6, True)):
+        filters = initial_filters(init, 0.7, 3, d, np.random.RandomState(1))
+        view = parameter_view(ConvolutionalNetwork(filters, intercept=intercept))
+        # (a raw move keeps the state a real filter's spectrum)
+        n_raw = filters.shape[0] * 3 * (d + intercept)
+        yield f"convolutional {init}", view, view.move(
+            view.initial_params(), 0.3 * rng.standard_normal(n_raw))
 
 
 @pytest.mark.parametrize("name, view, params", list(_views()),
@@ -65,7 +78,7 @@ def test_view_gradient_is_the_raw_parameters_gradient(name, view, params):
     direction, log_size = view.gradient(params, g)
     gradient = math.exp(log_size) * direction
     eps = 1e-6
-    for e in rng.standard_normal((5, params.size)):
+    for e in rng.standard_normal((5, gradient.size)):  # raw moves
         dbeta = (view.coef(view.move(params, eps * e))
                  - view.coef(view.move(params, -eps * e))) / (2 * eps)
         assert math.isclose(g @ dbeta, gradient @ e, rel_tol=1e-7, abs_tol=1e-9)
@@ -86,6 +99,22 @@ def test_views_of_the_networks_start_where_the_networks_start():
     assert parameter_view(view) is view
     with pytest.raises(TypeError, match="no parameter view"):
         parameter_view(object())
+
+
+def test_convolutional_view_moves_the_real_filters():
+    # A raw move of one filter entry of network A moves that entry of the
+    # filters the network reports, and nothing else.
+    filters = initial_filters("antisymmetric", 0.5, 2, 5, np.random.RandomState(0))
+    network = ConvolutionalNetwork(filters, intercept=True)
+    view = parameter_view(network)
+    delta = np.zeros(2 * 2 * 6)
+    delta[6 + 2] = 0.25  # network A, layer 2, entry 2
+    before, _ = network.filters(view.initial_params())
+    after, factors = network.filters(view.move(view.initial_params(), delta))
+    expected = before.copy()
+    expected[0, 1, 2] += 0.25
+    np.testing.assert_allclose(after, expected, atol=1e-15)
+    np.testing.assert_allclose(factors, network.filters(view.initial_params())[1])
 
 
 def test_antisymmetric_dense_view_moves_the_two_networks():

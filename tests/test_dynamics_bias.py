@@ -60,15 +60,6 @@ def test_gradient_descent_tends_to_the_flow_at_first_order():
 # regression: the effective initialization
 
 
-@pytest.fixture(scope="module")
-def regression():
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((10, 30))
-    w = np.zeros(30)
-    w[[0, 5, 9]] = [1.0, -1.5, 0.8]
-    return X, X @ w
-
-
 def _plain_descent(X, y, alpha, eta, n_steps, batches=None):
     """Steps on (u, v) written out, independently of the package, with the
     steps eta * g_k they took (g_k the mini-batch gradient w.r.t. beta)."""

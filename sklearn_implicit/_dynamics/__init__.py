@@ -52,18 +52,28 @@ The pieces
 
 from .descent import DiscreteResult, descend
 from .parameters import (
+    ConvolutionalParameters,
     DenseParameters,
     DiagonalParameters,
     LinearParameters,
     parameter_view,
 )
-from .problem import DYNAMICS, fit_one, fit_one_discrete
+from .problem import (
+    DEFAULT_MAX_STEPS,
+    DYNAMICS,
+    DYNAMICS_NAMES,
+    fit_one,
+    fit_one_discrete,
+)
 from .rules import SCHEDULES
 from .theory import EffectiveInitialization, effective_initialization
 
 __all__ = [
+    "DEFAULT_MAX_STEPS",
     "DYNAMICS",
+    "DYNAMICS_NAMES",
     "SCHEDULES",
+    "ConvolutionalParameters",
     "DenseParameters",
     "DiagonalParameters",
     "DiscreteResult",

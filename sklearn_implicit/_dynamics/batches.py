@@ -28,17 +28,27 @@ class EpochBatches:
         self.n_samples = int(n_samples)
         self.batch_size = int(batch_size)
         self.random_state = random_state
-        self._order = None
-        self._start = self.n_samples
+        self._epoch = []  # the batches of the epoch still to come, last first
 
     def next(self):
         """The rows of the next batch (sorted) and whether it ends an epoch."""
-        if self._start >= self.n_samples:
-            self._order = self.random_state.permutation(self.n_samples)
-            self._start = 0
-        stop = min(self._start + self.batch_size, self.n_samples)
-        # Sorted rows read the design matrix in memory order (the batch
-        # gradient does not depend on the order of its rows).
-        rows = np.sort(self._order[self._start : stop])
-        self._start = stop
-        return rows, stop == self.n_samples
+        if not self._epoch:
+            self._epoch = self._batches(self.random_state.permutation(self.n_samples))
+        rows = self._epoch.pop()
+        return rows, not self._epoch
+
+    def _batches(self, order):
+        """The batches of one epoch, last first.
+
+        Sorted rows read the design matrix in memory order (the batch
+        gradient does not depend on the order of its rows). The full batches
+        are sorted in one call (one call per batch cost a tenth of a small
+        SGD step).
+        """
+        n_full = self.n_samples // self.batch_size
+        full = np.sort(order[: n_full * self.batch_size].reshape(n_full, self.batch_size),
+                       axis=1)
+        batches = list(full)
+        if n_full * self.batch_size < self.n_samples:
+            batches.append(np.sort(order[n_full * self.batch_size :]))
+        return batches[::-1]

@@ -46,6 +46,7 @@ class DiscreteResult(FlowResult):
     """
 
     message: str = ""  # why the run diverged ('' otherwise)
+    reason: str = ""  # what the divergence was, without the advice
 
 
 # Steps too large overflow: that is reported as a divergence (by the loss
@@ -117,6 +118,9 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
             stops.append(FlowState(point.params.copy(), -point.log_loss, log_time))
             i_stop += 1
         if i_stop == len(targets):
+            if converge and point.log_loss == -np.inf:
+                # an exact minimum (a zero loss): the limit itself
+                status = "converged"
             break
         if -point.log_loss >= next_record:
             record()
@@ -159,6 +163,7 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
         n_evals=objective.n_evals,
         history=stack_history(records),
         message=message,
+        reason=monitor.reason,
     )
 
 

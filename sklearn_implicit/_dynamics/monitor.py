@@ -32,6 +32,7 @@ class DivergenceMonitor:
     def __init__(self, learning_rate):
         self.learning_rate = learning_rate
         self.best = np.inf
+        self.reason = ""  # what the divergence was, once there is one
         self._since_best = 0
         self._above = 0  # checks above the best by more than rounding since it
 
@@ -43,7 +44,8 @@ class DivergenceMonitor:
         log_loss : float
             Log of the training loss at the next checked iterate.
         """
-        if not math.isfinite(log_loss):
+        # (a loss of exactly 0, log -inf, is a minimum: regression can reach it)
+        if math.isnan(log_loss) or log_loss == math.inf:
             return self._message("the training loss became non-finite")
         if log_loss < self.best:
             self.best, self._since_best, self._above = log_loss, 0, 0
@@ -73,6 +75,7 @@ class DivergenceMonitor:
         return self._message("the gradient became non-finite")
 
     def _message(self, what):
+        self.reason = what
         return (
             f"The discrete training dynamics diverged: {what}. "
             f"learning_rate={self.learning_rate:g} is too large for this "

@@ -32,12 +32,14 @@ the network contract stays the one the integrator needs.
 import math
 
 import numpy as np
+from scipy import fft
 
-from .._networks import DenseNetwork, DiagonalNetwork
+from .._networks import ConvolutionalNetwork, DenseNetwork, DiagonalNetwork
 
 _LOG2 = math.log(2.0)
 
 __all__ = [
+    "ConvolutionalParameters",
     "DenseParameters",
     "DiagonalParameters",
     "LinearParameters",
@@ -148,7 +150,28 @@ class DiagonalParameters:
         return np.sqrt(u * v)
 
 
-class DenseParameters:
+class _NetworkState:
+    """A view that stores a network's own state (the flow's coordinates).
+
+    What the subclasses share: the network starts, reads ``beta`` and
+    writes its diagnostics; they map the state to and from the raw weights.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self.n_coef = network.n_coef
+
+    def initial_params(self):
+        return self.network.initial_state()
+
+    def coef(self, params):
+        return self.network.coef(params)
+
+    def diagnostics(self, params):
+        return self.network.diagnostics(params)
+
+
+class DenseParameters(_NetworkState):
     """The layers of a :class:`~sklearn_implicit._networks.DenseNetwork`.
 
     The stored parameters are the network's own state. For a plain network
@@ -166,16 +189,6 @@ class DenseParameters:
     network : DenseNetwork
     """
 
-    def __init__(self, network):
-        self.network = network
-        self.n_coef = network.n_coef
-
-    def initial_params(self):
-        return self.network.initial_state()
-
-    def coef(self, params):
-        return self.network.coef(params)
-
     def gradient(self, params, g):
         direction, log_speed, _ = self.network.velocity(params, g)
         if not self.network.antisymmetric:
@@ -189,8 +202,69 @@ class DenseParameters:
         a, b = np.split(delta, 2)
         return params + 0.5 * np.concatenate([a + b, a - b])
 
-    def diagnostics(self, params):
-        return self.network.diagnostics(params)
+
+class ConvolutionalParameters(_NetworkState):
+    """The filters of a :class:`~sklearn_implicit._networks.ConvolutionalNetwork`.
+
+    The stored parameters are the network's own state: the half spectra of
+    the filters and the intercept factors (complex channels as pairs of
+    floats), for the antisymmetric pair as the mean ``M`` and half-difference
+    ``H`` of the two networks. The raw parameters are what a practitioner
+    trains: the real filters ``w_l`` in ``R^d`` and the intercept factors of
+    every network. The state is a linear function of them (``w^ = U w``, the
+    unitary DFT, halved by conjugate symmetry), and the network's velocity is
+    the gradient flow of the filters written in that basis, so the raw
+    negative gradient is its inverse transform (``irfft``, which drops the
+    imaginary parts that the real frequencies hold as exact zeros), and a raw
+    move is transformed forward (``rfft``). For the pair, as for
+    :class:`DenseParameters`, the raw gradient of ``(A, B)`` is
+    ``(dM + dH, dM - dH)`` and a raw move ``(a, b)`` moves ``M`` by
+    ``(a + b) / 2`` and ``H`` by ``(a - b) / 2``.
+
+    A gradient step is the same in either basis (the basis change commutes
+    with the step); sign and coordinate descent are not, and take the real
+    filters' coordinates.
+
+    Parameters
+    ----------
+    network : ConvolutionalNetwork
+    """
+
+    def __init__(self, network):
+        super().__init__(network)
+        self._d = network.n_features
+        self._intercept = network.intercept
+        self._n_half = self._d // 2 + 1  # the frequencies 0, ..., d // 2
+        # raw layout: per network and layer, the d filter entries, then the
+        # intercept factor
+        self._raw_shape = (network.n_networks, network.depth, self._d + self._intercept)
+
+    def _to_raw(self, state_vector):
+        # (the network's channels of (A, B), or of the one network)
+        z = np.stack(self.network.networks(state_vector))
+        raw = np.empty(self._raw_shape)
+        raw[..., : self._d] = fft.irfft(z[..., : self._n_half], n=self._d, axis=-1,
+                                        norm="ortho")
+        if self._intercept:
+            raw[..., -1] = z[..., -1].real
+        return raw.ravel()
+
+    def _to_state(self, raw_vector):
+        raw = raw_vector.reshape(self._raw_shape)
+        z = np.empty(raw.shape[:-1] + (self._n_half + self._intercept,), complex)
+        z[..., : self._n_half] = fft.rfft(raw[..., : self._d], axis=-1, norm="ortho")
+        if self._intercept:
+            z[..., -1] = raw[..., -1]
+        if self.network.antisymmetric:
+            z = 0.5 * np.stack([z[0] + z[1], z[0] - z[1]])
+        return z.view(float).ravel()
+
+    def gradient(self, params, g):
+        direction, log_speed, _ = self.network.velocity(params, g)
+        return self._to_raw(direction), log_speed
+
+    def move(self, params, delta):
+        return params + self._to_state(delta)
 
 
 def parameter_view(model):
@@ -198,16 +272,19 @@ def parameter_view(model):
 
     Parameters
     ----------
-    model : DiagonalNetwork, DenseNetwork or parameter view
+    model : DiagonalNetwork, DenseNetwork, ConvolutionalNetwork or parameter view
 
     Returns
     -------
-    view : LinearParameters, DiagonalParameters or DenseParameters
+    view : LinearParameters, DiagonalParameters, DenseParameters or \
+            ConvolutionalParameters
     """
     if isinstance(model, DiagonalNetwork):
         return DiagonalParameters.from_network(model)
     if isinstance(model, DenseNetwork):
         return DenseParameters(model)
+    if isinstance(model, ConvolutionalNetwork):
+        return ConvolutionalParameters(model)
     if all(hasattr(model, name) for name in ("initial_params", "gradient", "move")):
         return model
     raise TypeError(

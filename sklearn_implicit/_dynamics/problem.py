@@ -27,9 +27,23 @@ from .rules import GEOMETRIES, SCHEDULES
 # The estimators' ``dynamics`` parameter: the exact flow, or a discrete one.
 DYNAMICS = ("flow", *GEOMETRIES)
 
+# What each dynamics is called in messages.
+DYNAMICS_NAMES = {
+    "flow": "Gradient flow",
+    "gd": "Gradient descent",
+    "sgd": "Stochastic gradient descent",
+    "sign": "Sign descent",
+    "coordinate": "Coordinate descent",
+}
+
 # ``batch_size='auto'``: min(AUTO_BATCH_SIZE, n_samples), as in
 # scikit-learn's MLPClassifier.
 AUTO_BATCH_SIZE = 200
+
+# ``max_iter=None``: this many steps. A step costs one gradient evaluation
+# (the flow's steps about six to twelve), and a constant step needs many:
+# on separable data the loss falls like 1 / (learning_rate * steps).
+DEFAULT_MAX_STEPS = 100_000
 
 
 def fit_one(network, loss, Z, sample_weight, start, target_loss, tol, max_iter,
@@ -78,8 +92,8 @@ def fit_one_discrete(network, loss, Z, sample_weight, start, target_loss, tol, m
         loss whose infimum is attained, the squared loss).
     tol : float
         Convergence tolerance with ``target_loss=0``.
-    max_iter : int
-        Maximum number of steps.
+    max_iter : int or None
+        Maximum number of steps (None: ``DEFAULT_MAX_STEPS``).
     verbose : int
     label : str
     blas_threads : int or 'auto'
@@ -110,6 +124,8 @@ def fit_one_discrete(network, loss, Z, sample_weight, start, target_loss, tol, m
             f"learning_rate must be a positive finite float; got {learning_rate!r}."
         )
     view = parameter_view(network)
+    if max_iter is None:
+        max_iter = DEFAULT_MAX_STEPS
     Z = _aligned(Z)
     batches = None
     if dynamics == "sgd":
@@ -127,13 +143,15 @@ def fit_one_discrete(network, loss, Z, sample_weight, start, target_loss, tol, m
         else:
             params, log_time = start.state.copy(), start.log_time
         initial = objective.point(params)
-        if not np.isfinite(initial.log_loss):
+        if np.isnan(initial.log_loss) or initial.log_loss == np.inf:
             raise ValueError(
                 f"The loss at the starting point is not finite "
                 f"({type(network).__name__}): the initial coefficients overflow. "
                 "Use a smaller alpha."
             )
-        if start is None and not log_targets[0] < initial.log_loss:
+        # (a loss of exactly 0 at the start is its own limit)
+        reachable = log_targets[0] < initial.log_loss or initial.log_loss == -np.inf
+        if start is None and not reachable:
             problem = f" {label.strip()}" if label else ""
             raise ValueError(
                 f"target_loss must be below the loss at initialization, "

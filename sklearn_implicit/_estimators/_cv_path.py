@@ -51,22 +51,26 @@ from ..utils._sklearn_compat import (
     _raise_for_params,
     _routing_enabled,
 )
-from .base import keep_state_on_error
+from .base import BaseFlowEstimator, keep_state_on_error
 
 # Flow statuses that end a trajectory where it should: every stop reached
 # ('target'), or the limit of a regression flow ('converged').
 _COMPLETE = ("target", "converged")
 
 
-def cv_parameter_constraints(point_constraints):
+def cv_parameter_constraints(point_constraints, also_dropped=()):
     """The constraints of a ``...CV`` class from those of its point estimator.
 
     The grids replace ``alpha`` and ``target_loss``; a warm start has no
-    meaning for a grid.
+    meaning for a grid. The path is the exact flow's (see
+    :class:`FlowCVMixin`): the parameters of discrete dynamics are not
+    offered, nor those in ``also_dropped`` (``random_state``, where the point
+    estimator uses it for SGD's mini-batches only).
     """
+    dropped = ("alpha", "target_loss", "warm_start", *BaseFlowEstimator._dynamics_params,
+               *also_dropped)
     constraints = {
-        name: rule for name, rule in point_constraints.items()
-        if name not in ("alpha", "target_loss", "warm_start")
+        name: rule for name, rule in point_constraints.items() if name not in dropped
     }
     constraints.update({
         "alphas": [Interval(Integral, 1, None, closed="left"), "array-like"],
@@ -79,7 +83,19 @@ def cv_parameter_constraints(point_constraints):
 
 
 class FlowCVMixin:
-    """Fit, score and routing of the cross-validated gradient-flow estimators."""
+    """Fit, score and routing of the cross-validated gradient-flow estimators.
+
+    Cross-validation along the path follows the exact flow only. Discrete
+    dynamics could stop at every target too, but what makes the path cheap
+    is that one trajectory per scale serves every target, and a discrete
+    trajectory also depends on ``learning_rate`` (and, for SGD, on
+    ``batch_size`` and the shuffles): its grid is one of whole fits, which
+    :class:`~sklearn.model_selection.GridSearchCV` over the point estimator
+    runs as well.
+    """
+
+    # (read by the point estimator's fit machinery)
+    dynamics = "flow"
 
     def _get_scorer(self):
         return get_scorer(self._default_scoring if self.scoring is None else self.scoring)

@@ -17,13 +17,14 @@ from numbers import Integral, Real
 
 import joblib
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._config import flow_blas_threads
-from .._integrate import SOLVERS, fit_one_flow
+from .._dynamics import DEFAULT_MAX_STEPS, DYNAMICS, DYNAMICS_NAMES, SCHEDULES, fit_one
+from .._integrate import SOLVERS
 from .._integrate.problem import DEFAULT_MAX_ITER, PLATEAU_MAX_ITER
 from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, StrOptions
@@ -70,10 +71,18 @@ class BaseFlowEstimator(BaseEstimator):
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
         "solver": [StrOptions(set(SOLVERS))],
+        "dynamics": [StrOptions(set(DYNAMICS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
     }
 
     # Parameters that change the trajectory; a warm start needs them unchanged.
     _trajectory_params = ("alpha", "depth", "fit_intercept")
+    # Those of discrete dynamics (their trajectory is another one when any
+    # changes; the flow's does not depend on them).
+    _dynamics_params = ("dynamics", "learning_rate", "learning_rate_schedule", "batch_size")
 
     def _make_network(self, n_coef, alpha, random_state):
         """Return the network of one problem (``n_coef`` weights)."""
@@ -87,9 +96,41 @@ class BaseFlowEstimator(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    @property
+    def _trainer(self):
+        """The name of the training dynamics in messages."""
+        return DYNAMICS_NAMES[self.dynamics]
+
+    def _step_size(self):
+        """The learning rate of the problems as they are run (a hook for the
+        regressor, which may run them at another scale)."""
+        return self.learning_rate
+
+    def _dynamics_options(self):
+        """The keyword arguments of ``fit_one`` for the chosen dynamics."""
+        if self.dynamics == "flow":
+            return {"dynamics": "flow"}
+        if self.learning_rate is None:
+            raise ValueError(
+                f"learning_rate must be set when dynamics={self.dynamics!r}: the step "
+                "size of the discrete dynamics has no default, since the largest "
+                "stable step depends on the data, alpha and depth. Pass a positive "
+                "float (e.g. learning_rate=0.1 on standardized data), or "
+                "dynamics='flow' for the exact gradient flow (no step size)."
+            )
+        return {
+            "dynamics": self.dynamics,
+            "learning_rate": self._step_size(),
+            "learning_rate_schedule": self.learning_rate_schedule,
+            "batch_size": self.batch_size,
+        }
+
     def _warm_key(self, n_features, problems):
         """Hash of what a stored trajectory depends on, besides the data."""
-        params = {k: getattr(self, k) for k in self._trajectory_params}
+        names = self._trajectory_params + (
+            self._dynamics_params if self.dynamics != "flow" else ("dynamics",)
+        )
+        params = {k: getattr(self, k) for k in names}
         params["alpha"] = np.asarray(params["alpha"], dtype=float)
         return joblib.hash((params, n_features, problems))
 
@@ -136,18 +177,26 @@ class BaseFlowEstimator(BaseEstimator):
             else [sample_weight] * len(losses)
         )
         alphas = alpha if isinstance(alpha, list) else [alpha] * len(losses)
+        options = self._dynamics_options()
+        n, sgd = len(losses), self.dynamics == "sgd"
+        batch_seeds = [None] * n
         if seeds is None:
-            seeds = self._problem_seeds(len(losses))
+            # (SGD's mini-batch seeds are drawn after those of the networks,
+            # which stay those of the flow: the first n of 2 n draws)
+            drawn = self._problem_seeds(2 * n if sgd else n)
+            seeds = drawn[:n]
+            if sgd:
+                batch_seeds = drawn[n:]
         blas_threads = flow_blas_threads(self.n_jobs)
         max_iter = self.max_iter
-        if max_iter is None and getattr(self, "_scale_advice", ""):
+        if max_iter is None and self.dynamics == "flow" and getattr(self, "_scale_advice", ""):
             # Features far from unit scale make long slow phases that
             # standardizing removes (1e-200 times breast_cancer: 687,533
             # evaluations in plateaus before the warning that says so); the
             # plateau allowance is for slow phases of the model itself.
             max_iter = DEFAULT_MAX_ITER
         return Parallel(n_jobs=self.n_jobs)(
-            delayed(fit_one_flow)(
+            delayed(fit_one)(
                 self._make_network(Z.shape[1], a, np.random.RandomState(seed)),
                 loss,
                 Z,
@@ -160,9 +209,12 @@ class BaseFlowEstimator(BaseEstimator):
                 label,
                 blas_threads,
                 self.solver,
+                **options,
+                random_state=batch_seed,
             )
-            for Z, weights, loss, start, target, seed, label, a in zip(
-                designs, sample_weights, losses, starts, target_losses, seeds, labels, alphas
+            for Z, weights, loss, start, target, seed, batch_seed, label, a in zip(
+                designs, sample_weights, losses, starts, target_losses, seeds, batch_seeds,
+                labels, alphas,
             )
         )
 
@@ -183,7 +235,8 @@ class BaseFlowEstimator(BaseEstimator):
                 old = previous[k]
                 # The new records continue the stored path; the first one
                 # repeats its last point.
-                h = dict(h, n_evals=h["n_evals"] + old["n_evals"][-1])
+                h = dict(h, **{name: h[name] + old[name][-1]
+                               for name in ("n_evals", "n_steps") if name in h})
                 h = {name: np.concatenate([old[name], h[name][1:]]) for name in h}
             history.append(h)
         self.history_ = history
@@ -198,6 +251,8 @@ class BaseFlowEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _max_iter_warning(self, which, goal, log10_loss, result):
+        if self.dynamics != "flow":
+            return self._max_steps_warning(which, goal, log10_loss, result)
         if self.max_iter is None and getattr(self, "_scale_advice", ""):
             budget = (f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_ITER:,} "
                       "steps; no allowance for plateaus on features far from unit scale)")
@@ -223,11 +278,50 @@ class BaseFlowEstimator(BaseEstimator):
             "point, not the length of the plateau."
         )
 
+    def _max_steps_warning(self, which, goal, log10_loss, result):
+        """The text of a discrete run's stop at ``max_iter``."""
+        budget = (f"max_iter={self.max_iter} steps" if self.max_iter is not None
+                  else f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_STEPS:,} steps)")
+        advice = "Increase max_iter, or raise target_loss or tol"
+        if self.learning_rate_schedule == "constant" and is_classifier(self):
+            advice += (
+                "; with a constant step the loss of separable data falls only "
+                "like 1 / (learning_rate * steps), and learning_rate_schedule="
+                "'normalized' makes its logarithm fall linearly"
+            )
+        return (
+            f"{self._trainer}{which} stopped after {budget} before {goal}; "
+            f"the smallest training loss reached is 10**{log10_loss:.4f}. {advice}."
+        )
+
+    def _discrete_warning(self, r, which):
+        """Text of the warning for the ends only discrete dynamics have, or None."""
+        if r.status == "diverged":
+            # (in the user's units: the regressor may run at another scale)
+            eta = self.learning_rate
+            return (
+                f"{self._trainer}{which} diverged: {r.reason}. learning_rate={eta:g} "
+                f"is too large for this problem; use a smaller learning_rate (for "
+                f"instance {eta / 10:g}). status_ is 'diverged', and the model is the "
+                "last iterate whose training loss was finite."
+            )
+        if r.status == "stationary":
+            return (
+                f"{self._trainer}{which} stopped at a point where the gradient of the "
+                "training loss is exactly zero (status_ is 'stationary'): no step "
+                "can move it."
+            )
+        return None
+
     def _warn(self, results, names):
         """One ConvergenceWarning per fit, for the first problem that needs one."""
         for k, r in enumerate(results):
             which = "" if len(results) == 1 else f" ({names[k]})"
-            msg = self._flow_warning(k, r, which)
+            msg = None
+            if self.dynamics != "flow":
+                msg = self._discrete_warning(r, which)
+            if msg is None:
+                msg = self._flow_warning(k, r, which)
             if msg is not None:
                 if r.status in ("max_iter", "plateau"):
                     # (set by the subclass from its features)

@@ -118,10 +118,17 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         labels = [
             "" if len(signs) == 1 else f"[class {plain(classes[k])!r}] " for k in range(len(signs))
         ]
-        designs, weights = zip(
-            *(merge_duplicate_rows(signed_rows(X, z), sample_weight, negative_zeros=False)
-              for z in signs)
-        )
+        if self.dynamics == "sgd":
+            # Mini-batches are drawn from the samples as given: merging
+            # repeated rows (and sorting them) would change the batches.
+            designs = [signed_rows(X, z) for z in signs]
+            weights = [sample_weight] * len(signs)
+        else:
+            # (the full loss and its gradient are the same with merged rows)
+            designs, weights = zip(
+                *(merge_duplicate_rows(signed_rows(X, z), sample_weight, negative_zeros=False)
+                  for z in signs)
+            )
         return Bunch(
             designs=list(designs), weights=list(weights),
             losses=[LOSSES[self.loss]()] * len(signs), labels=labels, classes=classes,
@@ -167,7 +174,7 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             )
         reached = f"the smallest training loss reached is 10**{r.log_loss / LN10:.4f}"
         return (
-            f"Gradient flow{which} stalled before reaching target_loss="
+            f"{self._trainer}{which} stalled before reaching target_loss="
             f"{self.target_loss:g}: {reached} and {misclassified:.1%} of the "
             "training points are not separated (margin <= 0). The data are "
             "not linearly separable (a linear program confirmed it), so the "

@@ -7,9 +7,11 @@ import numpy as np
 from .._networks import ConvolutionalNetwork
 from .._networks.convolutional import INITS, initial_filters
 from ..utils._sklearn_compat import Interval, StrOptions
+from ._docs import fill_docstring
 from .classifier import BaseFlowClassifier
 
 
+@fill_docstring
 class ConvolutionalLinearClassifier(BaseFlowClassifier):
     """Linear classifier trained as a linear convolutional network by gradient flow.
 
@@ -97,11 +99,16 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
     max_iter : int, default=10_000
         Maximum number of integrator steps (each costs about 12 gradient
         evaluations) per binary problem.
+        For discrete dynamics, the maximum number of steps per problem (one
+        gradient evaluation each, of a mini-batch for SGD); None: 100,000.
 
     random_state : int, RandomState instance or None, default=None
         Draws the initial filters (see ``init``; not used for an array).
         Pass an int for reproducible output across multiple function calls.
         See :term:`Glossary <random_state>`.
+        With ``dynamics='sgd'`` it also draws the mini-batch shuffles (from
+        seeds drawn after those of the initial weights, which are therefore
+        those of the flow's fit).
 
     warm_start : bool, default=False
         When True and the trajectory-defining parameters (``alpha``,
@@ -122,6 +129,9 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         Step method. This network is integrated by the explicit method
         (DOP853) for ``'auto'`` and ``'explicit'``; ``'stiff'`` raises an error,
         since the Rosenbrock method needs the diagonal network's Jacobian.
+        Used by ``dynamics='flow'`` only.
+
+    %(dynamics_parameters)s
 
     Attributes
     ----------
@@ -159,9 +169,19 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
 
     n_iter_ : int
         Largest number of integrator steps over the binary problems.
+        For discrete dynamics, the largest number of steps (mini-batch steps
+        for SGD).
 
     n_grad_evals_ : ndarray of shape (n_problems,)
         Number of gradient evaluations of each binary problem.
+
+    status_ : ndarray of str of shape (n_problems,)
+        How each binary problem's flow ended: ``'target'`` (``target_loss``
+        reached), ``'stalled'`` (non-separable data), ``'stationary'``, or
+        ``'max_iter'``; any but ``'target'`` comes with a ConvergenceWarning.
+        Discrete dynamics end with ``'target'``, ``'max_iter'``,
+        ``'stationary'`` (a zero gradient) or ``'diverged'`` (a step too
+        large; see ``learning_rate``).
 
     history_ : list of dict
         One dict per binary problem with 1-D arrays sampled along the path (at
@@ -173,6 +193,8 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         ``(sum_k |(U beta)_k|**(2/depth))**(depth/2)`` over all ``d``
         frequencies and the intercept weight, whose max-margin problem the
         direction tends to.
+        Discrete dynamics add ``'n_steps'``, and their ``'log10_time'`` is
+        that of the sum of the step sizes (the flow time the steps stand for).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -244,6 +266,10 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         verbose=0,
         n_jobs=None,
         solver="auto",
+        dynamics="flow",
+        learning_rate=None,
+        learning_rate_schedule="constant",
+        batch_size="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -259,6 +285,10 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.solver = solver
+        self.dynamics = dynamics
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.batch_size = batch_size
 
     def _make_network(self, n_coef, alpha, random_state):
         # alpha is a scalar here (see _parameter_constraints), broadcast by the base.

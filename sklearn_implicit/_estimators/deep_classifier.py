@@ -7,9 +7,11 @@ import numpy as np
 from .._networks import DenseNetwork
 from .._networks.dense import INITS, single_network_layers
 from ..utils._sklearn_compat import Interval, StrOptions
+from ._docs import fill_docstring
 from .classifier import BaseFlowClassifier
 
 
+@fill_docstring
 class DeepLinearClassifier(BaseFlowClassifier):
     r"""Linear classifier trained as a fully connected deep linear network.
 
@@ -105,12 +107,17 @@ class DeepLinearClassifier(BaseFlowClassifier):
         100,000 in all while the flow is in a plateau of the loss (small
         initializations, at depth >= 3 above all, learn through plateaus
         whose steps are many; see ``status_``). An int is a hard bound.
+        For discrete dynamics, the maximum number of steps per problem (one
+        gradient evaluation each, of a mini-batch for SGD); None: 100,000.
 
     random_state : int, RandomState instance or None, default=None
         Draws the initial layers (one seed per one-vs-rest problem, drawn
         before dispatch, so results do not depend on ``n_jobs``). Pass an int
         for reproducible output across multiple function calls.
         See :term:`Glossary <random_state>`.
+        With ``dynamics='sgd'`` it also draws the mini-batch shuffles (from
+        seeds drawn after those of the initial weights, which are therefore
+        those of the flow's fit).
 
     warm_start : bool, default=False
         When True and the trajectory-defining parameters (``alpha``,
@@ -141,6 +148,9 @@ class DeepLinearClassifier(BaseFlowClassifier):
         ill-conditioned non-separable data) and a trial shows it cheaper
         (Jacobians and linear solves counted); it stays explicit for networks
         without a Jacobian. All three follow the same path to ``tol``.
+        Used by ``dynamics='flow'`` only.
+
+    %(dynamics_parameters)s
 
     Attributes
     ----------
@@ -179,6 +189,8 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     n_iter_ : int
         Largest number of integrator steps over the binary problems.
+        For discrete dynamics, the largest number of steps (mini-batch steps
+        for SGD).
 
     n_grad_evals_ : ndarray of shape (n_problems,)
         Number of gradient evaluations of each binary problem.
@@ -190,6 +202,9 @@ class DeepLinearClassifier(BaseFlowClassifier):
         non-separable too), ``'max_iter'``, or ``'plateau'`` (``max_iter``
         used up in a plateau of the loss, on separable data). A fit with
         any status but ``'target'`` issues a ConvergenceWarning.
+        Discrete dynamics end with ``'target'``, ``'max_iter'``,
+        ``'stationary'`` (a zero gradient) or ``'diverged'`` (a step too
+        large; see ``learning_rate``).
 
     history_ : list of dict
         One dict per binary problem with 1-D arrays sampled along the path (at
@@ -207,6 +222,8 @@ class DeepLinearClassifier(BaseFlowClassifier):
         layer with the top left singular vector of the layer below (1 when
         adjacent layers line up); with ``init='antisymmetric'`` the worst of
         the two networks.
+        Discrete dynamics add ``'n_steps'``, and their ``'log10_time'`` is
+        that of the sum of the step sizes (the flow time the steps stand for).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -276,6 +293,10 @@ class DeepLinearClassifier(BaseFlowClassifier):
         verbose=0,
         n_jobs=None,
         solver="auto",
+        dynamics="flow",
+        learning_rate=None,
+        learning_rate_schedule="constant",
+        batch_size="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -292,6 +313,10 @@ class DeepLinearClassifier(BaseFlowClassifier):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.solver = solver
+        self.dynamics = dynamics
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.batch_size = batch_size
 
     def _hidden_widths(self):
         """``width`` as a tuple of ``depth - 1`` positive ints."""

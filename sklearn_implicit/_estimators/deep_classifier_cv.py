@@ -25,6 +25,10 @@ class DeepLinearClassifierCV(FlowClassifierCVMixin, DeepLinearClassifier):
     ``alpha``), at the cost of one fit to the smallest target per fold and
     scale.
 
+    The trajectories are those of the exact flow; the point estimator's
+    discrete ``dynamics`` are cross-validated as whole fits, by
+    :class:`~sklearn.model_selection.GridSearchCV`.
+
     Read more in the :ref:`User Guide <cv_estimators>`.
 
     Parameters

@@ -2,9 +2,11 @@
 
 
 from .._networks import DiagonalNetwork
+from ._docs import fill_docstring
 from .classifier import BaseFlowClassifier
 
 
+@fill_docstring
 class DiagonalLinearClassifier(BaseFlowClassifier):
     r"""Linear classifier trained as a diagonal linear network by gradient flow.
 
@@ -81,6 +83,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         100,000 in all while the flow is in a plateau of the loss (small
         initializations, at depth >= 3 above all, learn through plateaus
         whose steps are many; see ``status_``). An int is a hard bound.
+        For discrete dynamics, the maximum number of steps per problem (one
+        gradient evaluation each, of a mini-batch for SGD); None: 100,000.
 
     warm_start : bool, default=False
         When True and the trajectory-defining parameters (``alpha``, ``depth``,
@@ -113,6 +117,11 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         ill-conditioned non-separable data) and a trial shows it cheaper
         (Jacobians and linear solves counted); it stays explicit for networks
         without a Jacobian. All three follow the same path to ``tol``.
+        Used by ``dynamics='flow'`` only.
+
+    %(sgd_random_state)s
+
+    %(dynamics_parameters)s
 
     Attributes
     ----------
@@ -138,6 +147,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
 
     n_iter_ : int
         Largest number of integrator steps over the binary problems.
+        For discrete dynamics, the largest number of steps (mini-batch steps
+        for SGD).
 
     n_grad_evals_ : ndarray of shape (n_problems,)
         Number of gradient evaluations of each binary problem.
@@ -149,6 +160,9 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         non-separable too), ``'max_iter'``, or ``'plateau'`` (``max_iter``
         used up in a plateau of the loss, on separable data). A fit with
         any status but ``'target'`` issues a ConvergenceWarning.
+        Discrete dynamics end with ``'target'``, ``'max_iter'``,
+        ``'stationary'`` (a zero gradient) or ``'diverged'`` (a step too
+        large; see ``learning_rate``).
 
     history_ : list of dict
         One dict per binary problem with 1-D arrays sampled along the path (at
@@ -158,6 +172,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         ``'l1_margin'`` and ``'l2_margin'``
         (that margin divided by the l1 and l2 norms of the trained weights,
         intercept weight included) and ``'n_evals'``.
+        Discrete dynamics add ``'n_steps'``, and their ``'log10_time'`` is
+        that of the sum of the step sizes (the flow time the steps stand for).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -190,6 +206,14 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
     array([1, 1, 0, 0])
     >>> round(float(clf.log10_loss_[0]), 6)
     -20.0
+
+    Normalized gradient descent, one parameter apart from the flow:
+
+    >>> gd = DiagonalLinearClassifier(alpha=0.1, target_loss=1e-20, dynamics="gd",
+    ...                               learning_rate=0.1,
+    ...                               learning_rate_schedule="normalized").fit(X, y)
+    >>> gd.predict(X), gd.status_
+    (array([1, 1, 0, 0]), array(['target'], dtype='<U6'))
     """
 
     _parameter_constraints: dict = {**BaseFlowClassifier._parameter_constraints}
@@ -208,6 +232,11 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         verbose=0,
         n_jobs=None,
         solver="auto",
+        random_state=None,
+        dynamics="flow",
+        learning_rate=None,
+        learning_rate_schedule="constant",
+        batch_size="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -221,6 +250,11 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.solver = solver
+        self.random_state = random_state
+        self.dynamics = dynamics
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.batch_size = batch_size
 
     def _make_network(self, n_coef, alpha, random_state):
         return DiagonalNetwork(alpha, self.depth)

@@ -19,6 +19,10 @@ class DiagonalLinearClassifierCV(FlowClassifierCVMixin, DiagonalLinearClassifier
     one fit to the smallest target per fold and scale instead of one fit per
     grid point.
 
+    The trajectories are those of the exact flow; the point estimator's
+    discrete ``dynamics`` are cross-validated as whole fits, by
+    :class:`~sklearn.model_selection.GridSearchCV`.
+
     Read more in the :ref:`User Guide <cv_estimators>`.
 
     Parameters
@@ -182,8 +186,9 @@ class DiagonalLinearClassifierCV(FlowClassifierCVMixin, DiagonalLinearClassifier
     0.933
     """
 
+    # (random_state only draws SGD's mini-batches, which the path does not run)
     _parameter_constraints: dict = cv_parameter_constraints(
-        DiagonalLinearClassifier._parameter_constraints
+        DiagonalLinearClassifier._parameter_constraints, also_dropped=("random_state",)
     )
     _point_class = DiagonalLinearClassifier
 

@@ -9,12 +9,14 @@ from sklearn.utils import Bunch
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._dynamics import parameter_view
 from .._losses import SquaredLoss
 from .._networks import DiagonalNetwork
 from ..utils._least_squares import center, least_squares_fit
 from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, _fit_context
 from ..utils._validation import check_alpha, check_weights, plain, scale_advice
+from ._docs import fill_docstring
 from .base import BaseFlowEstimator, keep_state_on_error
 
 # Data whose largest absolute value lies outside [2**-_SCALE_EXP,
@@ -37,6 +39,7 @@ def _unit_scale(A):
     return exponent if abs(exponent) > _SCALE_EXP else 0
 
 
+@fill_docstring
 class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     r"""Least-squares regression trained as a diagonal linear network by gradient flow.
 
@@ -82,6 +85,21 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     speed of its clock, and every attribute is reported in the units of the
     data.
 
+    With ``dynamics`` other than ``'flow'`` the network is trained by
+    discrete steps instead (see :ref:`discrete_dynamics`). A step is not
+    invariant under a change of units, but it is under this one with the
+    step size rescaled with the clock: the steps on the rescaled data are
+    those on the data with ``learning_rate`` multiplied by
+    :math:`c^2 4^b` (:math:`c^2` for the normalized schedule), where the
+    data are divided by :math:`2^a` (``X``) and :math:`2^b` (``y``) and the
+    weights multiplied by :math:`c = 2^{(a - b)/D}`; at ``depth=2`` that
+    factor is a power of two, and the steps are those on the data to the
+    last bit whenever :math:`c` is one too. The steps fit, like the flow, the
+    centered data and their least-squares fit (the projection of ``y`` on
+    the columns of ``X``): for full-batch steps this changes nothing, and
+    for mini-batch steps it is ``y`` itself when the data can be
+    interpolated (more features than samples, the setting of the theory).
+
     Parameters
     ----------
     alpha : float or array-like of shape (n_features,), default=1.0
@@ -124,6 +142,8 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         (small initializations, at depth >= 3 above all, learn through
         plateaus whose steps are many; see ``status_``). An int is a hard
         bound.
+        For discrete dynamics, the maximum number of steps per problem (one
+        gradient evaluation each, of a mini-batch for SGD); None: 100,000.
 
     warm_start : bool, default=False
         When True and ``alpha``, ``depth``, ``fit_intercept`` and the number
@@ -148,6 +168,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         ill-conditioned non-separable data) and a trial shows it cheaper
         (Jacobians and linear solves counted); it stays explicit for networks
         without a Jacobian. All three follow the same path to ``tol``.
+        Used by ``dynamics='flow'`` only.
+
+    %(sgd_random_state)s
+
+    %(dynamics_parameters)s
 
     Attributes
     ----------
@@ -169,6 +194,9 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         rounding), ``'stationary'`` (a flow that does not move),
         ``'max_iter'``, or ``'plateau'`` (``max_iter`` used up in a plateau
         of the loss, see the ConvergenceWarning).
+        Discrete dynamics end with ``'converged'``, ``'target'``, ``'max_iter'``,
+        ``'stationary'`` (a zero gradient) or ``'diverged'`` (a step too
+        large; see ``learning_rate``).
 
     min_loss_ : ndarray of shape (n_targets,)
         Smallest training loss the data allow (least squares); 0 when ``y``
@@ -185,6 +213,8 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     n_iter_ : int
         Largest number of integrator steps over the targets.
+        For discrete dynamics, the largest number of steps (mini-batch steps
+        for SGD).
 
     n_grad_evals_ : ndarray of shape (n_targets,)
         Number of gradient evaluations of each target's flow.
@@ -196,6 +226,21 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         ``'log10_excess_loss'`` (of :math:`L - L_{\min}`, the clock),
         ``'log10_time'``, ``'l1_norm'`` and ``'l2_norm'`` of :math:`\beta`,
         and ``'n_evals'``.
+        Discrete dynamics add ``'n_steps'``, and their ``'log10_time'`` is
+        that of the sum of the step sizes (the flow time the steps stand for).
+
+    effective_alpha_ : ndarray of shape (n_features,) or (n_targets, n_features), or None
+        The initialization scale whose gradient flow puts ``coef_`` where it
+        is: ``alpha`` for the flow, which conserves :math:`u v = \alpha^2`;
+        :math:`\sqrt{u v}` of the final weights for ``dynamics='gd'`` and
+        ``'sgd'`` at ``depth=2``, where every step multiplies :math:`u v` by
+        :math:`1 - (2 \eta g_j)^2` (Even et al., NeurIPS 2023, see
+        :mod:`sklearn_implicit._dynamics.theory`). Their limit is then the
+        minimum-potential interpolant at this scale, up to a term of third
+        order in the step; :func:`~sklearn_implicit.analysis.predicted_coef`
+        computes it. None for the other dynamics and depths, which have no
+        such closed form, and where a step was so large that a weight reached
+        or crossed zero (``2 learning_rate |g_j| >= 1``).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -230,6 +275,16 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     >>> kernel = DiagonalLinearRegressor(alpha=10.0, fit_intercept=False).fit(X, y)
     >>> np.round(kernel.coef_[:3], 2)
     array([ 0.5 , -0.46, -0.12])
+
+    Gradient descent on the same network ends at the limit of the flow from
+    a smaller, per-feature effective initialization:
+
+    >>> gd = DiagonalLinearRegressor(alpha=0.3, fit_intercept=False, dynamics="gd",
+    ...                              learning_rate=0.05).fit(X, y)
+    >>> gd.status_
+    array(['converged'], dtype='<U9')
+    >>> bool(np.all(gd.effective_alpha_ < 0.3))
+    True
     """
 
     _parameter_constraints: dict = {
@@ -250,6 +305,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         verbose=0,
         n_jobs=None,
         solver="auto",
+        random_state=None,
+        dynamics="flow",
+        learning_rate=None,
+        learning_rate_schedule="constant",
+        batch_size="auto",
     ):
         self.alpha = alpha
         self.depth = depth
@@ -261,6 +321,11 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.solver = solver
+        self.random_state = random_state
+        self.dynamics = dynamics
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.batch_size = batch_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -269,6 +334,41 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     def _make_network(self, n_coef, alpha, random_state):
         return DiagonalNetwork(alpha, self.depth)
+
+    def _step_size(self):
+        """``learning_rate`` for the problems at unit scale (see :func:`_unit_scale`).
+
+        With ``X' = X / 2**a``, ``y' = y / 2**b`` and ``u' = c u``
+        (``c**D = 2**(a - b)``), ``L' = L / 4**b`` and
+        ``grad_u' L' = grad_u L / (4**b c)``: a step of size ``eta'`` on
+        ``u'`` is a step of size ``eta' / (c**2 4**b)`` on ``u``, whatever
+        its geometry (every steepest step is homogeneous of degree one in
+        the gradient). The normalized step divides by ``L' = L / 4**b``,
+        which leaves the factor ``c**2``. Multiplying by a power of two is
+        exact.
+        """
+        x_exp, y_exp = self._exponents
+        exponent = (2 / self.depth) * (x_exp - y_exp)
+        if self.learning_rate_schedule == "constant":
+            exponent += 2 * y_exp
+        return self.learning_rate * 2.0**exponent
+
+    def _effective_alpha(self, problems, alpha, results):
+        """``effective_alpha_`` (see the class docstring), in the data's units."""
+        if self.dynamics == "flow":
+            scales = [check_alpha(self.alpha, problems.n_features)] * len(results)
+        elif self.depth == 2 and self.dynamics in ("gd", "sgd"):
+            view = parameter_view(self._make_network(problems.n_features, alpha, None))
+            # u' = c u at unit scale (see _step_size)
+            c = 2.0 ** ((problems.exponents[0] - problems.exponents[1]) / self.depth)
+            with np.errstate(invalid="ignore"):
+                scales = [view.effective_alpha(r.last.state) / c for r in results]
+            if not all(np.all(a > 0) for a in scales):
+                # a weight reached or crossed zero: the product form is broken
+                return None
+        else:
+            return None
+        return scales[0] if problems.one_output else np.array(scales)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_error
@@ -323,6 +423,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         self.converged_ = np.array(
             [r.status in ("converged", "stalled", "stationary") for r in results]
         )
+        self.effective_alpha_ = self._effective_alpha(problems, alpha, results)
         self._store_flows(results, starts, key)
         self.log10_time_ = self.log10_time_ - self._log10_time_unit()
         self._warn(results, [f"target {k}" for k in range(n_targets)])

@@ -60,6 +60,10 @@ class DiagonalLinearRegressorCV(FlowCVMixin, DiagonalLinearRegressor):
     interpolant when there are more features than samples, is what
     ``alpha`` alone selects.
 
+    The trajectories are those of the exact flow; the point estimator's
+    discrete ``dynamics`` are cross-validated as whole fits, by
+    :class:`~sklearn.model_selection.GridSearchCV`.
+
     Read more in the :ref:`User Guide <cv_estimators>`.
 
     Parameters
@@ -210,8 +214,9 @@ class DiagonalLinearRegressorCV(FlowCVMixin, DiagonalLinearRegressor):
     array([ 0.99, -0.93,  0.  ])
     """
 
+    # (random_state only draws SGD's mini-batches, which the path does not run)
     _parameter_constraints: dict = cv_parameter_constraints(
-        DiagonalLinearRegressor._parameter_constraints
+        DiagonalLinearRegressor._parameter_constraints, also_dropped=("random_state",)
     )
     _point_class = DiagonalLinearRegressor
     _default_scoring = "r2"

@@ -82,6 +82,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_regressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 from sklearn.utils.validation import (
@@ -95,6 +96,7 @@ from sklearn.utils.validation import (
 from ..utils._design import add_intercept_column
 from ..utils._validation import check_alpha, plain
 from ._mirror import _check_depth, _check_mu, _solve
+from .interpolation import min_potential_interpolant
 from .margins import _binary_signs
 
 __all__ = ["predicted_coef", "q_minimizer"]
@@ -310,10 +312,10 @@ def predicted_coef(
     tol=1e-10,
     max_iter=1000,
 ):
-    r"""What the theory says the flow found, scaled like the estimator's ``coef_``.
+    r"""What the theory says the training found, scaled like the estimator's ``coef_``.
 
     For each binary (one-vs-rest) problem of a fitted diagonal-network
-    classifier, with :math:`\gamma` the smallest margin the flow reached
+    classifier trained by the flow, with :math:`\gamma` the smallest margin the flow reached
     (``history_[k]['min_margin'][-1]``) and :math:`\mu = \alpha^D / \gamma`,
     returns :math:`\gamma\, b^*(\mu)` (see :func:`q_minimizer`). The
     estimator's
@@ -326,17 +328,26 @@ def predicted_coef(
     were support points early keep their accumulated weight (a memory
     effect), see ``examples/plot_memory_effect.py``.
 
+    For a fitted :class:`~sklearn_implicit.DiagonalLinearRegressor`, returns
+    the minimum-potential interpolant at the estimator's
+    ``effective_alpha_`` (see
+    :func:`~sklearn_implicit.analysis.min_potential_interpolant`): the
+    limit of the flow (``effective_alpha_`` is then ``alpha``), and of
+    gradient descent and SGD at ``depth=2`` up to a term of third order in
+    the step, where ``effective_alpha_`` is the initialization the finite
+    steps and their noise leave in effect (Even et al., NeurIPS 2023).
+
     Parameters
     ----------
-    estimator : fitted DiagonalLinearClassifier
+    estimator : fitted DiagonalLinearClassifier or DiagonalLinearRegressor
         The estimator (any fitted classifier with the same attributes).
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data the estimator was fitted on.
-    y : array-like of shape (n_samples,)
-        The training labels.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        The training labels (targets for a regressor).
     sample_weight : array-like of shape (n_samples,), default=None
-        The sample weights of the fit; only which weights are zero matters
-        (those samples are left out, as in ``fit``).
+        The sample weights of the fit; for a classifier only which weights
+        are zero matters (those samples are left out, as in ``fit``).
     return_intercept : bool, default=False
         Also return the predicted intercepts.
     tol : float, default=1e-10
@@ -357,7 +368,9 @@ def predicted_coef(
     ------
     ValueError
         If the flow has not separated the data (:math:`\gamma \le 0`): fit with a
-        smaller ``target_loss``.
+        smaller ``target_loss``. If a classifier was trained by discrete
+        dynamics, or a regressor by dynamics with no effective
+        initialization (``effective_alpha_`` is None).
 
     Examples
     --------
@@ -373,6 +386,15 @@ def predicted_coef(
     True
     """
     check_is_fitted(estimator, ["coef_", "history_"])
+    if is_regressor(estimator):
+        return _predicted_interpolant(estimator, X, y, sample_weight, return_intercept,
+                                      tol, max_iter)
+    if getattr(estimator, "dynamics", "flow") != "flow":
+        raise ValueError(
+            f"predicted_coef predicts the max-margin point of the exact flow; the "
+            f"classifier was trained with dynamics={estimator.dynamics!r}, whose "
+            "finite steps move that point. Fit with dynamics='flow' to compare."
+        )
     for name in ("alpha", "depth", "fit_intercept", "intercept_scaling"):
         if not hasattr(estimator, name):
             raise TypeError(
@@ -427,3 +449,32 @@ def predicted_coef(
     if return_intercept:
         return coef, np.array(intercepts)
     return coef
+
+
+def _predicted_interpolant(estimator, X, y, sample_weight, return_intercept, tol,
+                           max_iter):
+    """:func:`predicted_coef` of a fitted diagonal-network regressor."""
+    alpha = getattr(estimator, "effective_alpha_", None)
+    if alpha is None:
+        raise ValueError(
+            f"The regressor was trained with dynamics={estimator.dynamics!r} at "
+            f"depth={estimator.depth}, which has no effective initialization "
+            "(effective_alpha_ is None): the prediction exists for the flow, and "
+            "for dynamics 'gd' and 'sgd' at depth=2."
+        )
+    y = np.asarray(y)
+    Y = y.reshape(-1, 1) if y.ndim == 1 else y
+    alphas = np.reshape(alpha, (Y.shape[1], -1))
+    results = [
+        min_potential_interpolant(
+            X, Y[:, k], alpha=alphas[k], depth=estimator.depth,
+            sample_weight=sample_weight, fit_intercept=estimator.fit_intercept,
+            tol=tol, max_iter=max_iter,
+        )
+        for k in range(Y.shape[1])
+    ]
+    coef = np.array([r.coef for r in results])
+    intercept = np.array([r.intercept for r in results])
+    if y.ndim == 1:
+        coef, intercept = coef[0], float(intercept[0])
+    return (coef, intercept) if return_intercept else coef

@@ -1,0 +1,76 @@
+"""Docstring text that every estimator shares, written once.
+
+The parameters of the training dynamics are the same on every estimator
+(they live in :class:`~.base.BaseFlowEstimator`), so their descriptions are
+too: a class docstring holds the marker line ``%(dynamics_parameters)s`` in
+its Parameters section and :func:`fill_docstring` replaces it (and the line
+``%(sgd_random_state)s``, the ``random_state`` of an estimator that uses it
+for nothing else).
+"""
+
+_DYNAMICS_PARAMETERS = """\
+    dynamics : {'flow', 'gd', 'sgd', 'sign', 'coordinate'}, default='flow'
+        The training dynamics whose answer is returned. ``'flow'``: the
+        exact gradient flow (integrated by ``solver``). The others take
+        discrete steps on the network's raw weights from the same
+        initialization: ``'gd'`` full-batch gradient descent, ``'sgd'``
+        mini-batch stochastic gradient descent (see ``batch_size`` and
+        ``random_state``), ``'sign'`` and ``'coordinate'`` the steepest
+        descents of the l_inf and l_1 norms of the weights (sign descent and
+        greedy coordinate descent). A finite step and gradient noise change
+        the implicit bias (see :ref:`discrete_dynamics` in the User Guide).
+        A discrete run stops at the first iterate whose training loss is at
+        most ``target_loss``; SGD checks the full training loss at the end of
+        every epoch only, so that its stop is an epoch's end.
+
+    learning_rate : float, default=None
+        Step size of the discrete dynamics, required when ``dynamics`` is not
+        ``'flow'`` (ignored by the flow). It has no default: the largest
+        stable step depends on the data, ``alpha`` and ``depth``. A step too
+        large makes the run diverge: ``status_`` is then ``'diverged'``, with
+        a ConvergenceWarning that says so, and the model is the last iterate
+        of finite loss.
+
+    learning_rate_schedule : {'constant', 'normalized'}, default='constant'
+        ``'constant'``: every step has the size ``learning_rate``.
+        ``'normalized'``: ``learning_rate / L`` at a training loss ``L`` (the
+        mini-batch loss for SGD), normalized gradient descent (Nacson et al.,
+        AISTATS 2019): on separable data the logarithm of the loss then falls
+        linearly in the number of steps, where a constant step makes the loss
+        itself fall only like ``1 / steps``.
+
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size of ``dynamics='sgd'`` (ignored by the others);
+        ``'auto'`` is ``min(200, n_samples)``, as in
+        :class:`~sklearn.neural_network.MLPClassifier`. Every epoch shuffles
+        the samples and visits each once, in batches of this size (the last
+        one smaller when it does not divide ``n_samples``); repeated rows of
+        ``X`` stay separate samples. A size of at least ``n_samples`` is
+        gradient descent.
+"""
+
+_SGD_RANDOM_STATE = """\
+    random_state : int, RandomState instance or None, default=None
+        Draws the mini-batch shuffles of ``dynamics='sgd'`` (one seed per
+        problem, drawn before dispatch, so results do not depend on
+        ``n_jobs``); not used otherwise. Pass an int for reproducible output
+        across multiple function calls. See :term:`Glossary <random_state>`.
+"""
+
+# marker line -> its text; the first is required
+_FRAGMENTS = {
+    "    %(dynamics_parameters)s\n": _DYNAMICS_PARAMETERS,
+    "    %(sgd_random_state)s\n": _SGD_RANDOM_STATE,
+}
+
+
+def fill_docstring(cls):
+    """Class decorator: put the shared parameter descriptions in ``cls.__doc__``."""
+    doc = cls.__doc__
+    required = next(iter(_FRAGMENTS))
+    if required not in doc:
+        raise ValueError(f"{cls.__name__}'s docstring has no {required.strip()!r} line.")
+    for marker, text in _FRAGMENTS.items():
+        doc = doc.replace(marker, text)
+    cls.__doc__ = doc
+    return cls
