@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
     cv, deep, evals, evals_large, gd, gram_drop, path, per_eval, real_data, solvers,
-    step_cost, threads, tol_scan,
+    step_cost, stiff_networks, threads, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, to_markdown,
@@ -48,6 +48,7 @@ CASES = {
     "gram_drop": gram_drop.run,
     "step_cost": step_cost.run,
     "deep": deep.run,
+    "stiff_networks": stiff_networks.run,
     "real_data": real_data.run,
     "cv": cv.run,
     "evals_large": evals_large.run,

@@ -19,12 +19,12 @@ from sklearn_implicit._integrate.auto import (
     AutoStepper,
 )
 from sklearn_implicit._integrate.explicit import DormandPrince853
-from sklearn_implicit._integrate.krylov import KrylovW
 from sklearn_implicit._integrate.jacobian import (
     FlowJacobian,
     GramTruncation,
     _weighted_gram,
 )
+from sklearn_implicit._integrate.krylov import KrylovW
 from sklearn_implicit._integrate.rosenbrock import GRAM_DROP, Rodas4, stiff_step_cost
 from sklearn_implicit._integrate.shifted_solvers import _lu_factor, _lu_solve
 from sklearn_implicit._integrate.stiff_cost import jacobian_costs
