@@ -119,9 +119,10 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         joblib (results do not depend on it).
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
-        Step method. This network is integrated by the explicit method
-        (DOP853) for ``'auto'`` and ``'explicit'``; ``'stiff'`` raises an error,
-        since the Rosenbrock method needs the diagonal network's Jacobian.
+        Step method. ``'explicit'``: DOP853; ``'stiff'``: the Rosenbrock-W
+        method ROS34PW2 with a Krylov approximation of the flow's Jacobian,
+        as for :class:`DeepLinearClassifier`; ``'auto'``: explicit until the
+        flow is stiff, then the stiff method where a trial shows it cheaper.
 
     Attributes
     ----------
