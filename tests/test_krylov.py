@@ -125,9 +125,9 @@ def breast_cancer_training_split():
 def test_deep_network_on_breast_cancer_takes_stiff_steps():
     # Stiff from a loss of about 0.1 on (eigenvalues of the flow's Jacobian
     # up to 1,500 per unit of the clock at 1e-2.6): the explicit method,
-    # held at its stability bound, took 31,119 evaluations to the default
+    # held at its stability bound, took 30,879 evaluations to the default
     # target (test_explicit_deep_network_on_breast_cancer_is_slow); with the
-    # Krylov-W steps, measured 3,276.
+    # Krylov-W steps, measured 2,924.
     X, y = breast_cancer_training_split()
     clf = DeepLinearClassifier(random_state=0).fit(X, y)
     assert clf.status_[0] == "target"
