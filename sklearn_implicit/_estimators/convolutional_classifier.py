@@ -120,8 +120,8 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method. ``'explicit'``: DOP853; ``'stiff'``: the Rosenbrock-W
-        method ROS34PW2 with a Krylov approximation of the flow's Jacobian,
-        as for :class:`DeepLinearClassifier`; ``'auto'``: explicit until the
+        method ROS34PW2 with the data part of the flow's Jacobian (or a
+        Krylov approximation), as for :class:`DeepLinearClassifier`; ``'auto'``: explicit until the
         flow is stiff, then the stiff method where a trial shows it cheaper.
 
     Attributes

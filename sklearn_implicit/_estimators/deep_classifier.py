@@ -134,8 +134,9 @@ class DeepLinearClassifier(BaseFlowClassifier):
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
         ``'stiff'``: the linearly implicit Rosenbrock-W method ROS34PW2
         (order 3 whatever the matrix in place of the Jacobian) with the
-        flow's Jacobian projected on a Krylov space of at most 24 vectors
-        (one extra gradient evaluation each), kept for up to 10 steps.
+        data part of the flow's Jacobian, pulled back through the network
+        (rank ``min(n_samples, n_features)``; where that exceeds 64, the
+        Jacobian projected on a Krylov space instead).
         ``'auto'``: explicit while the flow is not stiff, switching to the
         stiff method when the explicit steps become limited by stability
         (late in training, and on ill-conditioned data) and a trial shows it
