@@ -181,6 +181,12 @@ class Settings:
     deep_width: int = 100
     deep_targets: tuple = (1e-5, 1e-10)
     deep_max_evals: int = 20_000
+    # case "stiff_networks": which of its datasets (first word of the name),
+    # the convolutional problem and targets, the cap on explicit fits
+    stiff_datasets: tuple = ("breast_cancer", "iris")
+    stiff_conv_size: tuple = (100, 1000)
+    stiff_conv_targets: tuple = (1e-10, 1e-100)
+    stiff_max_evals: int = 200_000
     # case "real_data"
     real_datasets: tuple = ("breast_cancer", "iris", "wine", "digits")
     real_synthetic: tuple = ((1_000, 10), (10_000, 20), (100_000, 200))
@@ -250,6 +256,7 @@ class Settings:
             cv_alphas=4, cv_targets=5, cv_target_exponents=(1.0, 30.0), cv_folds=3,
             cv_min_pairs=1, conv_eval_budget=3.0, conv_fit_size=(100, 1024),
             dynamics_sizes=((100, 1000), (1000, 100)), dynamics_budget=2.0,
+            stiff_max_evals=40_000,
         )
         return cls(**{**defaults, **kw})
 
@@ -278,6 +285,8 @@ class Settings:
             step_cost_items=((size, 2), (size, 3)),
             step_cost_fit=(1.0, "exponential", 1e-6, 1e-4), step_cost_budget=0.0,
             deep_size=size, deep_width=4, deep_targets=(1e-3,), deep_max_evals=5_000,
+            stiff_datasets=("iris",), stiff_conv_size=size, stiff_conv_targets=(1e-3,),
+            stiff_max_evals=2_000,
             real_datasets=("iris",), real_synthetic=((200, 5),), real_target=1e-3,
             real_max_iter=30, real_deep_max_size=2_000,
             cv_size=size, cv_alphas=2, cv_targets=3, cv_target_exponents=(1.0, 6.0),

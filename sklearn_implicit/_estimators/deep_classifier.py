@@ -139,15 +139,15 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: the linearly implicit Rosenbrock method RODAS4 (order
-        4) with the exact Jacobian of the flow, formed at every step, whose
-        linear solves use its structure, a diagonal plus a part of rank
-        ``n_samples + 1`` (diagonal networks only). ``'auto'``: explicit while
-        the flow is not stiff, switching to the Rosenbrock method when the
-        explicit steps become limited by stability (late in training, and on
-        ill-conditioned non-separable data) and a trial shows it cheaper
-        (Jacobians and linear solves counted); it stays explicit for networks
-        without a Jacobian. All three follow the same path to ``tol``.
+        ``'stiff'``: the linearly implicit Rosenbrock-W method ROS34PW2
+        (order 3 whatever the matrix in place of the Jacobian) with the
+        data part of the flow's Jacobian, pulled back through the network
+        (rank ``min(n_samples, n_features)``; where that exceeds 64, the
+        Jacobian projected on a Krylov space instead).
+        ``'auto'``: explicit while the flow is not stiff, switching to the
+        stiff method when the explicit steps become limited by stability
+        (late in training, and on ill-conditioned data) and a trial shows it
+        cheaper. All three follow the same path to ``tol``.
         Used by ``dynamics='flow'`` only.
 
     %(dynamics_parameters)s

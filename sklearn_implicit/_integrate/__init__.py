@@ -12,7 +12,9 @@ through them:
   stall detection and history (:mod:`.history`).
 - step methods: :mod:`.explicit` (DOP853), :mod:`.rosenbrock` (RODAS4, with
   :mod:`.jacobian`, :mod:`.shifted_solvers` and the cost model
-  :mod:`.stiff_cost`), and :mod:`.auto` (the switch between them).
+  :mod:`.stiff_cost`), :mod:`.krylov` (Rosenbrock-W, for networks without
+  the Jacobian pieces), and :mod:`.auto` (the switch
+  between them).
 - :mod:`.physical_time`: the flow time carried along the clock.
 - :mod:`.batch`: many flows on one design matrix, their products stacked.
 """

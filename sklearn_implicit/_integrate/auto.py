@@ -4,7 +4,8 @@ import numpy as np
 
 from .explicit import DormandPrince853
 from .jacobian import supports_stiff
-from .rosenbrock import Rodas4, stiff_step_cost
+from .krylov import KrylovW
+from .rosenbrock import Rodas4
 from .stiff_cost import jacobian_costs
 
 # A Jacobian that costs at most this many evaluations is cheap: trials of
@@ -136,13 +137,15 @@ class AutoStepper:
     def step(self, flow, state, T, tau, h, ev):
         if self._tau0 is None:
             self._tau0 = tau
+            exact = supports_stiff(flow)
+            if not exact:
+                self.stiff = KrylovW()
             # A failed trial of the stiff method costs a few Jacobians: where
             # they are expensive, trials are shorter.
-            expensive = (supports_stiff(flow)
-                         and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN)
+            expensive = exact and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN
             self._trial_steps = _TRIAL_STEPS_EXPENSIVE if expensive else _TRIAL_STEPS
             # the model's cost of a trial, for the room left before the end
-            self._trial_cost = self._trial_steps * stiff_step_cost(flow.X.shape)
+            self._trial_cost = self._trial_steps * self.stiff.step_cost(flow.X.shape)
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
             del self._marks[: -2 * self._trial_steps]
@@ -207,7 +210,7 @@ class AutoStepper:
         self._wait -= 1
         stiff = (len(self._recent) == _STIFF_WINDOW
                  and sum(self._recent) > _STIFF_WINDOW * _STIFF_H_LAMBDA * limit)
-        if stiff and self._wait <= 0 and supports_stiff(flow):
+        if stiff and self._wait <= 0:
             rate = self._accepted_rate(self._trial_steps)
             if rate is not None and (tau >= self._next_trial_tau
                                      or rate > 2 * self._failed_rate) and (

@@ -17,6 +17,7 @@ from .batch import FlowBatch
 from .driver import integrate
 from .flow import FlowState, LinearFlow
 from .jacobian import supports_stiff
+from .krylov import KrylovW
 from .rosenbrock import Rodas4
 
 # The step methods behind the estimators' ``solver`` parameter (None: the
@@ -93,12 +94,6 @@ def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, s
         log_targets = np.log(np.atleast_1d(target_loss))
     log_target = log_targets[0]
     network = flow.network
-    if solver == "stiff" and not supports_stiff(flow):
-        raise ValueError(
-            f"solver='stiff' needs the Jacobian of the flow, which "
-            f"{type(network).__name__} does not provide; use solver='auto' "
-            "(which stays explicit for it) or solver='explicit'."
-        )
     if not tol >= MIN_TOL:
         raise ValueError(
             f"tol={plain(tol)!r} is below what float64 arithmetic can deliver: "
@@ -107,6 +102,9 @@ def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, s
             f"{MIN_TOL:g}; 1e-10 to 1e-12 already give tight references."
         )
     stepper = SOLVERS[solver]
+    if stepper is Rodas4 and not supports_stiff(flow):
+        # no exact Jacobian: the matrix-free W-method serves every network
+        stepper = KrylovW
     stepper = None if stepper is None else stepper(tol=tol)
     if start is None:
         state = network.initial_state()

@@ -127,6 +127,10 @@ class Rodas4:
         """No bound: the method is L-stable."""
         return np.inf
 
+    def step_cost(self, shape):
+        """The model's cost of a step, in evaluations (:func:`stiff_step_cost`)."""
+        return stiff_step_cost(shape)
+
     def _refresh_jacobian(self, flow, ev):
         if self._jac is not None and ev is self._jac_ev:
             # a step from the same state, retried smaller after a rejection

@@ -17,7 +17,8 @@ class Network(Protocol):
     to every history record (the dense network's layer alignment), and
     ``log_rates_with_slopes(state)`` gives the diagonal pieces of the flow's
     Jacobian that the stiff solver needs (see :mod:`sklearn_implicit._integrate.jacobian`);
-    a network without it is integrated by the explicit method only.
+    a network without it gets the matrix-free stiff steps of
+    :mod:`sklearn_implicit._integrate.krylov`.
 
     Attributes
     ----------
