@@ -166,8 +166,8 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         the flow is not stiff, switching to the Rosenbrock method when the
         explicit steps become limited by stability (late in training, and on
         ill-conditioned non-separable data) and a trial shows it cheaper
-        (Jacobians and linear solves counted); it stays explicit for networks
-        without a Jacobian. All three follow the same path to ``tol``.
+        (Jacobians and linear solves counted). All three follow the same
+        path to ``tol``.
         Used by ``dynamics='flow'`` only.
 
     %(sgd_random_state)s
