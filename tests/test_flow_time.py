@@ -200,3 +200,54 @@ def test_time_of_disjoint_samples_converges_to_the_closed_form(depth, target, so
     errors = [abs(_fit(X, y, depth, target, tol, solver).log10_time_[0] - exact)
               for tol in TOLS]
     _check_converges(errors, -np.log(target))
+
+
+def _saddle_reference_log10_time(X, y, alpha, target):
+    """Time at which the depth-2 regression flow from ``alpha`` reaches
+    ``target``, integrated independently: ``beta = -2 alpha**2 sinh(4 S)``
+    with ``dS/dt = X^T (X beta - y) / n`` (``u = alpha exp(-2 S)``,
+    ``v = alpha exp(2 S)``), by DOP853 at rtol 1e-12."""
+    n = X.shape[0]
+
+    def beta(S):
+        return -2.0 * alpha**2 * np.sinh(np.clip(4.0 * S, -700.0, 700.0))
+
+    def loss(S):
+        return 0.5 * np.mean((X @ beta(S) - y) ** 2)
+
+    def reached(t, S):
+        return np.log(loss(S)) - np.log(target)
+
+    reached.terminal = True
+    sol = solve_ivp(lambda t, S: X.T @ (X @ beta(S) - y) / n, [0.0, 1e6],
+                    np.zeros(X.shape[1]), method="DOP853", rtol=1e-12, atol=1e-14,
+                    events=reached)
+    return np.log10(sol.t_events[0][0])
+
+
+_SADDLE_FAULT = pytest.mark.xfail(strict=True, reason=(
+    "a known fault: from a small alpha the regression flow passes saddles "
+    "where the clock -log L stands still; steps shorter than the clock's slip "
+    "are exempt from the time's error control, and from alpha = 1e-100 one of "
+    "them took a time increment 280 times the time so far (log10_time_ 4.54 "
+    "at tol=1e-6 against 2.5215; off by 7.5e-4 from alpha = 1e-10). coef_ is "
+    "right to 6 digits. Holding those steps to tol stalls at tight tol."))
+
+
+@pytest.mark.parametrize("alpha", [
+    1e-3,
+    pytest.param(1e-10, marks=_SADDLE_FAULT),
+    pytest.param(1e-50, marks=_SADDLE_FAULT),
+    pytest.param(1e-100, marks=_SADDLE_FAULT),
+])
+def test_time_through_saddles_from_small_alphas(alpha):
+    from sklearn_implicit import DiagonalLinearRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 10))
+    w = np.zeros(10)
+    w[:2] = [1.0, -1.0]
+    y = X @ w
+    reference = _saddle_reference_log10_time(X, y, alpha, 1e-2)
+    est = DiagonalLinearRegressor(alpha=alpha, fit_intercept=False, target_loss=1e-2).fit(X, y)
+    assert abs(est.log10_time_[0] - reference) < 1e-4
