@@ -5,7 +5,9 @@ The parameters of the training dynamics are the same on every estimator
 too: a class docstring holds the marker line ``%(dynamics_parameters)s`` in
 its Parameters section and :func:`fill_docstring` replaces it (and the line
 ``%(sgd_random_state)s``, the ``random_state`` of an estimator that uses it
-for nothing else).
+for nothing else). The cross-validated classifiers share their scores and
+fitted attributes the same way (``%(cv_score_attributes)s`` and
+``%(cv_fit_attributes)s``).
 """
 
 _DYNAMICS_PARAMETERS = """\
@@ -57,19 +59,67 @@ _SGD_RANDOM_STATE = """\
         across multiple function calls. See :term:`Glossary <random_state>`.
 """
 
-# marker line -> its text; the first is required
+_CV_SCORE_ATTRIBUTES = """\
+    scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
+        The score of each grid point on each test fold. One array for all
+        classes: the one-vs-rest problems share one ``alpha`` and one
+        ``target_loss`` and are scored together as one multiclass model.
+
+    cv_results_ : dict of ndarrays
+        The scores in the layout of ``GridSearchCV.cv_results_`` (candidates
+        over ``alphas`` then ``target_losses``): ``'params'``,
+        ``'param_alpha'``, ``'param_target_loss'``, ``'split{k}_test_score'``,
+        ``'mean_test_score'``, ``'std_test_score'``, ``'rank_test_score'``.
+
+    best_index_ : int
+        The index of the chosen candidate in ``cv_results_``.
+
+    best_score_ : float
+        Its mean score over the folds.
+"""
+
+_CV_FIT_ATTRIBUTES = """\
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients (end-to-end) of the chosen model.
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Its intercepts.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    n_splits_ : int
+        Number of cross-validation splits.
+
+    n_iter_ : int
+        Largest number of integrator steps of a trajectory (of the folds and
+        of the refit).
+
+    n_grad_evals_ : ndarray of shape (n_folds, n_alphas)
+        Gradient evaluations of the trajectories of each fold and scale (all
+        one-vs-rest problems together), excluding the refit.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+"""
+
+# marker line -> its text
 _FRAGMENTS = {
     "    %(dynamics_parameters)s\n": _DYNAMICS_PARAMETERS,
     "    %(sgd_random_state)s\n": _SGD_RANDOM_STATE,
+    "    %(cv_score_attributes)s\n": _CV_SCORE_ATTRIBUTES,
+    "    %(cv_fit_attributes)s\n": _CV_FIT_ATTRIBUTES,
 }
 
 
 def fill_docstring(cls):
     """Class decorator: put the shared parameter descriptions in ``cls.__doc__``."""
     doc = cls.__doc__
-    required = next(iter(_FRAGMENTS))
-    if required not in doc:
-        raise ValueError(f"{cls.__name__}'s docstring has no {required.strip()!r} line.")
+    if not any(marker in doc for marker in _FRAGMENTS):
+        raise ValueError(f"{cls.__name__}'s docstring has no marker line of _docs.")
     for marker, text in _FRAGMENTS.items():
         doc = doc.replace(marker, text)
     cls.__doc__ = doc

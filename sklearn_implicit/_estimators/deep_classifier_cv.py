@@ -5,9 +5,11 @@ import numpy as np
 
 from ._classifier_cv import FlowClassifierCVMixin
 from ._cv_path import cv_parameter_constraints
+from ._docs import fill_docstring
 from .deep_classifier import DeepLinearClassifier
 
 
+@fill_docstring
 class DeepLinearClassifierCV(FlowClassifierCVMixin, DeepLinearClassifier):
     """DeepLinearClassifier with the scale and target loss chosen by cross-validation.
 
@@ -125,48 +127,13 @@ class DeepLinearClassifierCV(FlowClassifierCVMixin, DeepLinearClassifier):
     target_losses_ : ndarray of shape (n_targets,)
         The grid of target losses.
 
-    scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
-        The score of each grid point on each test fold.
-
-    cv_results_ : dict of ndarrays
-        The scores in the layout of ``GridSearchCV.cv_results_`` (see
-        :class:`DiagonalLinearClassifierCV`).
-
-    best_index_ : int
-        The index of the chosen candidate in ``cv_results_``.
-
-    best_score_ : float
-        Its mean score over the folds.
+    %(cv_score_attributes)s
 
     best_estimator_ : DeepLinearClassifier
         The refitted classifier (with ``refit=True``), with its layers
         ``coefs_``, ``history_`` and the other attributes of a fit.
 
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        End-to-end coefficients of the chosen model.
-
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-        Its intercepts.
-
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-
-    n_splits_ : int
-        Number of cross-validation splits.
-
-    n_iter_ : int
-        Largest number of integrator steps of a trajectory (of the folds and
-        of the refit).
-
-    n_grad_evals_ : ndarray of shape (n_folds, n_alphas)
-        Gradient evaluations of the trajectories of each fold and scale (all
-        one-vs-rest problems together), excluding the refit.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string feature names.
+    %(cv_fit_attributes)s
 
     See Also
     --------

@@ -2,9 +2,11 @@
 
 from ._classifier_cv import FlowClassifierCVMixin
 from ._cv_path import cv_parameter_constraints
+from ._docs import fill_docstring
 from .diagonal_classifier import DiagonalLinearClassifier
 
 
+@fill_docstring
 class DiagonalLinearClassifierCV(FlowClassifierCVMixin, DiagonalLinearClassifier):
     """DiagonalLinearClassifier with the scale and target loss chosen by cross-validation.
 
@@ -113,52 +115,13 @@ class DiagonalLinearClassifierCV(FlowClassifierCVMixin, DiagonalLinearClassifier
     target_losses_ : ndarray of shape (n_targets,)
         The grid of target losses, in the order of ``target_losses``.
 
-    scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
-        The score of each grid point on each test fold. One array for all
-        classes: the one-vs-rest problems share one ``alpha`` and one
-        ``target_loss`` and are scored together as one multiclass model.
-
-    cv_results_ : dict of ndarrays
-        The scores in the layout of ``GridSearchCV.cv_results_`` (candidates
-        over ``alphas`` then ``target_losses``): ``'params'``,
-        ``'param_alpha'``, ``'param_target_loss'``, ``'split{k}_test_score'``,
-        ``'mean_test_score'``, ``'std_test_score'``, ``'rank_test_score'``.
-
-    best_index_ : int
-        The index of the chosen candidate in ``cv_results_``.
-
-    best_score_ : float
-        Its mean score over the folds.
+    %(cv_score_attributes)s
 
     best_estimator_ : DiagonalLinearClassifier
         The refitted classifier (with ``refit=True``), with its ``history_``,
         ``loss_`` and the other attributes of a fit.
 
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients of the chosen model.
-
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-        Its intercepts.
-
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-
-    n_splits_ : int
-        Number of cross-validation splits.
-
-    n_iter_ : int
-        Largest number of integrator steps of a trajectory (of the folds and
-        of the refit).
-
-    n_grad_evals_ : ndarray of shape (n_folds, n_alphas)
-        Gradient evaluations of the trajectories of each fold and scale (all
-        one-vs-rest problems together), excluding the refit.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string feature names.
+    %(cv_fit_attributes)s
 
     See Also
     --------
