@@ -226,21 +226,33 @@ def _saddle_reference_log10_time(X, y, alpha, target):
 
 
 _SADDLE_FAULT = pytest.mark.xfail(strict=True, reason=(
-    "a known fault: from a small alpha the regression flow passes saddles "
-    "where the clock -log L stands still; steps shorter than the clock's slip "
-    "are exempt from the time's error control, and from alpha = 1e-100 one of "
-    "them took a time increment 280 times the time so far (log10_time_ 4.54 "
-    "at tol=1e-6 against 2.5215; off by 7.5e-4 from alpha = 1e-10). coef_ is "
-    "right to 6 digits. Holding those steps to tol stalls at tight tol."))
+    "a known fault: from alpha = 1e-100 the regression flow passes a saddle "
+    "at a loss of about 0.053 where the clock -log L stands still for "
+    "hundreds of steps, and the time it spends there is not under control "
+    "(log10_time_ 2.61 at 0.05 against 2.4156, 3.50 at 1e-2 against 2.5215, "
+    "at tol=1e-6); coef_ is right to 6 digits. Before and after that saddle, "
+    "and from every alpha down to 1e-50, the time agrees to 1e-6."))
 
 
-@pytest.mark.parametrize("alpha", [
-    1e-3,
-    pytest.param(1e-10, marks=_SADDLE_FAULT),
-    pytest.param(1e-50, marks=_SADDLE_FAULT),
-    pytest.param(1e-100, marks=_SADDLE_FAULT),
+@pytest.mark.parametrize("alpha, target", [
+    (1e-3, 1e-2),
+    (1e-10, 1e-2),
+    (1e-20, 1e-2),
+    (1e-50, 1e-2),
+    # the escape from 1e-100, then the saddle
+    (1e-100, 0.5),
+    (1e-100, 0.1),
+    pytest.param(1e-100, 0.05, marks=_SADDLE_FAULT),
+    # (on NumPy 1.24 / SciPy 1.11, the floors, this one agrees to 1e-5: the
+    # passage is decided by gradients near their rounding level)
+    pytest.param(1e-100, 1e-2, marks=pytest.mark.xfail(
+        np.lib.NumpyVersion(np.__version__) >= "2.0.0", strict=True,
+        reason=_SADDLE_FAULT.kwargs["reason"])),
 ])
-def test_time_through_saddles_from_small_alphas(alpha):
+def test_time_through_saddles_from_small_alphas(alpha, target):
+    """Steps shorter than the clock's slip (the loss stands still while the
+    state moves: the escape from a small initialization, saddles) take their
+    time increment from the distance moved along the path."""
     from sklearn_implicit import DiagonalLinearRegressor
 
     rng = np.random.default_rng(0)
@@ -248,6 +260,6 @@ def test_time_through_saddles_from_small_alphas(alpha):
     w = np.zeros(10)
     w[:2] = [1.0, -1.0]
     y = X @ w
-    reference = _saddle_reference_log10_time(X, y, alpha, 1e-2)
-    est = DiagonalLinearRegressor(alpha=alpha, fit_intercept=False, target_loss=1e-2).fit(X, y)
-    assert abs(est.log10_time_[0] - reference) < 1e-4
+    reference = _saddle_reference_log10_time(X, y, alpha, target)
+    est = DiagonalLinearRegressor(alpha=alpha, fit_intercept=False, target_loss=target).fit(X, y)
+    assert abs(est.log10_time_[0] - reference) < 1e-5

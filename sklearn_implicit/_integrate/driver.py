@@ -36,6 +36,10 @@ _STALL_SLOPE = 1e-7
 # stalling, ended in a plateau (see integrate).
 _PLATEAU_LOG_DROP = 0.1
 _PLATEAU_SHARE = 0.1
+# A step too short for the clock takes its time from the distance it moved
+# (see _arc_increment) if the speed changes by at most this factor, in log,
+# over it; else it is shortened.
+_ARC_LOG_SPEED_CHANGE = 1.0
 
 
 # Overflow at a trial state only means that the step went too far: it is
@@ -172,18 +176,32 @@ def integrate(
         # state's own control (the clock check below) lets the path slip
         # along itself by tol relative to the clock, which moves log t by as
         # much, so the time is held to the same. (A T of 0 is a time below
-        # the float range, carried as log_time unchanged.) By the same token
-        # a step shorter than that slip (the slow passages by a saddle, from
-        # a tiny alpha or tiny features, where time runs while the loss
-        # stands still) is exempt: the state's control cannot place the flow
-        # within it, so its time is as uncertain as the step is long, and
-        # holding it to tol anyway took more steps than the rest of the flow
-        # (from alpha = 1e-75 in tests/test_hardening.py).
+        # the float range, carried as log_time unchanged.) A step shorter
+        # than that slip (the escape from a tiny alpha or tiny features, the
+        # slow passages by a saddle: time runs while the loss stands still)
+        # cannot be timed by the clock: the quadratures in the clock, fed by
+        # dt/dtau at points where it varies by many orders of magnitude,
+        # were seen to take one step for 280 times the time so far (a
+        # depth-2 regression from alpha = 1e-100), and holding them to tol
+        # took more steps than the rest of the flow (from alpha = 1e-75 in
+        # tests/test_hardening.py). Such a step takes its time from the
+        # distance the state moved and its speed in t at both ends
+        # (_arc_increment), which is exact where the speed changes
+        # exponentially in t and which tests/test_flow_time.py checks against
+        # an independent integration through such passages.
         time_ratio = 0.0
         clock_scale = tol * max(1.0, abs(tau_end))
+        speed_change = 0.0
+        if T_new > 0 and not tau_end - tau > clock_scale:
+            arc = _arc_increment(ev, ev_new, new_state - state, tau_end)
+            if arc is not None:
+                increment, speed_change = arc
+                T_new = T * np.exp(-(tau_end - tau)) + increment
         if T_new > 0:
             if tau_end - tau > clock_scale:
                 time_ratio = time_err / (T_new * clock_scale)
+            else:
+                time_ratio = abs(speed_change) / _ARC_LOG_SPEED_CHANGE
         elif not T_new == 0:
             time_ratio = np.inf
         # On the exact path -log L equals the clock. The change of their gap
@@ -319,6 +337,39 @@ def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end):
         increment, time_err = alternative
         T_new = T * np.exp(-(tau_end - tau)) + increment
     return T_new, time_err
+
+
+def _arc_increment(ev, ev_new, moved, tau_end):
+    """Increment of ``T`` over a step, from the distance moved along the path.
+
+    With the state's speed in physical time ``s = |d state/d tau| / (dt/dtau)``
+    at both ends, the time taken to move ``dist`` is ``dist`` over the
+    logarithmic mean of the two speeds, exact when the speed changes
+    exponentially in ``t`` (a coordinate escaping from a small
+    initialization, the approach to a saddle and the departure from it) and
+    when it is constant. Returns ``(increment of T, log(s_new / s_old))``, or
+    None where a speed is zero or not finite.
+    """
+    log_rate, log_rate_new = ev.log_dt_dtau, ev_new.log_dt_dtau
+    norm, norm_new = np.linalg.norm(ev.dstate), np.linalg.norm(ev_new.dstate)
+    if not (np.isfinite(log_rate) and np.isfinite(log_rate_new) and norm > 0
+            and norm_new > 0):
+        return None
+    # The distance along the path: the move projected on the mean direction
+    # of motion (the error control lets coordinates of no weight stray).
+    direction = ev.dstate / norm + ev_new.dstate / norm_new
+    size = np.linalg.norm(direction)
+    dist = abs(moved @ direction) / size if size > 0 else 0.0
+    if not dist > 0:
+        return None
+    log_speed = np.log(norm) - log_rate
+    change = np.log(norm_new) - log_rate_new - log_speed
+    # dist / logmean(s, s_new) = (dist / s) * change / expm1(change)
+    ratio = change / np.expm1(change) if change != 0 else 1.0
+    increment = np.exp(-log_speed - tau_end) * dist * ratio
+    if not (np.isfinite(increment) and increment >= 0):
+        return None
+    return increment, change
 
 
 def _plateau_window(n_accepted):
