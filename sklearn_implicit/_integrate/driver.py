@@ -36,10 +36,6 @@ _STALL_SLOPE = 1e-7
 # stalling, ended in a plateau (see integrate).
 _PLATEAU_LOG_DROP = 0.1
 _PLATEAU_SHARE = 0.1
-# A step too short for the clock takes its time from the distance it moved
-# (see _arc_increment) if the speed changes by at most this factor, in log,
-# over it; else it is shortened.
-_ARC_LOG_SPEED_CHANGE = 1.0
 
 
 # Overflow at a trial state only means that the step went too far: it is
@@ -191,17 +187,13 @@ def integrate(
         # an independent integration through such passages.
         time_ratio = 0.0
         clock_scale = tol * max(1.0, abs(tau_end))
-        speed_change = 0.0
         if T_new > 0 and not tau_end - tau > clock_scale:
-            arc = _arc_increment(ev, ev_new, new_state - state, tau_end)
-            if arc is not None:
-                increment, speed_change = arc
+            increment = _arc_increment(ev, ev_new, new_state - state, tau_end)
+            if increment is not None:
                 T_new = T * np.exp(-(tau_end - tau)) + increment
         if T_new > 0:
             if tau_end - tau > clock_scale:
                 time_ratio = time_err / (T_new * clock_scale)
-            else:
-                time_ratio = abs(speed_change) / _ARC_LOG_SPEED_CHANGE
         elif not T_new == 0:
             time_ratio = np.inf
         # On the exact path -log L equals the clock. The change of their gap
@@ -347,8 +339,10 @@ def _arc_increment(ev, ev_new, moved, tau_end):
     logarithmic mean of the two speeds, exact when the speed changes
     exponentially in ``t`` (a coordinate escaping from a small
     initialization, the approach to a saddle and the departure from it) and
-    when it is constant. Returns ``(increment of T, log(s_new / s_old))``, or
-    None where a speed is zero or not finite.
+    when it is constant. Returns None where a speed is zero or not finite.
+    (Shortening the steps over which the speed changes by more than a factor
+    e cost 6% more evaluations from alpha = 1e-3 at depth 3 and changed no
+    time by more than 1e-7.)
     """
     log_rate, log_rate_new = ev.log_dt_dtau, ev_new.log_dt_dtau
     norm, norm_new = np.linalg.norm(ev.dstate), np.linalg.norm(ev_new.dstate)
@@ -369,7 +363,7 @@ def _arc_increment(ev, ev_new, moved, tau_end):
     increment = np.exp(-log_speed - tau_end) * dist * ratio
     if not (np.isfinite(increment) and increment >= 0):
         return None
-    return increment, change
+    return increment
 
 
 def _plateau_window(n_accepted):
