@@ -10,10 +10,10 @@ import itertools
 import re
 import warnings
 
-import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _interrupt import fitted_state, interrupt_after
 from scipy.integrate import quad
 from scipy.optimize import minimize
 from sklearn.base import clone
@@ -21,7 +21,6 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit._integrate import LinearFlow
 
 
 def fit_recording(est, X, y, **kwargs):
@@ -342,25 +341,6 @@ def test_iris_versicolor_vs_rest_warns_and_stays_finite(loss):
 
 
 # -- interrupted fits ----------------------------------------------------------------
-
-
-def interrupt_after(monkeypatch, n_evals):
-    """Make the n-th gradient evaluation from now raise KeyboardInterrupt."""
-    calls = {"n": 0}
-    evaluate = LinearFlow.evaluate
-
-    def interrupted(self, state):
-        calls["n"] += 1
-        if calls["n"] >= n_evals:
-            raise KeyboardInterrupt
-        return evaluate(self, state)
-
-    monkeypatch.setattr(LinearFlow, "evaluate", interrupted)
-    return calls
-
-
-def fitted_state(est):
-    return joblib.hash({k: v for k, v in vars(est).items() if k.endswith("_") or k.startswith("_")})
 
 
 @pytest.mark.parametrize("multiclass", [False, True])

@@ -6,9 +6,9 @@ way a fit can end (target, convergence, stall, max_iter, plateau, interrupt).
 import re
 import warnings
 
-import joblib
 import numpy as np
 import pytest
+from _interrupt import fitted_state, interrupt_after
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_implicit import (
@@ -226,23 +226,6 @@ def test_regressor_stops_at_max_iter_are_not_converged():
 # -- interrupted fits leave every status as it was -------------------------------------
 
 
-def _interrupt_after(monkeypatch, n_evals):
-    calls = {"n": 0}
-    evaluate = LinearFlow.evaluate
-
-    def interrupted(self, state):
-        calls["n"] += 1
-        if calls["n"] >= n_evals:
-            raise KeyboardInterrupt
-        return evaluate(self, state)
-
-    monkeypatch.setattr(LinearFlow, "evaluate", interrupted)
-
-
-def _fitted_state(est):
-    return joblib.hash({k: v for k, v in vars(est).items() if k.endswith("_") or k.startswith("_")})
-
-
 @pytest.mark.parametrize(
     "make, data",
     [(lambda: DiagonalLinearClassifier(target_loss=1e-10, max_iter=20), separable),
@@ -255,13 +238,13 @@ def test_interrupt_leaves_the_previous_status(monkeypatch, make, data):
     X, y = data()
     est = make()
     fit_recording(est, X, y)
-    before, status = _fitted_state(est), est.status_.copy()
+    before, status = fitted_state(est), est.status_.copy()
     assert status[0] != "target"
-    _interrupt_after(monkeypatch, 5)
+    interrupt_after(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         est.set_params(max_iter=None).fit(X, y)
     monkeypatch.undo()
-    assert _fitted_state(est) == before
+    assert fitted_state(est) == before
     np.testing.assert_array_equal(est.status_, status)
 
 
