@@ -225,29 +225,18 @@ def _saddle_reference_log10_time(X, y, alpha, target):
     return np.log10(sol.t_events[0][0])
 
 
-_SADDLE_FAULT = pytest.mark.xfail(strict=True, reason=(
-    "a known fault: from alpha = 1e-100 the regression flow passes a saddle "
-    "at a loss of about 0.053 where the clock -log L stands still for "
-    "hundreds of steps, and the time it spends there is not under control "
-    "(log10_time_ 2.61 at 0.05 against 2.4156, 3.50 at 1e-2 against 2.5215, "
-    "at tol=1e-6); coef_ is right to 6 digits. Before and after that saddle, "
-    "and from every alpha down to 1e-50, the time agrees to 1e-6."))
-
-
 @pytest.mark.parametrize("alpha, target", [
     (1e-3, 1e-2),
     (1e-10, 1e-2),
     (1e-20, 1e-2),
     (1e-50, 1e-2),
-    # the escape from 1e-100, then the saddle
+    # the escape from 1e-100, then a saddle at a loss of about 0.053 where
+    # the clock -log L stands still for hundreds of steps
     (1e-100, 0.5),
     (1e-100, 0.1),
-    pytest.param(1e-100, 0.05, marks=_SADDLE_FAULT),
-    # (on NumPy 1.24 / SciPy 1.11, the floors, this one agrees to 1e-5: the
-    # passage is decided by gradients near their rounding level)
-    pytest.param(1e-100, 1e-2, marks=pytest.mark.xfail(
-        np.lib.NumpyVersion(np.__version__) >= "2.0.0", strict=True,
-        reason=_SADDLE_FAULT.kwargs["reason"])),
+    (1e-100, 0.053),
+    (1e-100, 0.05),
+    (1e-100, 1e-2),
 ])
 def test_time_through_saddles_from_small_alphas(alpha, target):
     """Steps shorter than the clock's slip (the loss stands still while the
@@ -263,3 +252,25 @@ def test_time_through_saddles_from_small_alphas(alpha, target):
     reference = _saddle_reference_log10_time(X, y, alpha, target)
     est = DiagonalLinearRegressor(alpha=alpha, fit_intercept=False, target_loss=target).fit(X, y)
     assert abs(est.log10_time_[0] - reference) < 1e-5
+
+
+def test_time_through_a_saddle_converges_with_tol():
+    """Through the saddle passed from alpha = 1e-100, where the clock's speed
+    rests on gradients at their rounding level, the time converges with tol
+    (a step that moved the state back along its path, while the time ran
+    on, put it 0.9 off in log10 before such steps were rejected)."""
+    from sklearn_implicit import DiagonalLinearRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 10))
+    w = np.zeros(10)
+    w[:2] = [1.0, -1.0]
+    y = X @ w
+    reference = _saddle_reference_log10_time(X, y, 1e-100, 1e-2)
+    errors = [
+        abs(DiagonalLinearRegressor(alpha=1e-100, fit_intercept=False, target_loss=1e-2,
+                                    tol=tol).fit(X, y).log10_time_[0] - reference)
+        for tol in (1e-6, 1e-9)
+    ]
+    assert errors[0] < 1e-5
+    assert errors[1] < 1e-8

@@ -211,6 +211,14 @@ def integrate(
         # (it measures coefficients, not margins); such a step is rejected.
         if ev_new.log_loss > ev.log_loss + 1e-12 * max(1.0, abs(ev.log_loss)):
             err = np.inf
+        # Nor does it move backwards along its path. Where the loss stands
+        # still (a saddle passed from a tiny alpha), the clock's speed is
+        # set by gradients at their rounding level, the Jacobian of the
+        # stiff step with it, and a step was seen to move the state far back
+        # along its (straight) path with a small error estimate and no rise
+        # of the loss, while the time ran on.
+        if _backwards(new_state - state, ev, ev_new):
+            err = np.inf
         # The time rejects every step that misses its tolerance, but steers
         # the step size only from its first such step on: its estimate,
         # though far below the tolerance, usually exceeds the state's (it is
@@ -329,6 +337,19 @@ def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end):
         increment, time_err = alternative
         T_new = T * np.exp(-(tau_end - tau)) + increment
     return T_new, time_err
+
+
+def _backwards(moved, ev, ev_new):
+    """Whether a step moved against the flow's direction at both its ends.
+
+    An accepted step turns the path by far less than a right angle, so the
+    chord of a forward step has a positive projection on the velocity at
+    either end. A move at the rounding level of the state says nothing.
+    """
+    size = np.linalg.norm(moved)
+    if not size > 64 * np.finfo(float).eps * np.linalg.norm(ev_new.state):
+        return False
+    return moved @ ev.dstate < 0 and moved @ ev_new.dstate < 0
 
 
 def _arc_increment(ev, ev_new, moved, tau_end):
