@@ -135,6 +135,44 @@ def test_default_budget_crosses_plateaus(monkeypatch):
     assert default.status_.tolist() == ["target"] and default.n_iter_ > 200
 
 
+def test_default_budget_grows_with_tighter_tol(monkeypatch):
+    # max_iter=None allows (1e-6 / tol)**(1/4) times the budget of the
+    # default tol, as the steps of the order-4 stiff method grow; shrunk here
+    # to 100 steps at tol = 1e-6, where this fit needs 151 steps (470 at
+    # tol = 1e-10, within the 1,000 allowed there).
+    from sklearn_implicit._integrate import problem
+
+    assert problem.default_max_iter(1e-6) == (10_000, 100_000)
+    assert problem.default_max_iter(1e-3) == (10_000, 100_000)
+    assert problem.default_max_iter(1e-10) == (100_000, 1_000_000)
+    monkeypatch.setattr(problem, "DEFAULT_MAX_ITER", 100)
+    X, y = separable()
+    loose = DiagonalLinearClassifier(target_loss=1e-30)
+    (message,) = fit_recording(loose, X, y)
+    assert loose.status_.tolist() == ["max_iter"]
+    assert "max_iter=None: 100 steps at tol=1e-06" in message
+    tight = DiagonalLinearClassifier(target_loss=1e-30, tol=1e-10)
+    assert not fit_recording(tight, X, y)
+    assert tight.status_.tolist() == ["target"] and 100 < tight.n_iter_ <= 1_000
+    capped = DiagonalLinearClassifier(target_loss=1e-30, tol=1e-10, max_iter=100)
+    (message,) = fit_recording(capped, X, y)
+    assert capped.status_.tolist() == ["max_iter"] and "max_iter=100 steps" in message
+
+
+@pytest.mark.slow
+def test_deep_regressor_reaches_its_limit_at_tight_tol():
+    # The case of the issue: depth 4 from alpha = 0.01 on 5 x 10 data takes
+    # 26,406 steps to its limit at tol = 1e-9 (about 20 s), beyond the
+    # 10,000 steps of the default tol.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 10))
+    w = np.zeros(10)
+    w[:2] = [1.0, -1.0]
+    est = DiagonalLinearRegressor(alpha=0.01, depth=4, tol=1e-9, fit_intercept=False)
+    assert not fit_recording(est, X, X @ w)
+    assert est.status_.tolist() == ["converged"] and est.n_iter_ > 10_000
+
+
 def test_multiclass_status_has_one_entry_per_problem():
     X, y = separable(n=30)
     y = np.arange(30) % 3

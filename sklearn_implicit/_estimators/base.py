@@ -25,7 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from .._config import flow_blas_threads
 from .._dynamics import DEFAULT_MAX_STEPS, DYNAMICS, DYNAMICS_NAMES, SCHEDULES, fit_one
 from .._integrate import SOLVERS
-from .._integrate.problem import DEFAULT_MAX_ITER, PLATEAU_MAX_ITER
+from .._integrate.problem import default_max_iter
 from ..utils._logspace import LN10
 from ..utils._sklearn_compat import Interval, StrOptions
 
@@ -194,7 +194,7 @@ class BaseFlowEstimator(BaseEstimator):
             # standardizing removes (1e-200 times breast_cancer: 687,533
             # evaluations in plateaus before the warning that says so); the
             # plateau allowance is for slow phases of the model itself.
-            max_iter = DEFAULT_MAX_ITER
+            max_iter = default_max_iter(self.tol)[0]
         return Parallel(n_jobs=self.n_jobs)(
             delayed(fit_one)(
                 self._make_network(Z.shape[1], a, np.random.RandomState(seed)),
@@ -253,12 +253,14 @@ class BaseFlowEstimator(BaseEstimator):
     def _max_iter_warning(self, which, goal, log10_loss, result):
         if self.dynamics != "flow":
             return self._max_steps_warning(which, goal, log10_loss, result)
+        steps, total = default_max_iter(self.tol)
         if self.max_iter is None and getattr(self, "_scale_advice", ""):
-            budget = (f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_ITER:,} "
-                      "steps; no allowance for plateaus on features far from unit scale)")
+            budget = (f"{result.n_iter} steps (max_iter=None: {steps:,} steps at "
+                      f"tol={self.tol:g}; no allowance for plateaus on features far "
+                      "from unit scale)")
         elif self.max_iter is None:
-            budget = (f"{result.n_iter} steps (max_iter=None: {DEFAULT_MAX_ITER:,} "
-                      f"steps, up to {PLATEAU_MAX_ITER:,} in plateaus)")
+            budget = (f"{result.n_iter} steps (max_iter=None: {steps:,} steps at "
+                      f"tol={self.tol:g}, up to {total:,} in plateaus)")
         else:
             budget = f"max_iter={self.max_iter} steps"
         stopped = (

@@ -138,7 +138,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     max_iter : int or None, default=None
         Maximum number of integrator steps per target. None: 10,000 steps,
-        and up to 100,000 in all while the flow is in a plateau of the loss
+        and up to 100,000 in all (at tol=1e-6; times (1e-6 / tol)**(1/4) at a tighter tol) while the flow is in a plateau of the loss
         (small initializations, at depth >= 3 above all, learn through
         plateaus whose steps are many; see ``status_``). An int is a hard
         bound.

@@ -107,7 +107,8 @@ class AutoStepper:
         self._trial_cost = None
         self._tau0 = None  # the clock at the first step
         self._next_trial_tau = -np.inf  # predicted break-even of the stiff method
-        self._failed_rate = np.inf  # explicit cost per unit clock at the last failed trial
+        # lowest explicit cost per unit clock since the last failed trial
+        self._failed_rate = np.inf
         self._marks = []  # (tau, cost) at the start of each call
         self._trial_start = None
         self._explicit_rate = None
@@ -176,6 +177,14 @@ class AutoStepper:
             # break-even where (tau - tau0) has grown by the ratio of the costs
             self._next_trial_tau = (self._tau0
                                     + (tau - self._tau0) * rate / self._explicit_rate)
+            # The explicit steps' cost is then tracked at its lowest since
+            # the trial, not taken from before it: where the clock slows
+            # down (the approach to a saddle, where it stands still), the
+            # rate there was seen to exceed the explicit method's rates after
+            # the saddle a millionfold, and a depth-2 regression from
+            # alpha = 1e-100 then crept on with explicit steps, thousands per
+            # decade of loss, to max_iter. A retry comes once the rate has
+            # doubled from its lowest (the flow stiffens).
             self._failed_rate = self._explicit_rate
             self._back_to_explicit()
         self.trials.append({"start": start, "end": tau, "stiff_rate": rate,
@@ -212,6 +221,8 @@ class AutoStepper:
                  and sum(self._recent) > _STIFF_WINDOW * _STIFF_H_LAMBDA * limit)
         if stiff and self._wait <= 0:
             rate = self._accepted_rate(self._trial_steps)
+            if rate is not None:
+                self._failed_rate = min(self._failed_rate, rate)
             if rate is not None and (tau >= self._next_trial_tau
                                      or rate > 2 * self._failed_rate) and (
                     rate * (self.horizon - tau) > _TRIAL_ROOM * self._trial_cost):

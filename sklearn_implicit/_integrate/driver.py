@@ -216,8 +216,11 @@ def integrate(
         # set by gradients at their rounding level, the Jacobian of the
         # stiff step with it, and a step was seen to move the state far back
         # along its (straight) path with a small error estimate and no rise
-        # of the loss, while the time ran on.
-        if _backwards(new_state - state, ev, ev_new):
+        # of the loss, while the time ran on. (Not where the loss may be at
+        # its infimum: a residual at its rounding level leaves the direction
+        # of the velocity to rounding, and the steps to the regressor's limit
+        # were then rejected for thousands of steps.)
+        if _backwards(new_state - state, ev, ev_new) and not flow.may_stall(ev_new.predictions):
             err = np.inf
         # The time rejects every step that misses its tolerance, but steers
         # the step size only from its first such step on: its estimate,

@@ -29,14 +29,31 @@ SOLVERS = {"explicit": None, "stiff": Rodas4, "auto": AutoStepper}
 # initial loss, at 1e-14 they reach their targets.
 MIN_TOL = 1e-14
 
-# max_iter=None: this many steps, and up to PLATEAU_MAX_ITER in all while
-# the flow is in plateaus of the loss (see integrate). A depth-4 network
-# from alpha = 0.01 takes 3,477, 5,714 and 11,860 steps to its limit at
-# tol = 1e-6, 1e-7 and 1e-8 (DiagonalLinearRegressor on 5 x 10 data), and
-# a 40 x 200 classifier 1,098 and 4,269 steps to a loss of 1e-5 at 1e-6 and
-# 1e-8, more than 10,000 at 1e-10: most of them in plateaus.
+# max_iter=None: this many steps at tol = BUDGET_TOL, and up to
+# PLATEAU_MAX_ITER in all while the flow is in plateaus of the loss (see
+# integrate). A depth-4 network from alpha = 0.01 takes 3,477, 5,714 and
+# 11,860 steps to its limit at tol = 1e-6, 1e-7 and 1e-8
+# (DiagonalLinearRegressor on 5 x 10 data), and a 40 x 200 classifier 1,098
+# and 4,269 steps to a loss of 1e-5 at 1e-6 and 1e-8, more than 10,000 at
+# 1e-10: most of them in plateaus. Both budgets grow with tighter tol like
+# the steps of an order-4 method, tol**(-1/4) (see default_max_iter).
 DEFAULT_MAX_ITER = 10_000
 PLATEAU_MAX_ITER = 100_000
+BUDGET_TOL = 1e-6
+
+
+def default_max_iter(tol):
+    """The budget of ``max_iter=None`` at this tol: ``(steps, steps in all
+    with the plateau allowance)``.
+
+    The steps of the stiff method (order 4) to a given point grow like
+    ``tol**(-1/4)`` (the explicit method's, order 8, more slowly), and so
+    does the budget below ``BUDGET_TOL``: tol = 1e-10 allows ten times the
+    steps of the default tol. The 5 x 10 depth-4 regression above runs out
+    of 10,000 steps at tol = 1e-9 (tests/test_status.py).
+    """
+    scale = max(1.0, (BUDGET_TOL / tol) ** 0.25)
+    return int(round(DEFAULT_MAX_ITER * scale)), int(round(PLATEAU_MAX_ITER * scale))
 
 
 def fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_iter,
@@ -45,8 +62,8 @@ def fit_one_flow(network, loss, Z, sample_weight, start, target_loss, tol, max_i
 
     ``target_loss = 0`` follows the flow until it has converged (a loss whose
     minimum is 0, see :func:`~sklearn_implicit._integrate.driver.integrate`).
-    ``max_iter=None`` allows ``DEFAULT_MAX_ITER`` steps, and up to
-    ``PLATEAU_MAX_ITER`` in all while the flow is in plateaus. A decreasing
+    ``max_iter=None`` allows the steps of :func:`default_max_iter`, more
+    while the flow is in plateaus. A decreasing
     array of targets records the state at each (``result.stops``) and ends at
     the last one. ``solver`` names the step method (see :data:`SOLVERS`).
     """
@@ -130,7 +147,8 @@ def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, s
         start = FlowState(state, -log_loss, -np.inf)
     plateau_iter = 0
     if max_iter is None:
-        max_iter, plateau_iter = DEFAULT_MAX_ITER, PLATEAU_MAX_ITER - DEFAULT_MAX_ITER
+        max_iter, total = default_max_iter(tol)
+        plateau_iter = total - max_iter
     return integrate(
         flow, start, list(log_targets), tol=tol, max_iter=max_iter,
         plateau_iter=plateau_iter, verbose=verbose, label=label, stepper=stepper,

@@ -202,7 +202,7 @@ def implicit_bias_path(
         Local error tolerance of the integrator (as in the estimators).
     max_iter : int or None, default=None
         Maximum number of integrator steps per trajectory. None: 10,000
-        steps, and up to 100,000 in all while the flow is in a plateau of
+        steps, and up to 100,000 in all (at tol=1e-6; times (1e-6 / tol)**(1/4) at a tighter tol) while the flow is in a plateau of
         the loss. An int is a hard bound.
     n_jobs : int, default=None
         Number of trajectories run in parallel with joblib (``None``: 1
