@@ -135,3 +135,46 @@ def test_a_repeated_row_is_a_doubled_weight_to_the_last_bit(make, estimator):
         order = rng.permutation(31)
         c = estimator().fit(make(repeated[order]), labels[order])
         _same_fit(a, c)
+
+
+@pytest.mark.parametrize("make", DENSE_AND_SPARSE, ids=["dense", "sparse"])
+def test_merge_with_signs_is_the_merge_of_the_signed_rows(make):
+    # The classifiers pass the labels as signs: the result is the merge of
+    # signed_rows, to the last bit, also where a row equals another only once
+    # signed (x with sign 1, -x with sign -1), and holds no -0.0.
+    X, y = _problem(60, 14, seed=3)
+    X = np.vstack([X, X[[4, 4, 9]], -X[[7]]])
+    signs = np.where(np.r_[y, y[[4, 4, 9]], 1 - y[[7]]] == 1, 1.0, -1.0)
+    weights = np.random.default_rng(3).uniform(0.5, 2.0, size=X.shape[0])
+    for rows in (np.arange(X.shape[0] - 1), np.arange(X.shape[0])):
+        merged, merged_weights = merge_duplicate_rows(make(X[rows]), weights[rows],
+                                                      signs=signs[rows])
+        expected, expected_weights = merge_duplicate_rows(
+            signed_rows(make(X[rows]), signs[rows]), weights[rows])
+        merged, expected = _dense(merged), _dense(expected)
+        # rows 4 (three times) and 9 (twice) merged, and 7 with its negative
+        assert merged.shape[0] == rows.size - 3 - (rows.size == X.shape[0])
+        assert not np.any(np.signbit(merged) & (merged == 0))
+        assert sorted(map(tuple, merged)) == sorted(map(tuple, expected))
+        by_row = dict(zip(map(tuple, expected), expected_weights))
+        assert all(by_row[tuple(r)] == w for r, w in zip(merged, merged_weights))
+
+
+def test_merge_with_signs_of_rows_alike_in_the_probed_columns():
+    # Rows that differ only outside the twelve probed columns share a hash:
+    # they are compared in full and ordered by their contents.
+    rng = np.random.default_rng(0)
+    X = np.zeros((30, 40))
+    X[:, 10:30] = rng.integers(0, 3, size=(30, 20)).astype(float)
+    X = np.vstack([X, X[:5]])
+    signs = np.where(rng.random(35) < 0.5, 1.0, -1.0)
+    signs[30:] = signs[:5]
+    weights = np.ones(35)
+    merged, merged_weights = merge_duplicate_rows(X, weights, signs=signs)
+    signed = signs[:, None] * X + 0.0
+    assert merged.shape[0] == np.unique(signed, axis=0).shape[0]
+    assert merged_weights.sum() == 35.0
+    for _ in range(3):
+        order = rng.permutation(35)
+        again = merge_duplicate_rows(X[order], weights[order], signs=signs[order])
+        assert again[0].tobytes() == merged.tobytes()

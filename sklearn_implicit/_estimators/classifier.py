@@ -126,8 +126,7 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         else:
             # (the full loss and its gradient are the same with merged rows)
             designs, weights = zip(
-                *(merge_duplicate_rows(signed_rows(X, z), sample_weight, negative_zeros=False)
-                  for z in signs)
+                *(merge_duplicate_rows(X, sample_weight, signs=z) for z in signs)
             )
         return Bunch(
             designs=list(designs), weights=list(weights),
