@@ -177,6 +177,33 @@ def test_a_step_too_large_is_reported(separable):
     assert np.all(np.isfinite(clf.coef_)) and np.isfinite(clf.log10_loss_[0])
 
 
+def test_sgd_at_its_noise_floor_is_a_stall_not_a_divergence():
+    # Constant-step SGD on data that are not separable settles about the
+    # loss's infimum, where the mini-batches' noise keeps the loss from a new
+    # low: the oscillation rule once called that a divergence.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    y = (X[:, 0] + 0.8 * rng.standard_normal(200) > 0).astype(int)
+    with pytest.warns(ConvergenceWarning, match=(
+            r"Stochastic gradient descent stalled before its target: the training "
+            r"loss stopped falling: no new low in 100 checks.*"
+            r"Use a smaller learning_rate, a larger batch_size")) as record:
+        clf = DiagonalLinearClassifier(dynamics="sgd", learning_rate=0.1, batch_size=50,
+                                       random_state=0, target_loss=1e-3).fit(X, y)
+    assert len(record) == 1
+    assert clf.status_.tolist() == ["stalled"]
+    # near the infimum of the loss, which the exact flow finds
+    with pytest.warns(ConvergenceWarning, match="not linearly separable"):
+        flow = DiagonalLinearClassifier(target_loss=1e-3).fit(X, y)
+    assert flow.status_.tolist() == ["stalled"]
+    assert abs(clf.log10_loss_[0] - flow.log10_loss_[0]) < 0.01
+    # a step that makes the loss grow is still a divergence
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        bad = DiagonalLinearClassifier(dynamics="sgd", learning_rate=0.3, batch_size=50,
+                                       random_state=0, target_loss=1e-3).fit(X, y)
+    assert bad.status_.tolist() == ["diverged"]
+
+
 def test_max_iter_counts_steps_and_says_what_to_do(separable):
     X, y = separable
     with pytest.warns(ConvergenceWarning, match=(

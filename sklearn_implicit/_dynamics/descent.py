@@ -40,13 +40,13 @@ class DiscreteResult(FlowResult):
     """A :class:`~sklearn_implicit._integrate.flow.FlowResult` of a discrete run.
 
     ``status`` is one of ``'target'``, ``'converged'``, ``'max_iter'``,
-    ``'stationary'`` or ``'diverged'``; ``n_iter`` is the number of steps
+    ``'stationary'``, ``'diverged'`` or (SGD) ``'stalled'``; ``n_iter`` is the number of steps
     and ``n_evals`` the number of gradient evaluations (mini-batch ones for
     SGD). ``last.state`` holds the raw parameters of the parameter view.
     """
 
     message: str = ""  # why the run diverged ('' otherwise)
-    reason: str = ""  # what the divergence was, without the advice
+    reason: str = ""  # what the divergence (or SGD's stall) was, without the advice
 
 
 # Steps too large overflow: that is reported as a divergence (by the loss
@@ -91,7 +91,7 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
     DiscreteResult
     """
     walk = _Walk(objective, dynamics, learning_rate, schedule, batches)
-    monitor = DivergenceMonitor(learning_rate)
+    monitor = DivergenceMonitor(learning_rate, stochastic=batches is not None)
     targets = [float(t) for t in log_targets]
     converge = targets[-1] == -np.inf
     stops, records = [], []
@@ -112,6 +112,9 @@ def descend(objective, params, log_time, log_targets, *, dynamics, learning_rate
         alarm = monitor.check(point.log_loss)
         if alarm is not None:
             status, message = "diverged", alarm
+            break
+        if monitor.stalled:
+            status = "stalled"
             break
         last_finite = point, log_time
         while i_stop < len(targets) and point.log_loss <= targets[i_stop]:

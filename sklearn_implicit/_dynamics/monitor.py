@@ -27,12 +27,21 @@ class DivergenceMonitor:
     ----------
     learning_rate : float
         Named in the messages.
+    stochastic : bool, default=False
+        Whether the steps are stochastic (SGD). An oscillation of their loss
+        is then the noise of the mini-batches about the lowest loss those
+        steps can hold (their noise floor, or the positive infimum of data
+        that are not separable), not a step too large: it ends the run as a
+        stall (``stalled`` is set, and ``check`` returns None), while a
+        growth by ``GROWTH`` is still a divergence.
     """
 
-    def __init__(self, learning_rate):
+    def __init__(self, learning_rate, stochastic=False):
         self.learning_rate = learning_rate
+        self.stochastic = stochastic
         self.best = np.inf
-        self.reason = ""  # what the divergence was, once there is one
+        self.reason = ""  # what the divergence (or the stall) was, once there is one
+        self.stalled = False
         self._since_best = 0
         self._above = 0  # checks above the best by more than rounding since it
 
@@ -59,11 +68,12 @@ class DivergenceMonitor:
         self._since_best += 1
         self._above += excess > _ROUNDING * max(1.0, abs(self.best))
         if self._since_best >= WINDOW and 2 * self._above >= self._since_best:
-            return self._message(
-                f"the training loss oscillates: no new low in {self._since_best} "
-                f"checks, above its smallest value ({self._plain(self.best)}) in "
-                f"{self._above} of them"
-            )
+            what = (f"no new low in {self._since_best} checks, above its smallest "
+                    f"value ({self._plain(self.best)}) in {self._above} of them")
+            if self.stochastic:
+                self.stalled, self.reason = True, f"the training loss stopped falling: {what}"
+                return None
+            return self._message(f"the training loss oscillates: {what}")
         return None
 
     @staticmethod

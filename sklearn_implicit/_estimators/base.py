@@ -307,6 +307,15 @@ class BaseFlowEstimator(BaseEstimator):
                 f"instance {eta / 10:g}). status_ is 'diverged', and the model is the "
                 "last iterate whose training loss was finite."
             )
+        if r.status == "stalled" and self.dynamics == "sgd":
+            return (
+                f"{self._trainer}{which} stalled before its target: {r.reason}. "
+                "With a constant step, SGD's loss settles at a noise level set by "
+                "learning_rate and batch_size (and data that are not linearly "
+                "separable have a loss with a positive infimum). Use a smaller "
+                "learning_rate, a larger batch_size, or dynamics='gd' or 'flow' "
+                "to go lower. status_ is 'stalled'."
+            )
         if r.status == "stationary":
             return (
                 f"{self._trainer}{which} stopped at a point where the gradient of the "

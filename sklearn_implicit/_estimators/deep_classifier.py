@@ -203,8 +203,10 @@ class DeepLinearClassifier(BaseFlowClassifier):
         used up in a plateau of the loss, on separable data). A fit with
         any status but ``'target'`` issues a ConvergenceWarning.
         Discrete dynamics end with ``'target'``, ``'max_iter'``,
-        ``'stationary'`` (a zero gradient) or ``'diverged'`` (a step too
-        large; see ``learning_rate``).
+        ``'stationary'`` (a zero gradient), ``'diverged'`` (a step too
+        large; see ``learning_rate``) or, for SGD, ``'stalled'`` (its loss
+        stopped falling: the noise floor of its steps, or data that are not
+        separable; see the ConvergenceWarning).
 
     history_ : list of dict
         One dict per binary problem with 1-D arrays sampled along the path (at

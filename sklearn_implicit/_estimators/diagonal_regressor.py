@@ -195,8 +195,10 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         ``'max_iter'``, or ``'plateau'`` (``max_iter`` used up in a plateau
         of the loss, see the ConvergenceWarning).
         Discrete dynamics end with ``'converged'``, ``'target'``, ``'max_iter'``,
-        ``'stationary'`` (a zero gradient) or ``'diverged'`` (a step too
-        large; see ``learning_rate``).
+        ``'stationary'`` (a zero gradient), ``'diverged'`` (a step too
+        large; see ``learning_rate``) or, for SGD, ``'stalled'`` (its loss
+        stopped falling: the noise floor of its steps, or data that are not
+        separable; see the ConvergenceWarning).
 
     min_loss_ : ndarray of shape (n_targets,)
         Smallest training loss the data allow (least squares); 0 when ``y``
@@ -420,9 +422,10 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
         self.log10_loss_ = log_loss / LN10
         # at the limit: converged, or stalled at rounding (its limit to
         # working precision), or never moved
-        self.converged_ = np.array(
-            [r.status in ("converged", "stalled", "stationary") for r in results]
-        )
+        # (SGD's stall is at its noise floor, not at the limit)
+        limit_ends = ("converged", "stationary") if self.dynamics == "sgd" else (
+            "converged", "stalled", "stationary")
+        self.converged_ = np.array([r.status in limit_ends for r in results])
         self.effective_alpha_ = self._effective_alpha(problems, alpha, results)
         self._store_flows(results, starts, key)
         self.log10_time_ = self.log10_time_ - self._log10_time_unit()
