@@ -9,7 +9,11 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier
-from sklearn_implicit.utils._design import merge_duplicate_rows, signed_rows
+from sklearn_implicit.utils._design import (
+    add_intercept_column,
+    merge_duplicate_rows,
+    signed_rows,
+)
 
 DENSE_AND_SPARSE = [np.asarray, sp.csr_matrix]
 
@@ -137,23 +141,30 @@ def test_a_repeated_row_is_a_doubled_weight_to_the_last_bit(make, estimator):
         _same_fit(a, c)
 
 
+@pytest.mark.parametrize("intercept", [None, 2.0], ids=["no intercept", "intercept"])
 @pytest.mark.parametrize("make", DENSE_AND_SPARSE, ids=["dense", "sparse"])
-def test_merge_with_signs_is_the_merge_of_the_signed_rows(make):
-    # The classifiers pass the labels as signs: the result is the merge of
-    # signed_rows, to the last bit, also where a row equals another only once
-    # signed (x with sign 1, -x with sign -1), and holds no -0.0.
+def test_merge_with_signs_is_the_merge_of_the_signed_rows(make, intercept):
+    # The classifiers pass the labels as signs (and the intercept column's
+    # value): the result is the merge of signed_rows (of the data with that
+    # column), to the last bit, also where a row equals another only once
+    # signed (x with sign 1, -x with sign -1, merged without an intercept
+    # column, which tells them apart), and holds no -0.0.
     X, y = _problem(60, 14, seed=3)
     X = np.vstack([X, X[[4, 4, 9]], -X[[7]]])
     signs = np.where(np.r_[y, y[[4, 4, 9]], 1 - y[[7]]] == 1, 1.0, -1.0)
     weights = np.random.default_rng(3).uniform(0.5, 2.0, size=X.shape[0])
     for rows in (np.arange(X.shape[0] - 1), np.arange(X.shape[0])):
         merged, merged_weights = merge_duplicate_rows(make(X[rows]), weights[rows],
-                                                      signs=signs[rows])
+                                                      signs=signs[rows],
+                                                      intercept_scaling=intercept)
+        full = make(X[rows]) if intercept is None else add_intercept_column(
+            make(X[rows]), intercept)
         expected, expected_weights = merge_duplicate_rows(
-            signed_rows(make(X[rows]), signs[rows]), weights[rows])
+            signed_rows(full, signs[rows]), weights[rows])
         merged, expected = _dense(merged), _dense(expected)
         # rows 4 (three times) and 9 (twice) merged, and 7 with its negative
-        assert merged.shape[0] == rows.size - 3 - (rows.size == X.shape[0])
+        across = rows.size == X.shape[0] and intercept is None
+        assert merged.shape[0] == rows.size - 3 - across
         assert not np.any(np.signbit(merged) & (merged == 0))
         assert sorted(map(tuple, merged)) == sorted(map(tuple, expected))
         by_row = dict(zip(map(tuple, expected), expected_weights))

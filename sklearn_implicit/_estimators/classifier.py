@@ -29,6 +29,20 @@ from ..utils._validation import (
 from .base import BaseFlowEstimator, keep_state_on_error
 
 
+class _Problems(Bunch):
+    """The Bunch of :meth:`BaseFlowClassifier._problems`, whose ``X`` (the
+    validated data with the intercept column, if any) is built on first use:
+    the designs are gathered from the data without that copy."""
+
+    def __getattr__(self, key):
+        if key == "X":
+            X = self.raw_X
+            if self.intercept_scaling is not None:
+                X = add_intercept_column(X, self.intercept_scaling)
+            self["X"] = X
+            return X
+        return super().__getattr__(key)
+
 class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
     """Labels, one-vs-rest, the intercept column and probabilities."""
 
@@ -94,7 +108,8 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         A :class:`~sklearn.utils.Bunch`: ``designs`` (rows ``z_i x_i``,
         duplicates merged), their ``weights`` and ``losses``, ``labels``
         (for verbose output), ``classes``, ``signs`` (``z`` per problem),
-        ``X`` (with its intercept column), ``n_features`` and
+        ``X`` (with its intercept column, built on first use: a fit that
+        reaches its target never needs it), ``n_features`` and
         ``scale_advice``. A fit builds it once; the cross-validated
         estimators once per training fold (see :mod:`._cv_path`).
         """
@@ -108,9 +123,8 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
             )
         n_features = X.shape[1]
         advice = scale_advice(X)
-        if self.fit_intercept:
-            X = add_intercept_column(X, self.intercept_scaling)
-        check_summable(X)
+        intercept = self.intercept_scaling if self.fit_intercept else None
+        check_summable(X, intercept)
         if classes.shape[0] == 2:
             signs = [np.where(y == classes[1], 1.0, -1.0)]
         else:
@@ -118,21 +132,24 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         labels = [
             "" if len(signs) == 1 else f"[class {plain(classes[k])!r}] " for k in range(len(signs))
         ]
+        problems = _Problems(raw_X=X, intercept_scaling=intercept)
         if self.dynamics == "sgd":
             # Mini-batches are drawn from the samples as given: merging
             # repeated rows (and sorting them) would change the batches.
-            designs = [signed_rows(X, z) for z in signs]
+            designs = [signed_rows(problems.X, z) for z in signs]
             weights = [sample_weight] * len(signs)
         else:
             # (the full loss and its gradient are the same with merged rows)
-            designs, weights = zip(
-                *(merge_duplicate_rows(X, sample_weight, signs=z) for z in signs)
-            )
-        return Bunch(
+            designs, weights = zip(*(
+                merge_duplicate_rows(X, sample_weight, signs=z, intercept_scaling=intercept)
+                for z in signs
+            ))
+        problems.update(
             designs=list(designs), weights=list(weights),
             losses=[LOSSES[self.loss]()] * len(signs), labels=labels, classes=classes,
-            signs=signs, X=X, n_features=n_features, scale_advice=advice,
+            signs=signs, n_features=n_features, scale_advice=advice,
         )
+        return problems
 
     def _flow_alpha(self, problems, alpha):
         """The scale vector of the flows, intercept weight included."""

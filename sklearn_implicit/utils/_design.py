@@ -13,9 +13,9 @@ def add_intercept_column(X, intercept_scaling):
     return np.hstack([X, column])
 
 
-def merge_duplicate_rows(Z, sample_weight, *, signs=None):
-    """Identical rows of ``Z`` (of ``diag(signs) Z``) as one row carrying
-    their summed weight.
+def merge_duplicate_rows(Z, sample_weight, *, signs=None, intercept_scaling=None):
+    """Identical rows of ``Z`` (of ``diag(signs) [Z, intercept_scaling]``) as
+    one row carrying their summed weight.
 
     The loss is a weighted sum over rows, so this changes nothing in exact
     arithmetic; it makes repeated rows and integer weights the same problem
@@ -39,7 +39,10 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None):
     blocks (a product with a column of signs, ``signs[:, None] * Z``, cost
     four times as much). Rows that are equal only once signed (``x`` with
     sign 1 and ``-x`` with sign -1) are found too, and merged by sorting
-    the signed rows instead.
+    the signed rows instead. The intercept column is written into the same
+    result (:func:`add_intercept_column` first would be a second copy of
+    ``Z``; fresh arrays of this size cost several products here, most of it
+    in the first touch of their pages).
 
     Parameters
     ----------
@@ -48,6 +51,10 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None):
     signs : ndarray of shape (n_samples,) of 1.0 and -1.0, default=None
         Signs of the rows (the labels of a classifier, so that margins are
         ``Z @ beta``, as :func:`signed_rows` makes them); None: all 1.
+    intercept_scaling : float, default=None
+        A positive value: the rows get one more column of this value (the
+        intercept's, as :func:`add_intercept_column` adds it) before they
+        are signed; None: no such column.
 
     Returns
     -------
@@ -58,6 +65,9 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None):
         Their summed weights.
     """
     sample_weight = np.asarray(sample_weight, dtype=float)
+    if intercept_scaling is not None and (sp.issparse(Z) or Z.shape[1] == 0):
+        Z = add_intercept_column(Z, intercept_scaling)
+        intercept_scaling = None
     if sp.issparse(Z):
         if signs is not None:
             Z = signed_rows(Z, signs)
@@ -70,18 +80,34 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None):
         # rows without columns are all equal
         return Z[: min(n, 1)].copy(), sample_weight.sum(keepdims=True)[: min(n, 1)]
     negative = np.zeros(n, dtype=bool) if signs is None else np.asarray(signs) < 0
-    order, same = _sorted_dense_rows(Z, negative)
+    # (an intercept column tells rows of opposite signs apart)
+    order, same = _sorted_dense_rows(Z, negative, across=intercept_scaling is None)
     if order is None:
         # rows equal only once signed: sorted as signed rows
         return merge_duplicate_rows(signed_rows(Z, np.where(negative, -1.0, 1.0)),
                                     sample_weight)
     first, weights = _group_weights(sample_weight[order], same)
     kept = order if first is None else order[first]
-    Z = Z[kept]
+    if intercept_scaling is None:
+        Z = Z[kept]
+    else:
+        Z = _gather_with_column(Z, kept, intercept_scaling)
     m = np.count_nonzero(~negative[kept])
     np.add(Z[:m], 0.0, out=Z[:m])
     np.subtract(0.0, Z[m:], out=Z[m:])
     return Z, weights
+
+
+def _gather_with_column(Z, rows, value):
+    """``[Z[rows], value]`` as one new C-contiguous array, gathered a block
+    of rows at a time (each block's temporary stays in cache)."""
+    m, d = rows.size, Z.shape[1]
+    out = np.empty((m, d + 1))
+    block = max(1, (1 << 15) // d)
+    for lo in range(0, m, block):
+        out[lo:lo + block, :d] = Z[rows[lo:lo + block]]
+    out[:, d] = value
+    return out
 
 
 def _signed(rows, negative):
@@ -89,11 +115,12 @@ def _signed(rows, negative):
     return np.where(negative[:, None], 0.0 - rows, rows + 0.0)
 
 
-def _sorted_dense_rows(Z, negative):
+def _sorted_dense_rows(Z, negative, across=True):
     """The order that sorts the signed rows of a C-contiguous ``Z``, rows of
     positive sign first, by a hash of a few columns, then by their bytes
     where hashes collide; and whether sorted row ``i + 1`` equals row ``i``.
-    ``(None, None)`` where rows of opposite signs are equal once signed.
+    ``(None, None)`` where rows of opposite signs are equal once signed
+    (looked for only if ``across``).
 
     The hash reads twelve columns (four at each end and in the middle: a few
     cache lines per row, where columns spread over the row would cost one
@@ -110,7 +137,7 @@ def _sorted_dense_rows(Z, negative):
     multipliers = (np.arange(1, columns.size + 1, dtype=np.uint64) * _HASH_MIX[0]) | np.uint64(1)
     keys = _signed(Z[:, columns], negative).view(np.uint64) @ multipliers
     order = np.argsort(keys, kind="stable")
-    if _equal_across_signs(Z, negative, keys, order):
+    if across and _equal_across_signs(Z, negative, keys, order):
         return None, None
     # rows of positive sign first, each block by hash
     order = np.concatenate([order[~negative[order]], order[negative[order]]])
