@@ -38,6 +38,7 @@ from sklearn_implicit._integrate import stiff_cost as _stiff_cost  # noqa: F401
 from sklearn_implicit._losses import LOSSES  # noqa: F401
 from sklearn_implicit._networks import ConvolutionalNetwork, DiagonalNetwork  # noqa: F401
 from sklearn_implicit._networks.convolutional import initial_filters  # noqa: F401
+from sklearn_implicit.utils._design import merge_duplicate_rows  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOL = DiagonalLinearClassifier().get_params()["tol"]
@@ -197,6 +198,9 @@ class Settings:
     scipy_min_error: float = 1e-10
     scipy_evals_factor: int = 20
     scipy_max_evals: int = 20_000
+    # case "setup_cost": (n, d, repeated rows)
+    setup_sizes: tuple = ((300, 3000, 0), (330, 3000, 30), (3000, 300, 0), (3300, 300, 300))
+    setup_repeats: int = 30
     # case "real_data"
     real_datasets: tuple = ("breast_cancer", "iris", "wine", "digits")
     # n from 1,000 to 100,000 and d from 10 to 200, not both at their largest
@@ -303,6 +307,7 @@ class Settings:
             stiff_max_evals=2_000,
             real_datasets=("iris",), real_synthetic=((200, 5),), real_target=1e-3,
             real_max_iter=30, real_deep_max_size=2_000,
+            setup_sizes=((20, 60, 0), (22, 60, 2)), setup_repeats=2,
             scipy_grid=dict(size=size, configs=((2, 1.0),), losses=("exponential",),
                             targets=(1e-3,)),
             scipy_rtols=(1e-3, 1e-5, 1e-7), scipy_min_error=1e-6,

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
     convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval,
-    real_data, scipy_ivp, solvers, step_cost, stiff_networks, threads, tol_scan,
+    real_data, scipy_ivp, setup_cost, solvers, step_cost, stiff_networks, threads, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, read_report, to_markdown,
@@ -52,6 +52,7 @@ CASES = {
     "stiff_networks": stiff_networks.run,
     "real_data": real_data.run,
     "scipy_ivp": scipy_ivp.run,
+    "setup_cost": setup_cost.run,
     "cv": cv.run,
     "dynamics": dynamics.run,
     "evals_large": evals_large.run,

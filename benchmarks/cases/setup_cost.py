@@ -1,0 +1,74 @@
+"""What a fit pays before its first step, in products with ``X``.
+
+The set-up of a classifier fit (``_problems``: validation of the labels and
+weights, the scale advice, the overflow check, the designs with their rows
+signed, duplicates merged and the intercept column written) and, inside
+it, ``merge_duplicate_rows`` alone, timed against one product ``X @ v``
+(the unit of the evaluations' cost), at the sizes of
+``settings.setup_sizes``, with and without repeated samples. Best of
+repeats, one BLAS thread: each of these allocates arrays as large as ``X``,
+whose first touch costs as much as a pass over them.
+"""
+
+import time
+
+import numpy as np
+
+from common import _check, _result, merge_duplicate_rows
+from sklearn_implicit import DiagonalLinearClassifier
+
+
+def _best(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def run(settings):
+    """Set-up cost of a classifier fit and of merging its rows."""
+    rng = np.random.default_rng(settings.seed)
+    rows, checks = [], []
+    for n, d, repeated in settings.setup_sizes:
+        X = rng.standard_normal((n - repeated, d))
+        y = (X[:, 0] + 0.5 * rng.standard_normal(n - repeated) > 0).astype(int)
+        if repeated:
+            picks = rng.choice(n - repeated, repeated, replace=False)
+            X, y = np.vstack([X, X[picks]]), np.r_[y, y[picks]]
+        order = rng.permutation(n)
+        X, y = np.ascontiguousarray(X[order]), y[order]
+        v = rng.standard_normal(d)
+        signs, weights = np.where(y == 1, 1.0, -1.0), np.ones(n)
+        product = _best(lambda: X @ v, settings.setup_repeats)
+        row = {"n x d": f"{n} x {d}", "repeated rows": repeated,
+               "product [ms]": 1e3 * product}
+        for intercept in (False, True):
+            clf = DiagonalLinearClassifier(fit_intercept=intercept)
+            seconds = _best(lambda: clf._problems(X, y, None), settings.setup_repeats)
+            row[f"set-up, intercept={intercept} [products]"] = seconds / product
+        merge = _best(lambda: merge_duplicate_rows(X, weights, signs=signs, intercept_scaling=1.0),
+                      settings.setup_repeats)
+        row["merge and sign [products]"] = merge / product
+        copy = _best(lambda: X.copy(), settings.setup_repeats)
+        row["a copy of X [products]"] = copy / product
+        rows.append(row)
+        if (n, d, repeated) == (300, 3000, 0):
+            checks.append(_check("merging and signing the rows at 300 x 3000 under 3 products",
+                                 round(row["merge and sign [products]"], 2),
+                                 row["merge and sign [products]"] < 3.0))
+    columns = ["n x d", "repeated rows", "product [ms]", "set-up, intercept=False [products]",
+               "set-up, intercept=True [products]", "merge and sign [products]",
+               "a copy of X [products]"]
+    return _result(
+        "Set-up cost of a fit",
+        "DiagonalLinearClassifier._problems (everything between validate_data and the "
+        "first step: labels, weights, scale advice, overflow check, the designs) and "
+        "merge_duplicate_rows with the labels' signs and the intercept column, in "
+        "products X @ v timed in the same way (best of "
+        f"{settings.setup_repeats}, one BLAS thread). Random Gaussian data, labels from "
+        "a noisy linear rule; 'repeated rows' samples are copies of others.",
+        tables=[{"title": "", "columns": columns, "rows": rows}],
+        checks=checks,
+    )
