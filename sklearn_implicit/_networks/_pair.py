@@ -12,6 +12,14 @@ import numpy as np
 HALF_FLOOR = 1e-12
 
 
+def halves(x):
+    """The two halves of a 1-d array, as views (``np.split(x, 2)`` costs
+    ten times as much in Python, and the stiff steps of a deep network call
+    it hundreds of thousands of times)."""
+    half = x.shape[0] // 2
+    return x[:half], x[half:]
+
+
 def pair_error_scales(mean_rms, half_rms):
     """Error scales of the layers of ``M`` and of ``H``, from their RMS entries.
 

@@ -69,7 +69,7 @@ full relative precision when ``H`` is tiny against ``M`` (large ``alpha``).
 import numpy as np
 from scipy import fft
 
-from ._pair import pair_error_scales
+from ._pair import halves, pair_error_scales
 
 INITS = ("antisymmetric", "normal")
 
@@ -247,7 +247,7 @@ class ConvolutionalNetwork:
         blocks = state.reshape(self.n_networks * self.depth, -1)
         rms = np.sqrt((blocks * blocks) @ self._float_counts / self.n_coef)
         if self.antisymmetric:
-            rms = np.concatenate(pair_error_scales(*np.split(rms, 2)))
+            rms = np.concatenate(pair_error_scales(*halves(rms)))
         return np.repeat(np.maximum(rms, 1e-300), blocks.shape[1])
 
     def diagnostics(self, state):

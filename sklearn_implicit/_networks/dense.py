@@ -29,7 +29,7 @@ import numpy as np
 from scipy.linalg import block_diag, eigh
 
 from ..utils._logspace import logsumexp
-from ._pair import pair_error_scales
+from ._pair import halves, pair_error_scales
 
 INITS = ("antisymmetric", "normal", "orthogonal")
 
@@ -132,7 +132,7 @@ class DenseNetwork:
             log_power = logsumexp(np.log(np.array(squares)).sum(axis=1))
         if self.antisymmetric:
             # (vA, vB) -> ((vA + vB) / 2, (vA - vB) / 2) in place.
-            va, vb = np.split(out, 2)
+            va, vb = halves(out)
             np.subtract(va, vb, out=vb)
             va *= 2.0
             va -= vb
@@ -155,7 +155,7 @@ class DenseNetwork:
         # fraction of M's.
         rms = np.sqrt(np.add.reduceat(state * state, self._offsets) / self._sizes)
         if self.antisymmetric:
-            rms = np.concatenate(pair_error_scales(*np.split(rms, 2)))
+            rms = np.concatenate(pair_error_scales(*halves(rms)))
         return np.repeat(np.maximum(rms, 1e-300), self._sizes)
 
     def diagnostics(self, state):
@@ -225,9 +225,9 @@ def state_networks(state, shapes, antisymmetric, out=None):
     """The network, or the pair ``(A, B) = (M + H, M - H)`` written to ``out``."""
     if not antisymmetric:
         return split_state(state, shapes, 1)
-    mean, half = np.split(state, 2)
+    mean, half = halves(state)
     out = np.empty_like(state) if out is None else out
-    a, b = np.split(out, 2)
+    a, b = halves(out)
     np.add(mean, half, out=a)
     np.subtract(mean, half, out=b)
     return split_state(out, shapes, 2)
