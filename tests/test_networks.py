@@ -116,3 +116,27 @@ def test_evaluate_rejects_a_gradient_with_nan_that_blas_passes_over():
     flow.transpose_product = lambda r: np.array([0.25, np.nan, 1.0])
     ev = flow.evaluate(np.zeros(3))
     assert np.isnan(ev.log_dt_dtau) and np.all(ev.dstate == 0)
+
+
+@pytest.mark.parametrize("init", ["antisymmetric", "normal"])
+@pytest.mark.parametrize("widths", [(5,), (4, 3)])
+def test_dense_batched_velocities_and_coef_jacobian(init, widths):
+    # The optional batched forms that the stiff steps' data Jacobian uses:
+    # velocities equal velocity column by column (to rounding), and
+    # coef_jacobian_product equals a central difference quotient of coef.
+    from sklearn_implicit._integrate.krylov import _velocity
+    from sklearn_implicit._networks import DenseNetwork
+
+    net = DenseNetwork(6, widths, 0.7, init, np.random.RandomState(0))
+    rng = np.random.default_rng(1)
+    state = net.initial_state() + 0.3 * rng.standard_normal(net.initial_state().shape)
+    G = rng.standard_normal((6, 4))
+    batched = net.velocities(state, G)
+    looped = np.column_stack([_velocity(net, state, g) for g in G.T])
+    np.testing.assert_allclose(batched, looped, rtol=0, atol=1e-14 * np.abs(looped).max())
+    V = rng.standard_normal((state.size, 3))
+    eps = 1e-6
+    quotients = np.column_stack([(net.coef(state + eps * v) - net.coef(state - eps * v)) / (2 * eps)
+                                 for v in V.T])
+    exact = net.coef_jacobian_product(state, V)
+    np.testing.assert_allclose(exact, quotients, rtol=0, atol=1e-9 * np.abs(quotients).max())

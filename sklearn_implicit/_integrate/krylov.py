@@ -30,7 +30,10 @@ four stages, order 3 for any ``W``, embedded order 2, L-stable. Two ``W``:
   evaluations).
 
 Nothing is asked of the network beyond the contract's ``velocity`` and
-``coef``, so every network gets them. Physical time rides along as for
+``coef``, so every network gets them; a network with the optional
+``velocities`` and ``coef_jacobian_product`` (the dense one) has the data
+Jacobian's columns formed in two calls instead of two per column, and ``J``
+exactly (on breast_cancer, depth 2: 2.5 s against 4.4 s a fit). Physical time rides along as for
 RODAS4 (:mod:`.rosenbrock`), its row of ``W`` being ``-1`` on itself and
 nothing else (the clock, made a component of the state, gets a zero row: a
 W-method allows both).
@@ -327,9 +330,18 @@ class DataJacobian:
         # the columns C: the unit vectors (d <= n) or the rows of Z
         self.by_rows, self._Z = d > n, Z
         columns = _dense_rows(Z) if self.by_rows else np.eye(d)
-        # G C and K C = J G C, column by column: 2 k calls of the network
-        GC = np.column_stack([_velocity(network, ev.state, c) for c in columns])
-        KC = np.column_stack([self.apply_J(col) for col in GC.T])
+        # G C and K C = J G C: 2 k calls of the network, or two calls of
+        # its batched forms where it has them (the optional velocities and
+        # coef_jacobian_product: the same work, without a Python call per
+        # column; the cost model counts the columns either way)
+        batched = hasattr(network, "velocities") and hasattr(network, "coef_jacobian_product")
+        if batched:
+            GC = _velocities(network, ev.state, Z.T if self.by_rows else np.eye(d))
+            KC = network.coef_jacobian_product(ev.state, GC)
+            self.calls += GC.shape[1]
+        else:
+            GC = np.column_stack([_velocity(network, ev.state, c) for c in columns])
+            KC = np.column_stack([self.apply_J(col) for col in GC.T])
         self.calls += GC.shape[1]
         # F = G h / p, p = h.K h: the velocity (one more call of each)
         Gh = _velocity(network, ev.state, h)
@@ -355,11 +367,14 @@ class DataJacobian:
         return out.toarray() if sp.issparse(out) else np.asarray(out)
 
     def apply_J(self, v):
-        """``J v`` by a difference quotient of ``coef`` (no product with Z)."""
+        """``J v``: exact where the network has ``coef_jacobian_product``,
+        else by a difference quotient of ``coef`` (no product with Z)."""
         size = np.max(np.abs(v))
         if not size > 0:
             return np.zeros_like(self.coef)
         self.calls += 1
+        if hasattr(self.network, "coef_jacobian_product"):
+            return self.network.coef_jacobian_product(self.state, v[:, None] / size)[:, 0] * size
         step = self._scale / size
         return (self.network.coef(self.state + step * v) - self.coef) / step
 
@@ -368,6 +383,15 @@ class DataJacobian:
 
     def shifted_solver(self, shift):
         return _DataSolver(self, shift)
+
+
+def _velocities(network, state, G):
+    """``G g`` for the columns of ``G`` (dense or sparse), each scaled to a
+    largest entry of 1 for the network and back (as :func:`_velocity`)."""
+    G = G.toarray() if sp.issparse(G) else np.asarray(G)
+    sizes = np.max(np.abs(G), axis=0)
+    sizes[sizes == 0] = 1.0
+    return network.velocities(state, G / sizes) * sizes
 
 
 def _dense_rows(Z):

@@ -13,12 +13,17 @@ class Network(Protocol):
     ``g = -grad_beta L`` and ``K`` is the network's (state-dependent) tangent
     kernel; the loss then decreases at the rate ``g . K g`` (the *power*).
 
-    Two methods are optional: ``diagnostics(state) -> dict`` adds scalars
+    Some methods are optional: ``diagnostics(state) -> dict`` adds scalars
     to every history record (the dense network's layer alignment), and
     ``log_rates_with_slopes(state)`` gives the diagonal pieces of the flow's
     Jacobian that the stiff solver needs (see :mod:`sklearn_implicit._integrate.jacobian`);
     a network without it gets the matrix-free stiff steps of
-    :mod:`sklearn_implicit._integrate.krylov`.
+    :mod:`sklearn_implicit._integrate.krylov`, which use two more where the
+    network has them: ``velocities(state, G)`` (the velocities of the
+    columns of ``G``, linear and not normalized, in one call) and
+    ``coef_jacobian_product(state, V)`` (``d coef / d state`` times the
+    columns of ``V``, exactly); without them they call ``velocity`` per
+    column and take difference quotients of ``coef``.
 
     Attributes
     ----------

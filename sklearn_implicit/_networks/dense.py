@@ -145,6 +145,55 @@ class DenseNetwork:
         out /= size
         return out, np.log(size), log_power
 
+    def velocities(self, state, G):
+        """The velocities ``G g`` (linear in ``g``, not normalized) for the
+        columns ``g`` of ``G`` (shape ``(n_coef, k)``), as the columns of a
+        ``(state size, k)`` array: :meth:`velocity` for many gradients in one
+        call (the columns of the stiff steps' data Jacobian, see
+        :mod:`sklearn_implicit._integrate.krylov`, where a call per column
+        spent most of a deep fit in Python)."""
+        k = G.shape[1]
+        out = np.empty((state.shape[0], k))
+        for block, (sign, layers) in enumerate(zip((1.0, -1.0), self.networks(state))):
+            Q = sign * G
+            for l, (W, p) in enumerate(zip(layers, self._output_chains(layers))):
+                lo = self._offsets[block * self.depth + l]
+                fan_out, fan_in = self._shapes[l]
+                dW = out[lo:lo + fan_out * fan_in].reshape(fan_out, fan_in, k)
+                np.multiply(p[:, None, None], Q[None, :, :], out=dW)
+                Q = W @ Q
+        if self.antisymmetric:
+            # (vA, vB) -> ((vA + vB) / 2, (vA - vB) / 2), as in velocity
+            va, vb = halves(out)
+            np.subtract(va, vb, out=vb)
+            va *= 2.0
+            va -= vb
+            out *= 0.5
+        return out
+
+    def coef_jacobian_product(self, state, V):
+        """``d coef / d state`` times the columns of ``V`` (shape ``(state
+        size, k)``), exactly: ``dbeta^T = sum_l P_l dW_l Q_l`` for each
+        network, and ``dbeta(A) - dbeta(B)`` with ``dA = dM + dH``, ``dB =
+        dM - dH`` for the pair."""
+        k = V.shape[1]
+        if self.antisymmetric:
+            dm, dh = halves(V)
+            directions = (dm + dh, dm - dh)
+        else:
+            directions = (V,)
+        total = np.zeros((self.n_coef, k))
+        for sign, layers, dV in zip((1.0, -1.0), self.networks(state), directions):
+            Q = None  # W_{l-1} ... W_1 (None: the identity)
+            for l, (W, p) in enumerate(zip(layers, self._output_chains(layers))):
+                lo = self._offsets[l]
+                fan_out, fan_in = self._shapes[l]
+                dW = dV[lo:lo + fan_out * fan_in].reshape(fan_out, fan_in, k)
+                u = np.tensordot(p, dW, axes=(0, 0))  # (fan_in, k): P_l dW_l
+                total += sign * (u if Q is None else Q.T @ u)
+                Q = W if Q is None else W @ Q
+        return total
+
     def error_scale(self, state):
         # One scale per layer: its RMS entry, so that errors are relative to
         # the layer and hence to beta once the layers align. In the pair, an
