@@ -133,15 +133,22 @@ def _integral_of_exp(taus, values, start, end):
 
 
 def _lagrange(taus, values, x):
-    """The polynomial through ``(taus, values)`` at ``x`` (Lagrange form)."""
-    out = np.zeros_like(x)
-    for i, (ti, vi) in enumerate(zip(taus, values)):
-        basis = np.ones_like(x)
-        for j, tj in enumerate(taus):
-            if j != i:
-                basis *= (x - tj) / (ti - tj)
-        out += vi * basis
-    return out
+    """The polynomial through ``(taus, values)`` at ``x`` (Lagrange form).
+
+    The products over the other nodes are formed for all nodes at once,
+    from prefix and suffix products of ``x - tau_j`` (no division, so ``x``
+    may be a node): a loop over pairs of nodes cost a fifth of a small
+    fit's time (two integrals per step)."""
+    taus = np.asarray(taus, dtype=float)
+    k = taus.shape[0]
+    diff = taus[:, None] - taus[None, :]
+    diff[np.diag_indices(k)] = 1.0
+    weights = np.asarray(values, dtype=float) / diff.prod(axis=1)
+    dx = x[..., None] - taus
+    ones = np.ones(x.shape + (1,))
+    prefix = np.cumprod(np.concatenate([ones, dx[..., :-1]], axis=-1), axis=-1)
+    suffix = np.cumprod(np.concatenate([ones, dx[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return (prefix * suffix) @ weights
 
 
 def dT(ev, T, tau):
