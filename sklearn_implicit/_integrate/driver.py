@@ -331,8 +331,8 @@ def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end, tol):
     the quadrature over accepted points of the path
     (:func:`~.physical_time.interpolated_increment`), the one with the
     smaller estimated error; the second is not formed where the first is
-    already a thousand times within the time's tolerance (it cost a sixth
-    of a small fit's time).
+    already a thousand times within the time's tolerance (that saved 9% of
+    a fit's time at 100 x 1000 from alpha = 1).
     """
     time_err = getattr(stepper, "time_error", np.inf)
     if not time_err >= 0:  # NaN

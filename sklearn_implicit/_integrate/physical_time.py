@@ -137,8 +137,8 @@ def _lagrange(taus, values, x):
 
     The products over the other nodes are formed for all nodes at once,
     from prefix and suffix products of ``x - tau_j`` (no division, so ``x``
-    may be a node): a loop over pairs of nodes cost a fifth of a small
-    fit's time (two integrals per step)."""
+    may be a node): the loop over pairs of nodes it replaces made a fit at
+    100 x 1000 from alpha = 1 6% slower (two integrals per step)."""
     taus = np.asarray(taus, dtype=float)
     k = taus.shape[0]
     diff = taus[:, None] - taus[None, :]
