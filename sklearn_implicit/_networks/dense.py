@@ -131,12 +131,7 @@ class DenseNetwork:
         with np.errstate(divide="ignore"):
             log_power = logsumexp(np.log(np.array(squares)).sum(axis=1))
         if self.antisymmetric:
-            # (vA, vB) -> ((vA + vB) / 2, (vA - vB) / 2) in place.
-            va, vb = halves(out)
-            np.subtract(va, vb, out=vb)
-            va *= 2.0
-            va -= vb
-            out *= 0.5
+            _to_mean_and_half(out)
         # (max propagates NaN, and log(inf) = inf: both flag a trial state
         # whose velocity is not finite)
         size = np.abs(out).max(initial=0.0)
@@ -163,12 +158,7 @@ class DenseNetwork:
                 np.multiply(p[:, None, None], Q[None, :, :], out=dW)
                 Q = W @ Q
         if self.antisymmetric:
-            # (vA, vB) -> ((vA + vB) / 2, (vA - vB) / 2), as in velocity
-            va, vb = halves(out)
-            np.subtract(va, vb, out=vb)
-            va *= 2.0
-            va -= vb
-            out *= 0.5
+            _to_mean_and_half(out)
         return out
 
     def coef_jacobian_product(self, state, V):
@@ -231,6 +221,17 @@ class DenseNetwork:
             "alignment_min": float(min(ratios)),
             "adjacent_alignment_min": float(min(overlaps)),
         }
+
+
+def _to_mean_and_half(out):
+    """The velocities of the pair's networks ``(vA, vB)``, stacked along the
+    first axis, made those of its state ``((vA + vB) / 2, (vA - vB) / 2)``
+    in place."""
+    va, vb = halves(out)
+    np.subtract(va, vb, out=vb)
+    va *= 2.0
+    va -= vb
+    out *= 0.5
 
 
 def _top_singular(W):
