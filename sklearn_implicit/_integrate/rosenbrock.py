@@ -158,14 +158,17 @@ class Rodas4:
         self._work += self._solver.lu_cost
         return self._solver
 
-    def step(self, flow, state, T, tau, h, ev):
-        self.time_error = np.inf
+    def _check_flow(self, flow):
         if not supports_stiff(flow):
             raise TypeError(
                 "the stiff solver needs a network with log_rates_with_slopes and "
                 "a loss with log_curvature (the diagonal network with the "
                 "exponential or logistic loss); use the explicit solver."
             )
+
+    def step(self, flow, state, T, tau, h, ev):
+        self.time_error = np.inf
+        self._check_flow(flow)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             self._refresh_jacobian(flow, ev)
             # A step so small that the shift overflows cannot be taken:
