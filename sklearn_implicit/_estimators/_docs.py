@@ -7,7 +7,9 @@ its Parameters section and :func:`fill_docstring` replaces it (and the line
 ``%(sgd_random_state)s``, the ``random_state`` of an estimator that uses it
 for nothing else). The cross-validated classifiers share their scores and
 fitted attributes the same way (``%(cv_score_attributes)s`` and
-``%(cv_fit_attributes)s``).
+``%(cv_fit_attributes)s``); the cross-validated regressor, whose scores are
+not those of one-vs-rest problems, shares the rest of them
+(``%(cv_results_attributes)s``).
 """
 
 _DYNAMICS_PARAMETERS = """\
@@ -59,12 +61,7 @@ _SGD_RANDOM_STATE = """\
         across multiple function calls. See :term:`Glossary <random_state>`.
 """
 
-_CV_SCORE_ATTRIBUTES = """\
-    scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
-        The score of each grid point on each test fold. One array for all
-        classes: the one-vs-rest problems share one ``alpha`` and one
-        ``target_loss`` and are scored together as one multiclass model.
-
+_CV_RESULTS_ATTRIBUTES = """\
     cv_results_ : dict of ndarrays
         The scores in the layout of ``GridSearchCV.cv_results_`` (candidates
         over ``alphas`` then ``target_losses``): ``'params'``,
@@ -77,6 +74,14 @@ _CV_SCORE_ATTRIBUTES = """\
     best_score_ : float
         Its mean score over the folds.
 """
+
+_CV_SCORE_ATTRIBUTES = """\
+    scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
+        The score of each grid point on each test fold. One array for all
+        classes: the one-vs-rest problems share one ``alpha`` and one
+        ``target_loss`` and are scored together as one multiclass model.
+
+""" + _CV_RESULTS_ATTRIBUTES
 
 _CV_FIT_ATTRIBUTES = """\
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
@@ -111,6 +116,7 @@ _FRAGMENTS = {
     "    %(dynamics_parameters)s\n": _DYNAMICS_PARAMETERS,
     "    %(sgd_random_state)s\n": _SGD_RANDOM_STATE,
     "    %(cv_score_attributes)s\n": _CV_SCORE_ATTRIBUTES,
+    "    %(cv_results_attributes)s\n": _CV_RESULTS_ATTRIBUTES,
     "    %(cv_fit_attributes)s\n": _CV_FIT_ATTRIBUTES,
 }
 

@@ -11,6 +11,7 @@ from ._cv_path import (
     cv_parameter_constraints,
     user_alphas,
 )
+from ._docs import fill_docstring
 from .diagonal_regressor import DiagonalLinearRegressor
 
 # The default scales: alpha**depth from 10**_ALPHA_DECADES[0] to
@@ -38,6 +39,7 @@ def _l2_scale(problems):
     return float(np.max(np.abs(np.ldexp(beta, y_exp - x_exp)), initial=0.0))
 
 
+@fill_docstring
 class DiagonalLinearRegressorCV(FlowCVMixin, DiagonalLinearRegressor):
     """DiagonalLinearRegressor with the scale and early stop chosen by cross-validation.
 
@@ -151,17 +153,7 @@ class DiagonalLinearRegressorCV(FlowCVMixin, DiagonalLinearRegressor):
     scores_ : ndarray of shape (n_folds, n_alphas, n_targets)
         The score of each grid point on each test fold.
 
-    cv_results_ : dict of ndarrays
-        The scores in the layout of ``GridSearchCV.cv_results_`` (candidates
-        over ``alphas`` then ``target_losses``): ``'params'``,
-        ``'param_alpha'``, ``'param_target_loss'``, ``'split{k}_test_score'``,
-        ``'mean_test_score'``, ``'std_test_score'``, ``'rank_test_score'``.
-
-    best_index_ : int
-        The index of the chosen candidate in ``cv_results_``.
-
-    best_score_ : float
-        Its mean score over the folds.
+    %(cv_results_attributes)s
 
     best_estimator_ : DiagonalLinearRegressor
         The refitted regressor (with ``refit=True``), with its ``history_``,
