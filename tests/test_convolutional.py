@@ -284,6 +284,14 @@ def test_tangent_kernel_is_diagonal_in_the_fourier_basis():
     np.testing.assert_allclose(K, (F.conj() @ np.diag(diagonal) @ F).real, atol=1e-12)
 
 
+def conserved_differences(filters, factors):
+    """Per frequency, the differences of squared moduli between adjacent
+    layers (and intercept factors) of each network, and the largest squared
+    modulus: what the flow conserves, and its scale."""
+    moduli = np.concatenate([np.abs(unitary(filters)) ** 2, factors[..., None] ** 2], -1)
+    return moduli[:, :-1] - moduli[:, 1:], moduli.max()
+
+
 @pytest.mark.parametrize("depth", [2, 3])
 def test_conserved_quantities_along_the_path(depth):
     # Per frequency k the differences |U w_l|_k^2 - |U w_{l+1}|_k^2 of every
@@ -294,19 +302,14 @@ def test_conserved_quantities_along_the_path(depth):
     # test_stiff_steps_keep_the_conserved_quantities_to_tol).
     X, y = separable_problem(20, 16, seed=3)
     W = np.random.default_rng(4).standard_normal((depth, 16)) / 4.0
-
-    def differences(filters, factors):
-        moduli = np.concatenate([np.abs(unitary(filters)) ** 2, factors[..., None] ** 2], -1)
-        return moduli[:, :-1] - moduli[:, 1:], moduli.max()
-
-    start, _ = differences(np.stack([W, W]), np.stack([rms(W)] * 2))
+    start, _ = conserved_differences(np.stack([W, W]), np.stack([rms(W)] * 2))
     for tol, bound in [(1e-6, 1e-9), (1e-9, 1e-13)]:
         clf = ConvolutionalLinearClassifier(depth=depth, init=W, tol=tol, warm_start=True,
                                             solver="explicit")
         for target in [1e-2, 1e-10, 1e-100]:
             clf.set_params(target_loss=target).fit(X, y)
             filters, factors = clf.coefs_[0], clf.intercept_coefs_[0]
-            now, size = differences(filters, factors)
+            now, size = conserved_differences(filters, factors)
             assert np.abs(now - start).max() < bound * size
             # the velocity there: d |w_l^_k|^2 / dt = 2 Re(conj(w_l^_k) dw_l^_k/dt)
             # is the same for every layer

@@ -6,7 +6,8 @@ import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from test_convolutional import rms, separable_problem, unitary
+from test_convolutional import conserved_differences, rms, separable_problem
+from test_stiff import fixed_step_orders
 
 from sklearn_implicit import ConvolutionalLinearClassifier, DeepLinearClassifier
 from sklearn_implicit._integrate import FlowState, LinearFlow, integrate
@@ -57,18 +58,8 @@ def test_order_3_whatever_the_krylov_space(size):
     flow = dense_flow(Z)
     t0, t1 = 3.0, 4.0
     mid = integrate(flow, start(flow), [-t0], tol=1e-11, max_iter=10**5).last
-    end = integrate(flow, mid, [-t1], tol=1e-12, max_iter=10**5).last.state
-    errors = []
-    for n_steps in STEPS:
-        stepper = KrylovW(size=size, max_age=1, kind="krylov")
-        state, T, tau = mid.state, np.exp(mid.log_time - t0), t0
-        h = (t1 - t0) / n_steps
-        ev = flow.evaluate(state)
-        for _ in range(n_steps):
-            state, T, ev, _ = stepper.step(flow, state, T, tau, h, ev)
-            tau += h
-        errors.append(np.max(np.abs(state - end)))
-    orders = np.log2(np.array(errors[:-1]) / errors[1:])
+    orders = fixed_step_orders(flow, mid, t0, t1,
+                               lambda: KrylovW(size=size, max_age=1, kind="krylov"), STEPS)
     assert ROS34PW2.order == 3
     assert np.all((orders > 2.7) & (orders < 4.2)), orders
 
@@ -268,15 +259,10 @@ def test_stiff_steps_keep_the_conserved_quantities_to_tol(depth):
     # loss of 1e-100).
     X, y = separable_problem(20, 16, seed=3)
     W = np.random.default_rng(4).standard_normal((depth, 16)) / 4.0
-
-    def differences(filters, factors):
-        moduli = np.concatenate([np.abs(unitary(filters)) ** 2, factors[..., None] ** 2], -1)
-        return moduli[:, :-1] - moduli[:, 1:], moduli.max()
-
-    start, _ = differences(np.stack([W, W]), np.stack([rms(W)] * 2))
+    start, _ = conserved_differences(np.stack([W, W]), np.stack([rms(W)] * 2))
     tol = 1e-6
     clf = ConvolutionalLinearClassifier(depth=depth, init=W, tol=tol, target_loss=1e-100,
                                         solver="stiff").fit(X, y)
-    now, size = differences(clf.coefs_[0], clf.intercept_coefs_[0])
+    now, size = conserved_differences(clf.coefs_[0], clf.intercept_coefs_[0])
     drift = np.abs(now - start).max() / size
     assert drift < tol

@@ -293,18 +293,27 @@ def test_stiff_order_with_fixed_steps(depth, low, high, steps):
     flow = make_flow(Z, depth)
     t0, t1 = 20.0, 30.0
     mid = run(flow, np.exp(-t0), 1e-11).last
+    orders = fixed_step_orders(flow, mid, t0, t1, Rodas4, steps)
+    assert np.all((orders > low) & (orders < high)), orders
+
+
+def fixed_step_orders(flow, mid, t0, t1, make_stepper, steps):
+    """Observed orders of a step method with fixed steps from the point
+    ``mid`` of the path (at the clock ``t0``) to ``t1``, against a tol = 1e-12
+    integration: ``log2`` of the ratios of successive errors, for step
+    counts that double (``steps``); ``make_stepper()`` gives a fresh
+    stepper for each count."""
     end = integrate(flow, mid, [-t1], tol=1e-12, max_iter=10**5).last.state
     errors = []
     for n_steps in steps:
-        stepper, state, T, tau = Rodas4(), mid.state, np.exp(mid.log_time - t0), t0
+        stepper, state, T, tau = make_stepper(), mid.state, np.exp(mid.log_time - t0), t0
         h = (t1 - t0) / n_steps
         ev = flow.evaluate(state)
         for _ in range(n_steps):
             state, T, ev, _ = stepper.step(flow, state, T, tau, h, ev)
             tau += h
         errors.append(np.max(np.abs(state - end)))
-    orders = np.log2(np.array(errors[:-1]) / errors[1:])
-    assert np.all((orders > low) & (orders < high)), orders
+    return np.log2(np.array(errors[:-1]) / errors[1:])
 
 
 @pytest.mark.parametrize("stepper", [Rodas4, AutoStepper])
