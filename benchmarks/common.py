@@ -488,6 +488,16 @@ def timed(fn, settings):
     return float(np.median(times)), len(times), result
 
 
+def fit_recording(estimator, X, y):
+    """Fit once: ``(seconds, warnings caught)``, every warning recorded."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, caught
+
+
 def paired_times(fns, settings, min_repeats=3):
     """Time several callables interleaved, repeat by repeat (same noise).
 

@@ -10,7 +10,6 @@ the same run. The targets of the speed work (evaluations on breast_cancer,
 the deep network within 5x the diagonal one's time) are checked.
 """
 
-import time
 import warnings
 
 import numpy as np
@@ -22,7 +21,7 @@ from sklearn.svm import LinearSVC
 
 from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier
 
-from common import _check, _result, timed
+from common import _check, _result, fit_recording, timed
 
 _LOADERS = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine,
             "digits": load_digits}
@@ -51,11 +50,7 @@ def _ended(caught):
 
 
 def _fit_once(estimator, X, y):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        estimator.fit(X, y)
-        seconds = time.perf_counter() - start
+    seconds, caught = fit_recording(estimator, X, y)
     return seconds, _ended(caught)
 
 

@@ -13,9 +13,6 @@ at about ``settings.stiff_max_evals`` evaluations per flow (``max_iter``).
 No target is checked.
 """
 
-import time
-import warnings
-
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -28,7 +25,7 @@ from sklearn_implicit import (
     DiagonalLinearClassifier,
 )
 
-from common import EVALS_PER_STEP, _result, make_problem
+from common import EVALS_PER_STEP, _result, fit_recording, make_problem
 
 
 def _datasets(settings):
@@ -46,11 +43,7 @@ def _datasets(settings):
 
 
 def _fit(estimator, X, y):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        estimator.fit(X, y)
-        seconds = time.perf_counter() - start
+    seconds, caught = fit_recording(estimator, X, y)
     ended = sorted(set(estimator.status_))
     if any(issubclass(w.category, ConvergenceWarning) for w in caught) and ended == ["target"]:
         ended = ["warning"]
