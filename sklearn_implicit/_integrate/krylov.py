@@ -323,7 +323,6 @@ class DataJacobian:
         w, curvature, h = _weights(flow, ev)
         # the columns C: the unit vectors (d <= n) or the rows of Z
         self.by_rows, self._Z = d > n, Z
-        columns = _dense_rows(Z) if self.by_rows else np.eye(d)
         # G C and K C = J G C: 2 k calls of the network, or two calls of
         # its batched forms where it has them (the optional velocities and
         # coef_jacobian_product: the same work, without a Python call per
@@ -334,6 +333,7 @@ class DataJacobian:
             KC = network.coef_jacobian_product(ev.state, GC)
             self.calls += GC.shape[1]
         else:
+            columns = _dense_rows(Z) if self.by_rows else np.eye(d)
             GC = np.column_stack([_velocity(network, ev.state, c) for c in columns])
             KC = np.column_stack([self.apply_J(col) for col in GC.T])
         self.calls += GC.shape[1]
