@@ -38,7 +38,12 @@ from sklearn_implicit._integrate import stiff_cost as _stiff_cost  # noqa: F401
 from sklearn_implicit._losses import LOSSES  # noqa: F401
 from sklearn_implicit._networks import ConvolutionalNetwork, DiagonalNetwork  # noqa: F401
 from sklearn_implicit._networks.convolutional import initial_filters  # noqa: F401
-from sklearn_implicit.utils._design import merge_duplicate_rows  # noqa: F401
+from sklearn_implicit.utils._design import (  # noqa: F401
+    add_intercept_column,
+    distinct_rows,
+    merge_duplicate_rows,
+    signed_rows,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOL = DiagonalLinearClassifier().get_params()["tol"]

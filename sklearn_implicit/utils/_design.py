@@ -81,21 +81,34 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None, intercept_scaling=None
         return Z[: min(n, 1)].copy(), sample_weight.sum(keepdims=True)[: min(n, 1)]
     negative = np.zeros(n, dtype=bool) if signs is None else np.asarray(signs) < 0
     # (an intercept column tells rows of opposite signs apart)
-    order, same = _sorted_dense_rows(Z, negative, across=intercept_scaling is None)
-    if order is None:
+    kept, weights = distinct_rows(Z, sample_weight, negative, across=intercept_scaling is None)
+    if kept is None:
         # rows equal only once signed: sorted as signed rows
         return merge_duplicate_rows(signed_rows(Z, np.where(negative, -1.0, 1.0)),
                                     sample_weight)
-    first, weights = _group_weights(sample_weight[order], same)
-    kept = order if first is None else order[first]
     if intercept_scaling is None:
-        Z = Z[kept]
+        # (mode="clip" skips take's bounds-checking buffer; kept is in range)
+        Z = np.take(Z, kept, axis=0, out=np.empty((kept.size, d)), mode="clip")
     else:
         Z = _gather_with_column(Z, kept, intercept_scaling)
     m = np.count_nonzero(~negative[kept])
     np.add(Z[:m], 0.0, out=Z[:m])
     np.subtract(0.0, Z[m:], out=Z[m:])
     return Z, weights
+
+
+def distinct_rows(Z, sample_weight, negative, across=True):
+    """The merge's own work on a dense ``Z``, before any row is copied: the
+    rows to keep, in their sorted order, and their summed weights.
+
+    ``negative`` marks the rows of sign -1. ``(None, None)`` where rows of
+    opposite signs are equal once signed (looked for only if ``across``).
+    """
+    order, same = _sorted_dense_rows(Z, negative, across=across)
+    if order is None:
+        return None, None
+    first, weights = _group_weights(sample_weight[order], same)
+    return (order if first is None else order[first]), weights
 
 
 def _gather_with_column(Z, rows, value):
@@ -135,14 +148,19 @@ def _sorted_dense_rows(Z, negative, across=True):
     # sparse rows have, cost five times as much at 3300 x 300); a collision
     # costs time, not exactness.
     multipliers = (np.arange(1, columns.size + 1, dtype=np.uint64) * _HASH_MIX[0]) | np.uint64(1)
-    keys = _signed(Z[:, columns], negative).view(np.uint64) @ multipliers
+    probed = Z[:, columns]
+    # signed in place, with no -0.0 (x + 0.0 turns -0.0 into 0.0)
+    probed *= np.where(negative, -1.0, 1.0)[:, None]
+    probed += 0.0
+    # The sign is the key's top bit, so that one sort puts the rows of
+    # positive sign first, each block by hash.
+    keys = (probed.view(np.uint64) @ multipliers) >> np.uint64(1)
+    keys |= negative.view(np.uint8).astype(np.uint64) << np.uint64(63)
     order = np.argsort(keys, kind="stable")
+    keys = keys[order]
     if across and _equal_across_signs(Z, negative, keys, order):
         return None, None
-    # rows of positive sign first, each block by hash
-    order = np.concatenate([order[~negative[order]], order[negative[order]]])
-    keys = keys[order]
-    tie = (keys[1:] == keys[:-1]) & (negative[order][1:] == negative[order][:-1])
+    tie = keys[1:] == keys[:-1]
     same = _equal_adjacent_rows(Z, order, np.flatnonzero(tie))
     collided = tie & ~same
     if collided.any():
@@ -161,16 +179,20 @@ def _sorted_dense_rows(Z, negative, across=True):
 
 def _equal_across_signs(Z, negative, keys, order):
     """Whether a row of positive sign equals a row of negative sign once
-    signed (``x`` and ``-x``). ``order`` sorts ``keys``; only the runs of
-    equal hash that hold both signs are compared, signed and sorted by
-    their bytes."""
-    sorted_keys, sign = keys[order], negative[order]
-    tie = sorted_keys[1:] == sorted_keys[:-1]
-    mixed = tie & (sign[1:] != sign[:-1])
-    if not mixed.any():
+    signed (``x`` and ``-x``). ``keys[i]`` is the key of row ``order[i]``,
+    sorted, its top bit the sign; only the rows whose hash is found in both
+    blocks are compared, signed and sorted by their bytes."""
+    m = np.count_nonzero(~negative)
+    if m in (0, negative.size):
         return False
-    run = np.concatenate([[0], np.cumsum(~tie)])
-    rows = order[np.isin(run, run[1:][mixed])]
+    hashes = keys & ~(np.uint64(1) << np.uint64(63))
+    positive, minus = hashes[:m], hashes[m:]
+    at = np.minimum(np.searchsorted(positive, minus), m - 1)
+    found = positive[at] == minus
+    if not found.any():
+        return False
+    shared = np.isin(hashes, minus[found])
+    rows = order[shared]
     signed = _signed(Z[rows], negative[rows])
     ranked = np.argsort(_row_bytes(signed), kind="stable")
     signed, sign = signed[ranked], negative[rows][ranked]
