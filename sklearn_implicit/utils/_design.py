@@ -206,8 +206,11 @@ def _group_weights(sample_weight, same):
     order."""
     if not same.any():
         return None, sample_weight
-    group = np.concatenate([[0], np.cumsum(~same)])
     first = np.flatnonzero(np.concatenate([[True], ~same]))
+    if np.all(sample_weight == sample_weight[0]):
+        # equal weights (the usual case) sum alike in any order
+        return first, np.add.reduceat(sample_weight, first)
+    group = np.concatenate([[0], np.cumsum(~same)])
     by_weight = np.lexsort((sample_weight, group))
     return first, np.add.reduceat(sample_weight[by_weight], first)
 
