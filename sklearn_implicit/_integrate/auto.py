@@ -4,8 +4,7 @@ import numpy as np
 
 from .explicit import DormandPrince853
 from .jacobian import supports_stiff
-from .krylov import KrylovW
-from .rosenbrock import Rodas4
+from .stiff_choice import stiff_stepper
 from .stiff_cost import jacobian_costs
 
 # A Jacobian that costs at most this many evaluations is cheap: trials of
@@ -97,7 +96,8 @@ class AutoStepper:
 
     def __init__(self, tol=None):
         self.explicit = DormandPrince853()
-        self.stiff = Rodas4(tol=tol)
+        self.tol = tol
+        self.stiff = None  # chosen for the flow at the first step
         self.switched_at = None
         self.trials = []
         self._mode = "explicit"
@@ -139,8 +139,7 @@ class AutoStepper:
         if self._tau0 is None:
             self._tau0 = tau
             exact = supports_stiff(flow)
-            if not exact:
-                self.stiff = KrylovW()
+            self.stiff = stiff_stepper(flow, self.tol)
             # A failed trial of the stiff method costs a few Jacobians: where
             # they are expensive, trials are shorter.
             expensive = exact and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN

@@ -16,9 +16,8 @@ from .auto import AutoStepper
 from .batch import FlowBatch
 from .driver import integrate
 from .flow import FlowState, LinearFlow
-from .jacobian import supports_stiff
-from .krylov import KrylovW
 from .rosenbrock import Rodas4
+from .stiff_choice import stiff_stepper
 
 # The step methods behind the estimators' ``solver`` parameter (None: the
 # explicit method, integrate's default).
@@ -119,10 +118,10 @@ def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, s
             f"{MIN_TOL:g}; 1e-10 to 1e-12 already give tight references."
         )
     stepper = SOLVERS[solver]
-    if stepper is Rodas4 and not supports_stiff(flow):
-        # no exact Jacobian: the matrix-free W-method serves every network
-        stepper = KrylovW
-    stepper = None if stepper is None else stepper(tol=tol)
+    if stepper is Rodas4:
+        stepper = stiff_stepper(flow, tol)
+    else:
+        stepper = None if stepper is None else stepper(tol=tol)
     if start is None:
         state = network.initial_state()
         # A network may start at beta != 0 (random layers): the clock starts

@@ -1,0 +1,263 @@
+"""Implicit steps of order 5 for tall designs: Radau IIA with three stages.
+
+Where the design has no more columns than rows (``d <= n + 1``) the flow's
+Jacobian is a dense ``d x d`` matrix (:class:`~.jacobian.FlowJacobian`),
+cheap to form and to factor, and the steps' work is their evaluations. There
+the data are separated over a long stretch of the clock (the loss falls
+from about 0.1 to 0.01 while the coefficients grow thirtyfold), on which the
+path bends on a scale of a few hundredths of ``tau``: RODAS4 (order 4)
+takes thousands of steps there, and the three-stage Radau IIA method (order
+5, L-stable, stiffly accurate; Hairer & Wanner, Solving ODEs II, IV.8) a
+fifth of them.
+
+The stages solve the collocation system ``Z = h (A (x) I) F(y + Z)`` by
+simplified Newton iterations with the Jacobian at the step's start, in the
+eigenvector basis of ``A^{-1}`` (one real eigenvalue and a complex pair):
+one real and one complex ``d x d`` system per iteration, three evaluations
+per iteration, the first guess extrapolated from the last step's
+collocation polynomial. The error estimate is the embedded one of Hairer's
+RADAU5 (order 3, filtered through the real system so that stiff components
+do not inflate it).
+
+The physical-time component ``T`` (``dT/dtau = dt/dtau exp(-tau) - T``,
+see :mod:`.physical_time`) is collocated with the same stages once the
+state's are known: its equation is linear in ``T``, so its stages solve a
+3 x 3 system exactly.
+"""
+
+import numpy as np
+from scipy.linalg.lapack import dgetrf, dgetrs, zgetrf, zgetrs
+
+from .jacobian import FlowJacobian, GramTruncation, supports_stiff
+from .rosenbrock import GRAM_DROP
+from .stiff_cost import jacobian_costs
+
+_S6 = np.sqrt(6.0)
+# nodes and coefficients of the three-stage Radau IIA method
+NODES = np.array([(4.0 - _S6) / 10.0, (4.0 + _S6) / 10.0, 1.0])
+_A = np.array([
+    [(88.0 - 7.0 * _S6) / 360.0, (296.0 - 169.0 * _S6) / 1800.0, (-2.0 + 3.0 * _S6) / 225.0],
+    [(296.0 + 169.0 * _S6) / 1800.0, (88.0 + 7.0 * _S6) / 360.0, (-2.0 - 3.0 * _S6) / 225.0],
+    [(16.0 - _S6) / 36.0, (16.0 + _S6) / 36.0, 1.0 / 9.0],
+])
+_A_INV = np.linalg.inv(_A)
+
+
+def _eigenbasis():
+    """``A^{-1} = V diag(lam) V^{-1}`` with ``lam = (real, complex, its
+    conjugate)`` and the third eigenvector the conjugate of the second."""
+    lam, V = np.linalg.eig(_A_INV)
+    real = int(np.argmin(np.abs(lam.imag)))
+    upper = [i for i in range(3) if i != real and lam[i].imag > 0][0]
+    V = np.column_stack([V[:, real].real, V[:, upper], V[:, upper].conj()])
+    lam = np.array([lam[real].real, lam[upper], lam[upper].conjugate()])
+    return lam, V, np.linalg.inv(V)
+
+
+_LAM, _V, _V_INV = _eigenbasis()
+_MU_REAL = float(_LAM[0].real)  # 3 + 3**(2/3) - 3**(1/3)
+_MU_COMPLEX = complex(_LAM[1])
+# Embedded error estimate of RADAU5: (mu/h - J)^{-1} (f(y0) + E . Z / h)
+_E = np.array([-13.0 - 7.0 * _S6, -13.0 + 7.0 * _S6, -1.0]) / 3.0
+_NEWTON_MAXITER = 6
+# After Newton failed at a step size, later steps stay below 0.7 of it, a
+# bound that grows by this factor per accepted step: Newton's reach moves
+# slowly along the path, and a bound forgotten faster (1.2) let the steps
+# grow back into failures every few steps (breast_cancer to 1e-5 at tol
+# 1e-4: 9,851 evaluations against 3,091).
+_FORGET = 1.05
+
+
+def _lagrange_weights(nodes, x):
+    """Weights of the values at ``nodes`` in the interpolant's value at each ``x``."""
+    x = np.atleast_1d(x)
+    w = np.ones((x.size, nodes.size))
+    for j, nj in enumerate(nodes):
+        for m, nm in enumerate(nodes):
+            if m != j:
+                w[:, j] *= (x - nm) / (nj - nm)
+    return w
+
+
+class Radau5:
+    """Implicit step of the three-stage Radau IIA method (order 5).
+
+    Satisfies the stepper contract of
+    :class:`~sklearn_implicit._integrate.explicit.ExplicitRungeKutta`, for
+    flows whose Jacobian is dense (``d <= n + 1``, see :func:`serves`).
+    ``order`` is that of its error estimate's leading term (4), which sets
+    the step-size control.
+
+    Parameters
+    ----------
+    tol : float, default=None
+        The integration's local error tolerance: the Newton iterations stop
+        well below it.
+
+    Attributes
+    ----------
+    n_jacobians, n_factorizations, n_solves, n_newton : int
+        Jacobians formed, LU factorizations (real and complex), linear
+        solves and Newton iterations so far.
+    """
+
+    horizon = np.inf
+    order = 4
+    time_error = np.inf
+
+    def __init__(self, tol=None):
+        self.tol = 1e-6 if tol is None else tol
+        # Newton stops once its corrections, extrapolated, are below this
+        # fraction of tol (as scipy's Radau: min(0.03, sqrt(rtol)))
+        self._newton_tol = max(10 * np.finfo(float).eps / self.tol, min(0.03, self.tol**0.5))
+        self.n_jacobians = self.n_factorizations = self.n_solves = self.n_newton = 0
+        self._jac = self._jac_ev = None
+        self._lu = None  # (h, real factors, complex factors)
+        self._truncation = None
+        self._last = None  # (new_state, state, h, Z) of the last step taken
+        self._work = 0.0
+        self._limit = np.inf
+        self._failed_h = np.inf  # a step size at which Newton failed lately
+
+    def step_limit(self):
+        """The largest next step after an accepted one: no growth after a
+        slow Newton solve, and none past a step size at which Newton failed
+        since (the error estimate cannot see that limit: the simplified
+        Newton iterations keep the step's first Jacobian, and where the path
+        turns fast they stop converging at steps that are accurate enough)."""
+        return self._limit
+
+    def step_cost(self, shape):
+        """About two Newton iterations and the new point's evaluation, with
+        a Jacobian and two factorizations, in evaluations."""
+        jacobian, lu = jacobian_costs(shape)
+        return 7.0 + jacobian + 2 * lu
+
+    def extra_cost(self):
+        """Jacobians and factorizations so far, in evaluations (the cost
+        model of :func:`~.stiff_cost.jacobian_costs`)."""
+        return self._work
+
+    def _check_flow(self, flow):
+        if not serves(flow):
+            raise TypeError("Radau5 needs the exact Jacobian of a tall design (d <= n + 1).")
+
+    def _refresh(self, flow, ev, h):
+        if self._jac is None or ev is not self._jac_ev:
+            if self._truncation is None or self._truncation.Z is not flow.X:
+                self._truncation = GramTruncation(flow.X, GRAM_DROP * self.tol)
+            self._jac = FlowJacobian(flow, ev, self._truncation)
+            self._jac_ev = ev
+            self._lu = None
+            self.n_jacobians += 1
+            self._work += jacobian_costs(flow.X.shape)[0]
+        if self._lu is None or self._lu[0] != h:
+            J = self._jac.full_matrix()
+            eye = np.eye(J.shape[0])
+            real = dgetrf(_MU_REAL / h * eye - J)[:2]
+            complex_ = zgetrf(_MU_COMPLEX / h * eye - J)[:2]
+            self._lu = (h, real, complex_)
+            self.n_factorizations += 2
+            self._work += 2 * jacobian_costs(flow.X.shape)[1]
+        return self._lu[1], self._lu[2]
+
+    def _guess(self, state, h):
+        """Stage increments extrapolated from the last step's collocation
+        polynomial (zeros after a rejection or a restart)."""
+        last = self._last
+        if last is None or last[0] is not state:
+            return np.zeros((3, state.shape[0]))
+        _, start, h_last, Z = last
+        nodes = np.r_[0.0, NODES]
+        values = np.vstack([np.zeros_like(start), Z])
+        w = _lagrange_weights(nodes, 1.0 + NODES * h / h_last)
+        # y(t1 + c h) - y1, y1 = start + Z[2]
+        return w @ values - Z[2]
+
+    def step(self, flow, state, T, tau, h, ev):
+        self.time_error = np.inf
+        self._check_flow(flow)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            if not (h > 0 and np.isfinite(_MU_REAL / h)):
+                return None
+            lu_real, lu_complex = self._refresh(flow, ev, h)
+            Z = self._guess(state, h)
+            solved = self._newton(flow, state, h, Z, lu_real, lu_complex)
+            if solved is None:
+                self._last = None
+                self._failed_h = min(self._failed_h, h)
+                return None
+            Z, stage_evs, n_iter = solved
+            new_state = state + Z[2]
+            if not np.all(np.isfinite(new_state)):
+                return None
+            ev_new = flow.evaluate(new_state)
+            if not np.isfinite(ev_new.log_dt_dtau):
+                return None
+            err = dgetrs(*lu_real, ev.dstate + (_E @ Z) / h)[0]
+            self.n_solves += 1
+            T_new, self.time_error = _time_stages(T, tau, h, ev, stage_evs)
+            self._last = (new_state, state, h, Z)
+            # (a failure's bound is forgotten slowly, as steps succeed)
+            self._failed_h *= _FORGET
+            growth = np.inf if n_iter <= 2 else (1.5 if n_iter == 3 else 1.0)
+            self._limit = min(h * growth, 0.7 * self._failed_h)
+            return new_state, T_new, ev_new, err
+
+    def _newton(self, flow, state, h, Z, lu_real, lu_complex):
+        """The converged stage increments and the stages' evaluations, or None."""
+        W = _V_INV @ Z  # complex rows: real, complex, conjugate
+        rate, previous = None, None
+        for k in range(_NEWTON_MAXITER):
+            self.n_newton += 1
+            # the error scale of the step's end, as integrate measures it
+            # (the start's is no scale for the first step from rho = 0)
+            scale = flow.network.error_scale(state + Z[2]) * self.tol
+            evs = [flow.evaluate(state + Z[i]) for i in range(3)]
+            if not all(np.isfinite(e.log_dt_dtau) for e in evs):
+                return None
+            F = np.vstack([e.dstate for e in evs])
+            G = _V_INV @ F
+            d_real = dgetrs(*lu_real, (G[0] - _MU_REAL / h * W[0]).real)[0]
+            d_complex = zgetrs(*lu_complex, G[1] - _MU_COMPLEX / h * W[1])[0]
+            self.n_solves += 2
+            norm = max(np.max(np.abs(d_real) / scale), np.max(np.abs(d_complex) / scale))
+            if not np.isfinite(norm):
+                return None
+            if previous is not None:
+                rate = norm / previous if previous > 0 else 0.0
+                # diverging, or too slow to converge in the iterations left
+                if rate >= 1 or rate ** (_NEWTON_MAXITER - k) / (1 - rate) * norm > self._newton_tol:
+                    return None
+            W[0] += d_real
+            W[1] += d_complex
+            W[2] = W[1].conj()
+            Z = (_V @ W).real
+            if norm == 0 or (rate is not None and rate / (1 - rate) * norm < self._newton_tol):
+                return Z, evs, k + 1
+            if rate is None and norm < 1e-3 * self._newton_tol:
+                # a first correction this small: the guess was on the path
+                return Z, evs, k + 1
+            previous = norm
+        return None
+
+
+def _time_stages(T, tau, h, ev, stage_evs):
+    """``T`` at the step's end from its collocation stages, and the embedded
+    estimate of its error.
+
+    ``dT/dtau = phi - T`` with ``phi = exp(log dt/dtau - tau)`` known at the
+    stages: ``T_i = T + h sum_j a_ij (phi_j - T_j)``, a 3 x 3 linear system.
+    """
+    phi = np.array([np.exp(e.log_dt_dtau - (tau + c * h)) for e, c in zip(stage_evs, NODES)])
+    stages = np.linalg.solve(np.eye(3) + h * _A, T + h * _A @ phi)
+    increments = stages - T
+    f0 = np.exp(ev.log_dt_dtau - tau) - T
+    error = (f0 + (_E @ increments) / h) / (_MU_REAL / h + 1.0)
+    return stages[2], abs(error)
+
+
+def serves(flow):
+    """Whether the flow has the exact Jacobian and it is dense (``d <= n + 1``)."""
+    n, d = flow.X.shape
+    return supports_stiff(flow) and d <= n + 1

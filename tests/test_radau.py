@@ -1,0 +1,121 @@
+"""The Radau IIA steps of tall designs (``sklearn_implicit._integrate.radau``)."""
+
+import functools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from test_stiff import fixed_step_orders, make_flow, rel_err, run, separable
+
+from sklearn_implicit import DiagonalLinearClassifier
+from sklearn_implicit._integrate import LinearFlow, radau
+from sklearn_implicit._integrate.krylov import KrylovW
+from sklearn_implicit._integrate.radau import Radau5
+from sklearn_implicit._integrate.rosenbrock import Rodas4
+from sklearn_implicit._integrate.stiff_choice import stiff_stepper
+from sklearn_implicit._losses import ExponentialLoss
+from sklearn_implicit._networks import DenseNetwork
+
+
+def test_tableau_is_radau_iia_and_its_eigenbasis():
+    c, A = radau.NODES, radau._A
+    # collocation conditions of order 3 (stage order), stiffly accurate
+    for k in range(1, 4):
+        np.testing.assert_allclose(A @ c ** (k - 1), c**k / k, rtol=1e-14)
+    # the weights (the last row) integrate polynomials up to degree 4 (order 5)
+    for k in range(1, 6):
+        np.testing.assert_allclose(A[-1] @ c ** (k - 1), 1.0 / k, rtol=1e-13)
+    V, lam, V_inv = radau._V, radau._LAM, radau._V_INV
+    np.testing.assert_allclose((V * lam) @ V_inv, np.linalg.inv(A), atol=1e-12)
+    assert lam[0].imag == 0 and lam[2] == np.conj(lam[1])
+    np.testing.assert_allclose(radau._MU_REAL, 3 + 3 ** (2 / 3) - 3 ** (1 / 3), rtol=1e-14)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_order_five_with_fixed_steps(depth):
+    # the separation phase of a tall problem (loss e^-2 to e^-4)
+    flow = make_flow(separable(30, 8, seed=1), depth)
+    t0, t1 = 2.0, 4.0
+    mid = run(flow, np.exp(-t0), 1e-11).last
+    # measured: 4.97, 4.99, 5.14 (depth 2) and 4.94, 5.01, 5.02 (depth 3)
+    orders = fixed_step_orders(flow, mid, t0, t1, lambda: Radau5(tol=1e-8), (16, 32, 64, 128))
+    assert np.all((orders > 4.6) & (orders < 5.4)), orders
+
+
+def test_the_stiff_method_follows_the_shape_and_the_network():
+    tall, wide = separable(30, 8), separable(8, 30)
+    assert isinstance(stiff_stepper(make_flow(tall), 1e-6), Radau5)
+    assert isinstance(stiff_stepper(make_flow(wide), 1e-6), Rodas4)
+    network = DenseNetwork(8, (4,), 1.0, "antisymmetric", np.random.RandomState(0))
+    flow = LinearFlow(network, ExponentialLoss(), tall, np.ones(30))
+    assert isinstance(stiff_stepper(flow, 1e-6), KrylovW)
+    with pytest.raises(TypeError, match="tall design"):
+        Radau5().step(make_flow(wide), None, 0.0, 0.0, 0.1, None)
+
+
+@functools.lru_cache
+def _tall_references(depth):
+    """A tall separable problem, its tol = 1e-11 fit and its explicit fit at
+    tol = 1e-10 (an independent integrator)."""
+    rng = np.random.default_rng(depth)
+    X = rng.standard_normal((200, 12))
+    y = (X @ rng.standard_normal(12) > 0).astype(int)
+    reference = DiagonalLinearClassifier(tol=1e-11, depth=depth, **_TALL).fit(X, y)
+    explicit = DiagonalLinearClassifier(tol=1e-10, solver="explicit", max_iter=10**6, depth=depth,
+                                        **_TALL).fit(X, y)
+    return X, y, reference, explicit
+
+
+_TALL = dict(alpha=0.5, target_loss=1e-20)
+
+
+def _direction(est):
+    b = np.r_[est.coef_.ravel(), est.intercept_]
+    return b / np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("depth", [2, 3])
+def test_tall_fits_agree_with_tight_references(sparse, depth):
+    # the direction of coef_ (and log10_time_) at the default tol against a
+    # tol = 1e-11 fit, which agrees with the explicit method, for solver
+    # 'stiff' (Radau throughout) and 'auto' (DOP853, then Radau)
+    X, y, reference, explicit = _tall_references(depth)
+    assert np.linalg.norm(_direction(explicit) - _direction(reference)) < 1e-8
+    Xs = sp.csr_matrix(X) if sparse else X
+    for solver in ("stiff", "auto"):
+        est = DiagonalLinearClassifier(solver=solver, depth=depth, **_TALL).fit(Xs, y)
+        assert np.linalg.norm(_direction(est) - _direction(reference)) < 1e-6
+        assert abs(est.log10_time_[0] - reference.log10_time_[0]) < 1e-5
+        assert est.status_.tolist() == ["target"]
+
+
+def test_newton_failure_is_a_rejected_step_and_bounds_the_next():
+    # a step far beyond the reach of the simplified Newton iterations (the
+    # separation phase of a tall problem) returns None, as a failed stage
+    # does, and later steps stay below it
+    flow = make_flow(separable(30, 8, seed=1), 3)
+    mid = run(flow, np.exp(-3.0), 1e-10).last
+    stepper = Radau5(tol=1e-6)
+    ev = flow.evaluate(mid.state)
+    T = np.exp(mid.log_time - 3.0)
+    assert stepper.step(flow, mid.state, T, 3.0, 50.0, ev) is None
+    taken = stepper.step(flow, mid.state, T, 3.0, 1e-3, ev)
+    assert taken is not None
+    assert stepper.step_limit() <= 0.7 * 50.0 * radau._FORGET
+
+
+def test_a_rejected_guess_is_not_reused():
+    # the first guess extrapolates the last step only from its end point
+    flow = make_flow(separable(30, 8, seed=1), 2)
+    mid = run(flow, np.exp(-3.0), 1e-10).last
+    stepper = Radau5(tol=1e-6)
+    ev = flow.evaluate(mid.state)
+    T = np.exp(mid.log_time - 3.0)
+    new_state, T_new, ev_new, _ = stepper.step(flow, mid.state, T, 3.0, 1e-3, ev)
+    assert np.any(stepper._guess(new_state, 1e-3) != 0)
+    assert not np.any(stepper._guess(mid.state.copy(), 1e-3))
+    # the guess is the last step's polynomial: near the exact next stages
+    guess = stepper._guess(new_state, 1e-3)
+    exact = run(flow, np.exp(-3.002), 1e-12).last.state - new_state
+    assert rel_err(guess[2], exact) < 1e-3
