@@ -212,6 +212,10 @@ class Settings:
     # (100,000 x 200 did not finish in 40 minutes with the rest)
     real_synthetic: tuple = ((1_000, 10), (1_000, 200), (10_000, 20), (100_000, 10))
     real_target: float = 1e-30
+    # case "tall_stiff": Radau IIA against RODAS4 on tall designs
+    tall_datasets: tuple = ("breast_cancer", "wine")
+    tall_gaussian: tuple = ((5_000, 20),)
+    tall_targets: tuple = (1e-5, 1e-30)
     real_deep_max_size: int = 50_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
     # case "convolutional": one evaluation against the bare pair at each
@@ -312,6 +316,7 @@ class Settings:
             stiff_max_evals=2_000,
             real_datasets=("iris",), real_synthetic=((200, 5),), real_target=1e-3,
             real_max_iter=30, real_deep_max_size=2_000,
+            tall_datasets=("wine",), tall_gaussian=((200, 5),), tall_targets=(1e-3,),
             setup_sizes=((20, 60, 0), (22, 60, 2)), setup_repeats=2,
             scipy_grid=dict(size=size, configs=((2, 1.0),), losses=("exponential",),
                             targets=(1e-3,)),

@@ -9,7 +9,8 @@ for nothing else). The cross-validated classifiers share their scores and
 fitted attributes the same way (``%(cv_score_attributes)s`` and
 ``%(cv_fit_attributes)s``); the cross-validated regressor, whose scores are
 not those of one-vs-rest problems, shares the rest of them
-(``%(cv_results_attributes)s``).
+(``%(cv_results_attributes)s``). The diagonal estimators share the
+description of their step methods (``%(diagonal_solver)s``).
 """
 
 _DYNAMICS_PARAMETERS = """\
@@ -111,9 +112,29 @@ _CV_FIT_ATTRIBUTES = """\
         Names of features seen during fit, when X has string feature names.
 """
 
+_DIAGONAL_SOLVER = """\
+    solver : {'auto', 'explicit', 'stiff'}, default='auto'
+        Step method of the integrator. ``'explicit'``: DOP853 (order 8).
+        ``'stiff'``: an implicit method with the exact Jacobian of the flow,
+        formed at every step. Where the design has at most one column more
+        than it has rows (tall data; the intercept's column and merged
+        duplicate rows counted), the three-stage Radau IIA method (order 5),
+        whose Newton iterations solve dense square systems of the size of
+        the coefficients; otherwise the linearly implicit Rosenbrock method
+        RODAS4 (order 4), whose linear solves use the Jacobian's structure,
+        a diagonal plus a part of rank ``n_samples + 1``. ``'auto'``:
+        explicit while the flow is not stiff, switching to the implicit
+        method when the explicit steps become limited by stability (late in
+        training, and on ill-conditioned non-separable data) and a trial
+        shows it cheaper (Jacobians and linear solves counted). All three
+        follow the same path to ``tol``.
+        Used by ``dynamics='flow'`` only.
+"""
+
 # marker line -> its text
 _FRAGMENTS = {
     "    %(dynamics_parameters)s\n": _DYNAMICS_PARAMETERS,
+    "    %(diagonal_solver)s\n": _DIAGONAL_SOLVER,
     "    %(sgd_random_state)s\n": _SGD_RANDOM_STATE,
     "    %(cv_score_attributes)s\n": _CV_SCORE_ATTRIBUTES,
     "    %(cv_results_attributes)s\n": _CV_RESULTS_ATTRIBUTES,

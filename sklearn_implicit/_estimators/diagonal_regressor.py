@@ -157,18 +157,7 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     n_jobs : int, default=None
         Number of jobs for the targets of a multi-output fit, via joblib.
 
-    solver : {'auto', 'explicit', 'stiff'}, default='auto'
-        Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: the linearly implicit Rosenbrock method RODAS4 (order
-        4) with the exact Jacobian of the flow, formed at every step, whose
-        linear solves use its structure, a diagonal plus a part of rank
-        ``n_samples + 1`` (diagonal networks only). ``'auto'``: explicit while
-        the flow is not stiff, switching to the Rosenbrock method when the
-        explicit steps become limited by stability (late in training, and on
-        ill-conditioned non-separable data) and a trial shows it cheaper
-        (Jacobians and linear solves counted). All three follow the same
-        path to ``tol``.
-        Used by ``dynamics='flow'`` only.
+    %(diagonal_solver)s
 
     %(sgd_random_state)s
 

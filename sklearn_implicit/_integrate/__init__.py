@@ -12,9 +12,10 @@ through them:
   stall detection and history (:mod:`.history`).
 - step methods: :mod:`.explicit` (DOP853), :mod:`.rosenbrock` (RODAS4, with
   :mod:`.jacobian`, :mod:`.shifted_solvers` and the cost model
-  :mod:`.stiff_cost`), :mod:`.krylov` (Rosenbrock-W, for networks without
-  the Jacobian pieces), and :mod:`.auto` (the switch
-  between them).
+  :mod:`.stiff_cost`), :mod:`.radau` (Radau IIA of order 5, for tall
+  designs), :mod:`.krylov` (Rosenbrock-W, for networks without the Jacobian
+  pieces), :mod:`.stiff_choice` (which implicit method serves a flow) and
+  :mod:`.auto` (the switch between explicit and implicit).
 - :mod:`.physical_time`: the flow time carried along the clock.
 - :mod:`.batch`: many flows on one design matrix, their products stacked.
 """

@@ -1,4 +1,5 @@
-"""The automatic choice of step method: DOP853 until the flow is stiff, then RODAS4."""
+"""The automatic choice of step method: DOP853 until the flow is stiff, then
+the implicit method that serves the flow (:mod:`.stiff_choice`)."""
 
 import numpy as np
 
@@ -42,7 +43,9 @@ _TRIAL_STEPS_EXPENSIVE = 6
 
 
 class AutoStepper:
-    """DOP853 while the flow is not stiff, a :class:`~.rosenbrock.Rodas4` step once it is.
+    """DOP853 while the flow is not stiff, an implicit step once it is
+    (:func:`~.stiff_choice.stiff_stepper`: Radau IIA for tall designs,
+    RODAS4 for wide ones, Rosenbrock-W without an exact Jacobian).
 
     Satisfies the stepper contract of
     :class:`~sklearn_implicit._integrate.explicit.ExplicitRungeKutta` (``order`` follows
@@ -77,8 +80,7 @@ class AutoStepper:
     Parameters
     ----------
     tol : float, default=None
-        The integration's local error tolerance, for the stiff method (see
-        :class:`~.rosenbrock.Rodas4`).
+        The integration's local error tolerance, for the implicit method.
 
     Attributes
     ----------

@@ -11,8 +11,8 @@ corrected by Newton steps along the flow so that the loss equals the target
 to rounding (the remaining error is a displacement along the path, which is
 what ``tol`` controls). The physical time carried along is held to
 ``tol`` as well (:mod:`.physical_time`). The step methods are
-:mod:`.explicit` (DOP853), :mod:`.rosenbrock` (RODAS4, for the stiff
-phase) and :mod:`.auto` (the switch between them).
+:mod:`.explicit` (DOP853), the implicit ones of :mod:`.stiff_choice` (for
+the stiff phase) and :mod:`.auto` (the switch between them).
 """
 
 import numpy as np
