@@ -125,6 +125,11 @@ class GramTruncation:
         return np.sort(order[n_left_out:])
 
 
+def _complex_map(linear, v):
+    """A real linear map of a complex vector, part by part."""
+    return linear(v.real) + 1j * linear(v.imag)
+
+
 def _matvec(Z, v):
     return np.asarray(Z @ v).reshape(Z.shape[0], *v.shape[1:])
 
@@ -259,6 +264,8 @@ class FlowJacobian:
 
     def project(self, v):
         """``Y^T v``."""
+        if np.iscomplexobj(v):
+            return _complex_map(self.project, v)
         out = np.empty(self.n_samples + 1)
         out[:-1] = _matvec(self.Z, self.j * v)
         out[-1] = np.dot(self.e, v)
@@ -266,6 +273,8 @@ class FlowJacobian:
 
     def apply_W(self, z):
         """``W z`` for ``z`` of shape (n+1,)."""
+        if np.iscomplexobj(z):
+            return _complex_map(self.apply_W, z)
         return self.a * _rmatvec(self.Z, z[:-1]) + self.f * z[-1]
 
     def apply_K(self, y):

@@ -26,11 +26,10 @@ state's are known: its equation is linear in ``T``, so its stages solve a
 """
 
 import numpy as np
-from scipy.linalg.lapack import dgetrf, dgetrs, zgetrf, zgetrs
 
 from .jacobian import FlowJacobian, GramTruncation, supports_stiff
 from .rosenbrock import GRAM_DROP
-from .stiff_cost import jacobian_costs
+from .stiff_cost import SOLVE_COST, jacobian_costs
 
 _S6 = np.sqrt(6.0)
 # nodes and coefficients of the three-stage Radau IIA method
@@ -114,7 +113,11 @@ class Radau5:
         self._newton_tol = max(10 * np.finfo(float).eps / self.tol, min(0.03, self.tol**0.5))
         self.n_jacobians = self.n_factorizations = self.n_solves = self.n_newton = 0
         self._jac = self._jac_ev = None
-        self._lu = None  # (h, real factors, complex factors)
+        self._solvers = None  # (h, real system's, complex system's)
+        # the work of a linear solve, in evaluations (none to speak of for a
+        # dense system of a tall design; two products with Z through the
+        # Woodbury identity)
+        self._solve_cost = 0.0
         self._truncation = None
         self._last = None  # (new_state, state, h, Z) of the last step taken
         self._work = 0.0
@@ -142,29 +145,39 @@ class Radau5:
 
     def _check_flow(self, flow):
         if not serves(flow):
-            raise TypeError("Radau5 needs the exact Jacobian of a tall design (d <= n + 1).")
+            raise TypeError(
+                "Radau5 needs the exact Jacobian, dense (a tall design, d <= n + 1) "
+                "or without a diagonal part (depth 2)."
+            )
 
     def _refresh(self, flow, ev, h):
         if self._jac is None or ev is not self._jac_ev:
             if self._truncation is None or self._truncation.Z is not flow.X:
                 self._truncation = GramTruncation(flow.X, GRAM_DROP * self.tol)
-            self._jac = FlowJacobian(flow, ev, self._truncation)
+            self._jac = self._jacobian(flow, ev)
             self._jac_ev = ev
-            self._lu = None
-            self.n_jacobians += 1
-            self._work += jacobian_costs(flow.X.shape)[0]
-        if self._lu is None or self._lu[0] != h:
-            self._lu = (h, *self._factor(self._jac.full_matrix(), h, flow))
-        return self._lu[1], self._lu[2]
+            self._solvers = None
+        if self._solvers is None or self._solvers[0] != h:
+            self._solvers = (h, *self._factor(self._jac, h))
+        return self._solvers[1], self._solvers[2]
 
-    def _factor(self, J, h, flow):
-        """LU factors of the real and the complex system at step ``h``."""
-        eye = np.eye(J.shape[0])
-        real = dgetrf(_MU_REAL / h * eye - J)[:2]
-        complex_ = zgetrf(_MU_COMPLEX / h * eye - J)[:2]
+    def _jacobian(self, flow, ev):
+        self.n_jacobians += 1
+        self._work += jacobian_costs(flow.X.shape)[0]
+        return FlowJacobian(flow, ev, self._truncation)
+
+    def _factor(self, jac, h):
+        """Solvers of the real and the complex system at step ``h``."""
         self.n_factorizations += 2
-        self._work += 2 * jacobian_costs(flow.X.shape)[1]
-        return real, complex_
+        # (a complex LU costs about four real ones)
+        self._work += 5 * jac.lu_cost
+        return jac.shifted_solver(_MU_REAL / h), jac.shifted_solver(_MU_COMPLEX / h)
+
+    def _solve(self, solver, b):
+        # a complex system's solve costs two real ones
+        self._work += self._solve_cost * (1 + np.iscomplexobj(solver.shift))
+        self.n_solves += 1
+        return solver.solve(b, solver.project(b))[0]
 
     def _guess(self, state, h):
         """Stage increments extrapolated from the last step's collocation
@@ -185,9 +198,10 @@ class Radau5:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             if not (h > 0 and np.isfinite(_MU_REAL / h)):
                 return None
-            lu_real, lu_complex = self._refresh(flow, ev, h)
+            self._solve_cost = 0.0 if self._jac_is_dense(flow) else SOLVE_COST
+            real, complex_ = self._refresh(flow, ev, h)
             Z = self._guess(state, h)
-            solved = self._newton(flow, state, h, Z, lu_real, lu_complex)
+            solved = self._newton(flow, state, h, Z, real, complex_)
             if solved is None:
                 self._last = None
                 self._failed_h = min(self._failed_h, h)
@@ -199,8 +213,7 @@ class Radau5:
             ev_new = flow.evaluate(new_state)
             if not np.isfinite(ev_new.log_dt_dtau):
                 return None
-            err = dgetrs(*lu_real, ev.dstate + (_E @ Z) / h)[0]
-            self.n_solves += 1
+            err = self._solve(real, ev.dstate + (_E @ Z) / h)
             T_new, self.time_error = _time_stages(T, tau, h, ev, stage_evs)
             self._last = (new_state, state, h, Z)
             # (a failure's bound is forgotten slowly, as steps succeed)
@@ -209,7 +222,12 @@ class Radau5:
             self._limit = min(h * growth, 0.7 * self._failed_h)
             return new_state, T_new, ev_new, err
 
-    def _newton(self, flow, state, h, Z, lu_real, lu_complex):
+    @staticmethod
+    def _jac_is_dense(flow):
+        n, d = flow.X.shape
+        return d <= n + 1
+
+    def _newton(self, flow, state, h, Z, real, complex_):
         """The converged stage increments, the stages' evaluations and the
         iterations taken, or None.
 
@@ -232,9 +250,8 @@ class Radau5:
             if not all(np.isfinite(e.log_dt_dtau) for e in evs):
                 return None
             G = _V_INV @ np.vstack([e.dstate for e in evs])
-            d_real = dgetrs(*lu_real, (G[0] - _MU_REAL / h * W[0]).real)[0]
-            d_complex = zgetrs(*lu_complex, G[1] - _MU_COMPLEX / h * W[1])[0]
-            self.n_solves += 2
+            d_real = self._solve(real, (G[0] - _MU_REAL / h * W[0]).real)
+            d_complex = self._solve(complex_, G[1] - _MU_COMPLEX / h * W[1])
             norm = max(np.max(np.abs(d_real) / scale), np.max(np.abs(d_complex) / scale))
             if not np.isfinite(norm):
                 return None
@@ -246,10 +263,7 @@ class Radau5:
                     if restarted:
                         return None
                     restarted, previous, k = True, None, 0
-                    self.n_jacobians += 1
-                    self._work += jacobian_costs(flow.X.shape)[0]
-                    jac = FlowJacobian(flow, evs[1], self._truncation)
-                    lu_real, lu_complex = self._factor(jac.full_matrix(), h, flow)
+                    real, complex_ = self._factor(self._jacobian(flow, evs[1]), h)
                     continue
             W[0] += d_real
             W[1] += d_complex
@@ -281,6 +295,10 @@ def _time_stages(T, tau, h, ev, stage_evs):
 
 
 def serves(flow):
-    """Whether the flow has the exact Jacobian and it is dense (``d <= n + 1``)."""
+    """Whether the flow has the exact Jacobian and its complex systems are
+    cheap: dense (``d <= n + 1``), or without a diagonal part (depth 2),
+    whose Woodbury core is one real Gram matrix for both shifts."""
+    if not supports_stiff(flow):
+        return False
     n, d = flow.X.shape
-    return supports_stiff(flow) and d <= n + 1
+    return d <= n + 1 or getattr(flow.network, "jacobian_is_low_rank", False)

@@ -2,16 +2,20 @@
 
 ``A`` is a :class:`~sklearn_implicit._integrate.jacobian.FlowJacobian`: a
 dense ``d x d`` matrix where ``d <= n + 1``, otherwise a diagonal plus a part
-of rank ``n + 1`` whose systems are solved by the Woodbury identity.
+of rank ``n + 1`` whose systems are solved by the Woodbury identity. The
+shift is real (Rosenbrock methods) or complex (the complex pair of the
+Radau IIA method, :mod:`.radau`; the dense and the low-rank solvers only).
 """
 
-from scipy.linalg.lapack import dgetrf, dgetrs
+import numpy as np
+from scipy.linalg.lapack import dgetrf, dgetrs, zgetrf, zgetrs
 
 from .stiff_cost import factorization_cost
 
 
 def _lu_factor(a):
-    """LU factors of a square system (LAPACK getrf, as scipy's ``lu_factor``).
+    """LU factors of a square system (LAPACK getrf, as scipy's ``lu_factor``),
+    real or complex.
 
     A singular system (a zero pivot: h gamma times an eigenvalue = 1,
     possible only where the flow expands) gives non-finite solutions, and the
@@ -19,16 +23,25 @@ def _lu_factor(a):
     """
     # LAPACK directly: with scipy.linalg's wrappers (array checks, batching)
     # a solve of the Woodbury system at n = 100 took 23 us, with getrs 7
-    lu, piv, _ = dgetrf(a, overwrite_a=True)
+    lu, piv, _ = (zgetrf if np.iscomplexobj(a) else dgetrf)(a, overwrite_a=True)
     return lu, piv
 
 
 def _lu_solve(factors, b):
-    return dgetrs(*factors, b)[0]
+    lu, piv = factors
+    if np.iscomplexobj(lu):
+        return zgetrs(lu, piv, b)[0]
+    if np.iscomplexobj(b):
+        # a real system: its real and imaginary parts apart
+        return dgetrs(lu, piv, b.real)[0] + 1j * dgetrs(lu, piv, b.imag)[0]
+    return dgetrs(lu, piv, b)[0]
 
 
 def _shifted(scale, a, shift):
-    """``scale a + shift I``, in place of the square ``a``."""
+    """``scale a + shift I``, in place of the square ``a`` (a new complex
+    array for a complex shift: the complex-conjugate pair of Radau's)."""
+    if np.iscomplexobj(shift):
+        a = a.astype(complex)
     a *= scale
     # the diagonal as a strided view (np.diag_indices_from builds index
     # arrays, a visible cost next to the LU at n = 100)
