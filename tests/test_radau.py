@@ -9,6 +9,7 @@ from test_stiff import fixed_step_orders, make_flow, rel_err, run, separable
 
 from sklearn_implicit import DiagonalLinearClassifier
 from sklearn_implicit._integrate import LinearFlow, radau
+from sklearn_implicit._integrate.jacobian import FlowJacobian
 from sklearn_implicit._integrate.krylov import KrylovW
 from sklearn_implicit._integrate.radau import Radau5
 from sklearn_implicit._integrate.rosenbrock import Rodas4
@@ -31,6 +32,22 @@ def test_tableau_is_radau_iia_and_its_eigenbasis():
     np.testing.assert_allclose(radau._MU_REAL, 3 + 3 ** (2 / 3) - 3 ** (1 / 3), rtol=1e-14)
 
 
+@pytest.mark.parametrize("shape", [(30, 8), (8, 30)], ids=["dense", "low-rank"])
+def test_complex_shifted_systems_are_solved(shape):
+    # (s I - J) x = b for Radau's complex shift, through the dense LU or the
+    # Woodbury identity, against the dense Jacobian
+    flow = make_flow(separable(*shape, seed=2), 2)
+    ev = flow.evaluate(run(flow, np.exp(-5.0), 1e-10).last.state)
+    jac = FlowJacobian(flow, ev)
+    J = jac.full_matrix()
+    b = np.random.default_rng(0).standard_normal(J.shape[0]) * (1 + 1j)
+    for shift in (radau._MU_REAL / 0.3, radau._MU_COMPLEX / 0.3):
+        solver = jac.shifted_solver(shift)
+        x = solver.solve(b, solver.project(b))[0]
+        residual = shift * x - J @ x - b
+        assert np.max(np.abs(residual)) < 1e-10 * np.max(np.abs(b)) * max(1, np.abs(J).max())
+
+
 @pytest.mark.parametrize("depth", [2, 3])
 def test_order_five_with_fixed_steps(depth):
     # the separation phase of a tall problem (loss e^-2 to e^-4)
@@ -40,6 +57,17 @@ def test_order_five_with_fixed_steps(depth):
     # measured: 4.97, 4.99, 5.14 (depth 2) and 4.94, 5.01, 5.02 (depth 3)
     orders = fixed_step_orders(flow, mid, t0, t1, lambda: Radau5(tol=1e-8), (16, 32, 64, 128))
     assert np.all((orders > 4.6) & (orders < 5.4)), orders
+
+
+def test_order_five_on_a_wide_design():
+    # depth 2 on a wide design: the complex systems through the Woodbury
+    # identity (a segment of the late, stiff phase)
+    flow = make_flow(separable(12, 25, seed=4), 2)
+    t0, t1 = 20.0, 30.0
+    mid = run(flow, np.exp(-t0), 1e-11).last
+    # measured: 4.91, 4.95
+    orders = fixed_step_orders(flow, mid, t0, t1, lambda: Radau5(tol=1e-10), (4, 8, 16))
+    assert np.all((orders > 4.6) & (orders < 5.6)), orders
 
 
 def test_the_stiff_method_follows_the_shape_and_the_network():
