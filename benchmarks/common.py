@@ -34,6 +34,7 @@ from sklearn_implicit._integrate import LinearFlow  # noqa: F401
 from sklearn_implicit._integrate import explicit as _explicit  # noqa: F401
 from sklearn_implicit._integrate import jacobian as _jacobian  # noqa: F401
 from sklearn_implicit._integrate import rosenbrock as _rosenbrock  # noqa: F401
+from sklearn_implicit._integrate import stiff_choice as _stiff_choice
 from sklearn_implicit._integrate import stiff_cost as _stiff_cost  # noqa: F401
 from sklearn_implicit._losses import LOSSES  # noqa: F401
 from sklearn_implicit._networks import ConvolutionalNetwork, DiagonalNetwork  # noqa: F401
@@ -506,6 +507,19 @@ def fit_recording(estimator, X, y):
         estimator.fit(X, y)
         seconds = time.perf_counter() - start
     return seconds, caught
+
+
+@contextmanager
+def rodas4_everywhere():
+    """The stiff phase of every flow with an exact Jacobian in RODAS4 (Radau
+    IIA serves tall designs and depth 2 otherwise, see
+    ``sklearn_implicit._integrate.stiff_choice``)."""
+    serves = _stiff_choice.serves
+    _stiff_choice.serves = lambda flow: False
+    try:
+        yield
+    finally:
+        _stiff_choice.serves = serves
 
 
 def paired_times(fns, settings, min_repeats=3):

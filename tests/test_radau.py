@@ -136,17 +136,22 @@ def test_newton_failure_is_a_rejected_step_and_bounds_the_next():
     assert stepper.step_limit() <= 0.7 * 50.0 * radau._FORGET
 
 
-def test_a_rejected_guess_is_not_reused():
-    # the first guess extrapolates the last step only from its end point
+def test_the_guess_extrapolates_the_accepted_step():
+    # the first guess of a step's stages extrapolates the collocation
+    # polynomial of the step that ended where it starts; a retry after a
+    # step rejected by integrate extrapolates the step before that one
     flow = make_flow(separable(30, 8, seed=1), 2)
     mid = run(flow, np.exp(-3.0), 1e-10).last
-    stepper = Radau5(tol=1e-6)
     ev = flow.evaluate(mid.state)
     T = np.exp(mid.log_time - 3.0)
-    new_state, T_new, ev_new, _ = stepper.step(flow, mid.state, T, 3.0, 1e-3, ev)
-    assert np.any(stepper._guess(new_state, 1e-3) != 0)
-    assert not np.any(stepper._guess(mid.state.copy(), 1e-3))
-    # the guess is the last step's polynomial: near the exact next stages
-    guess = stepper._guess(new_state, 1e-3)
-    exact = run(flow, np.exp(-3.002), 1e-12).last.state - new_state
+    stepper, only_first = Radau5(tol=1e-6), Radau5(tol=1e-6)
+    assert not np.any(stepper._guess(mid.state, 3.0, 1e-3))
+    first = stepper.step(flow, mid.state, T, 3.0, 1e-3, ev)
+    only_first.step(flow, mid.state, T, 3.0, 1e-3, ev)
+    guess = stepper._guess(first[0], 3.001, 1e-3)
+    exact = run(flow, np.exp(-3.002), 1e-12).last.state - first[0]
     assert rel_err(guess[2], exact) < 1e-3
+    # a second step, then (as if integrate rejected it) a retry from its start
+    stepper.step(flow, first[0], first[1], 3.001, 1e-3, first[2])
+    retry = stepper._guess(first[0], 3.001, 5e-4)
+    np.testing.assert_array_equal(retry, only_first._guess(first[0], 3.001, 5e-4))

@@ -11,28 +11,14 @@ and the direction error of ``coef_`` (with the intercept) against a
 ``tol=1e-11`` fit as shipped, the worst over one-vs-rest problems.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.preprocessing import StandardScaler
 
-from common import _check, _result, direction_error, fit_recording, timed
+from common import _check, _result, direction_error, fit_recording, rodas4_everywhere, timed
 from sklearn_implicit import DiagonalLinearClassifier
-from sklearn_implicit._integrate import stiff_choice
 
 _LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
-
-
-@contextmanager
-def _rodas4_everywhere():
-    """The stiff phase of every exact flow in RODAS4, as before Radau."""
-    serves = stiff_choice.serves
-    stiff_choice.serves = lambda flow: False
-    try:
-        yield
-    finally:
-        stiff_choice.serves = serves
 
 
 def _problems(settings):
@@ -61,7 +47,7 @@ def run(settings):
             ref = DiagonalLinearClassifier(target_loss=target, tol=1e-11)
             fit_recording(ref, X, y)
             row = {"data": name, "n x d": f"{X.shape[0]} x {X.shape[1]}", "target": target}
-            for label, context in (("Radau", None), ("RODAS4", _rodas4_everywhere)):
+            for label, context in (("Radau", None), ("RODAS4", rodas4_everywhere)):
                 est = DiagonalLinearClassifier(target_loss=target)
                 if context is None:
                     seconds, _, _ = timed(lambda: fit_recording(est, X, y), settings)

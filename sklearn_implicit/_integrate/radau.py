@@ -67,6 +67,7 @@ _MU_COMPLEX = complex(_LAM[1])
 # Embedded error estimate of RADAU5: (mu/h - J)^{-1} (f(y0) + E . Z / h)
 _E = np.array([-13.0 - 7.0 * _S6, -13.0 + 7.0 * _S6, -1.0]) / 3.0
 _NEWTON_MAXITER = 6
+_GUESS_NODES = np.r_[0.0, NODES]
 # After Newton failed at a step size, later steps stay below 0.7 of it, a
 # bound that grows by this factor per accepted step: Newton's reach moves
 # slowly along the path. Before Newton restarted with a fresh Jacobian (see
@@ -128,17 +129,19 @@ class Radau5:
         # Woodbury identity)
         self._solve_cost = 0.0
         self._truncation = None
-        self._last = None  # (new_state, state, h, Z) of the last step taken
+        # (clock at its end, h, Z) of the last step taken, and of the last
+        # one known to be accepted (integrate called again from its end)
+        self._last = self._accepted = None
         self._work = 0.0
         self._limit = np.inf
         self._failed_h = np.inf  # a step size at which Newton failed lately
 
     def step_limit(self):
-        """The largest next step after an accepted one: no growth after a
-        slow Newton solve, and none past a step size at which Newton failed
-        since (the error estimate cannot see that limit: the simplified
-        Newton iterations keep the step's first Jacobian, and where the path
-        turns fast they stop converging at steps that are accurate enough)."""
+        """The largest next step after an accepted one: none past a step size
+        at which Newton failed lately (the error estimate cannot see that
+        limit: the simplified Newton iterations keep the step's first
+        Jacobian, and where the path turns fast they stop converging at
+        steps that are accurate enough)."""
         return self._limit
 
     def step_cost(self, shape):
@@ -188,18 +191,27 @@ class Radau5:
         self.n_solves += 1
         return solver.solve(b, solver.project(b))[0]
 
-    def _guess(self, state, h):
-        """Stage increments extrapolated from the last step's collocation
-        polynomial (zeros after a rejection or a restart)."""
-        last = self._last
-        if last is None or last[0] is not state:
+    def _guess(self, state, tau, h):
+        """Stage increments extrapolated from the collocation polynomial of
+        the accepted step that ended at ``tau`` (zeros where there is none:
+        the first step, or one after explicit steps). A step taken but
+        rejected by integrate (its error) is not one: the retry extrapolates
+        from the step before it. The end point may have moved since (the
+        correction onto a stop's loss); the increments are relative to it."""
+        # (a step cut to land on a stop ends at tau + (stop - tau), which
+        # may differ from the stop in its last bit)
+        def ends_here(step):
+            return step is not None and abs(step[0] - tau) <= 1e-12 * max(1.0, abs(tau))
+
+        if ends_here(self._last):
+            self._accepted = self._last
+        accepted = self._accepted
+        if not ends_here(accepted):
             return np.zeros((3, state.shape[0]))
-        _, start, h_last, Z = last
-        nodes = np.r_[0.0, NODES]
-        values = np.vstack([np.zeros_like(start), Z])
-        w = _lagrange_weights(nodes, 1.0 + NODES * h / h_last)
-        # y(t1 + c h) - y1, y1 = start + Z[2]
-        return w @ values - Z[2]
+        _, h_last, Z = accepted
+        w = _lagrange_weights(_GUESS_NODES, 1.0 + NODES * h / h_last)
+        # y(t1 + c h) - y1, y1 = y0 + Z[2], from the values 0, Z at the nodes
+        return w[:, 1:] @ Z - Z[2]
 
     def step(self, flow, state, T, tau, h, ev):
         self.time_error = np.inf
@@ -209,13 +221,12 @@ class Radau5:
                 return None
             self._solve_cost = 0.0 if self._jac_is_dense(flow) else SOLVE_COST
             real, complex_ = self._refresh(flow, ev, h)
-            Z = self._guess(state, h)
+            Z = self._guess(state, tau, h)
             solved = self._newton(flow, state, h, Z, real, complex_)
             if solved is None:
-                self._last = None
                 self._failed_h = min(self._failed_h, h)
                 return None
-            Z, stage_evs, n_iter = solved
+            Z, stage_evs = solved
             new_state = state + Z[2]
             if not np.all(np.isfinite(new_state)):
                 return None
@@ -224,11 +235,10 @@ class Radau5:
                 return None
             err = self._solve(real, ev.dstate + (_E @ Z) / h)
             T_new, self.time_error = _time_stages(T, tau, h, ev, stage_evs)
-            self._last = (new_state, state, h, Z)
+            self._last = (tau + h, h, Z)
             # (a failure's bound is forgotten slowly, as steps succeed)
             self._failed_h *= _FORGET
-            growth = np.inf if n_iter <= 2 else (1.5 if n_iter == 3 else 1.0)
-            self._limit = min(h * growth, 0.7 * self._failed_h)
+            self._limit = 0.7 * self._failed_h
             return new_state, T_new, ev_new, err
 
     @staticmethod
@@ -237,8 +247,7 @@ class Radau5:
         return d <= n + 1
 
     def _newton(self, flow, state, h, Z, real, complex_):
-        """The converged stage increments, the stages' evaluations and the
-        iterations taken, or None.
+        """The converged stage increments and the stages' evaluations, or None.
 
         Simplified Newton iterations with the Jacobian of the step's start.
         Where they stall (the path turns within the step: a Jacobian at its
@@ -279,10 +288,10 @@ class Radau5:
             W[2] = W[1].conj()
             Z = (_V @ W).real
             if norm == 0 or (rate is not None and rate / (1 - rate) * norm < self._newton_tol):
-                return Z, evs, k + 1
+                return Z, evs
             if rate is None and norm < 1e-3 * self._newton_tol:
                 # a first correction this small: the guess was on the path
-                return Z, evs, k + 1
+                return Z, evs
             previous = norm
             k += 1
         return None
