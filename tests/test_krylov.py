@@ -217,6 +217,10 @@ def test_data_jacobian_is_the_stiff_part_and_solves_exactly(shape, sparse):
     x = jac.shifted_solver(shift).solve(b, None)[0]
     residual = shift * x - W @ x - b
     assert np.linalg.norm(residual) < 1e-6 * np.linalg.norm(b)
+    # C^T J b from the held velocities equals that of the network's J
+    expected = jac.left(jac.apply_J(b))
+    np.testing.assert_allclose(jac.left_J(b), expected, rtol=0,
+                               atol=1e-12 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("kind", ["data", pytest.param("krylov", marks=pytest.mark.slow)])

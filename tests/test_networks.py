@@ -140,3 +140,7 @@ def test_dense_batched_velocities_and_coef_jacobian(init, widths):
                                  for v in V.T])
     exact = net.coef_jacobian_product(state, V)
     np.testing.assert_allclose(exact, quotients, rtol=0, atol=1e-9 * np.abs(quotients).max())
+    # the velocities are velocity_scale times the transposed Jacobian: G^T V
+    # is J V, which the stiff steps use without calling the network
+    np.testing.assert_allclose(G.T @ exact, net.velocity_scale ** -1 * (batched.T @ V),
+                               rtol=1e-12, atol=1e-12 * np.abs(G.T @ exact).max())

@@ -23,7 +23,12 @@ class Network(Protocol):
     columns of ``G``, linear and not normalized, in one call) and
     ``coef_jacobian_product(state, V)`` (``d coef / d state`` times the
     columns of ``V``, exactly); without them they call ``velocity`` per
-    column and take difference quotients of ``coef``.
+    column and take difference quotients of ``coef``. A network whose state
+    follows plain gradient flow in its own coordinates, up to a constant
+    factor (the velocity is ``velocity_scale * (d coef / d state)^T g``),
+    says so with the attribute ``velocity_scale``: the stiff steps then
+    apply ``d coef / d state`` from the velocities they already hold,
+    without a call of the network.
 
     Attributes
     ----------

@@ -140,6 +140,13 @@ class DenseNetwork:
         out /= size
         return out, np.log(size), log_power
 
+    @property
+    def velocity_scale(self):
+        """The velocity is this times ``(d coef / d state)^T g``: gradient
+        flow on the layers, and in the pair on ``(A, B)``, whose mean and
+        half-difference move at half the rate of their own gradients."""
+        return 0.5 if self.antisymmetric else 1.0
+
     def velocities(self, state, G):
         """The velocities ``G g`` (linear in ``g``, not normalized) for the
         columns ``g`` of ``G`` (shape ``(n_coef, k)``), as the columns of a
