@@ -14,8 +14,8 @@ from sklearn_implicit._integrate.krylov import KrylovW
 from sklearn_implicit._integrate.radau import Radau5
 from sklearn_implicit._integrate.rosenbrock import Rodas4
 from sklearn_implicit._integrate.stiff_choice import stiff_stepper
-from sklearn_implicit._losses import ExponentialLoss
-from sklearn_implicit._networks import DenseNetwork
+from sklearn_implicit._losses import ExponentialLoss, SquaredLoss
+from sklearn_implicit._networks import DenseNetwork, DiagonalNetwork
 
 
 def test_tableau_is_radau_iia_and_its_eigenbasis():
@@ -80,6 +80,10 @@ def test_the_stiff_method_follows_the_shape_and_the_network():
     network = DenseNetwork(8, (4,), 1.0, "antisymmetric", np.random.RandomState(0))
     flow = LinearFlow(network, ExponentialLoss(), tall, np.ones(30))
     assert isinstance(stiff_stepper(flow, 1e-6), KrylovW)
+    # the squared loss: RODAS4 (see radau.serves)
+    regression = LinearFlow(DiagonalNetwork(np.full(8, 0.1), 2), SquaredLoss(np.ones(30)),
+                            tall, np.ones(30))
+    assert isinstance(stiff_stepper(regression, 1e-6), Rodas4)
     with pytest.raises(TypeError, match="tall design"):
         Radau5().step(make_flow(wide, 3), None, 0.0, 0.0, 0.1, None)
 

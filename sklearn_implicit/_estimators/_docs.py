@@ -116,15 +116,15 @@ _DIAGONAL_SOLVER = """\
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
         ``'stiff'``: an implicit method with the exact Jacobian of the flow,
-        formed at every step. Where the design has at most one column more
-        than it has rows (tall data; the intercept's column and merged
-        duplicate rows counted), or at depth 2, the three-stage Radau IIA
-        method (order 5), whose Newton iterations solve dense square systems
-        of the size of the coefficients (tall data) or go through the
-        Woodbury identity (wide data); otherwise the linearly implicit
-        Rosenbrock method RODAS4 (order 4), whose linear solves use the
-        Jacobian's structure, a diagonal plus a part of rank
-        ``n_samples + 1``. ``'auto'``: explicit while the flow is not stiff,
+        formed at every step. For classification, where the design has at
+        most one column more than it has rows (tall data; the intercept's
+        column and merged duplicate rows counted), or at depth 2, the
+        three-stage Radau IIA method (order 5), whose Newton iterations
+        solve dense square systems of the size of the coefficients (tall
+        data) or go through the Woodbury identity (wide data); otherwise,
+        and for regression, the linearly implicit Rosenbrock method RODAS4
+        (order 4), whose linear solves use the Jacobian's structure, a
+        diagonal plus a part of rank ``n_samples + 1``. ``'auto'``: explicit while the flow is not stiff,
         switching to the implicit method when the explicit steps become
         limited by stability (late in training, and on ill-conditioned
         non-separable data) and a trial shows it cheaper (Jacobians and

@@ -10,13 +10,14 @@ from .rosenbrock import Rodas4
 def stiff_stepper(flow, tol):
     """A new implicit stepper for ``flow``.
 
-    - Radau IIA of order 5 (:mod:`.radau`) where the Jacobian is exact and
-      dense (``d <= n + 1``: tall designs, whose linear systems are small)
-      or without a diagonal part (depth 2: one Woodbury core serves the
-      complex shift too);
+    - Radau IIA of order 5 (:mod:`.radau`) for a margin loss where the
+      Jacobian is exact and dense (``d <= n + 1``: tall designs, whose
+      linear systems are small) or without a diagonal part (depth 2: one
+      Woodbury core serves the complex shift too);
     - RODAS4 (:mod:`.rosenbrock`) where it is exact otherwise (wide designs
       at depth 3 and beyond, whose Woodbury solves need a Gram matrix per
-      shift, kept real by a Rosenbrock method's real shifts);
+      shift, kept real by a Rosenbrock method's real shifts; the squared
+      loss, see :func:`~.radau.serves`);
     - the matrix-free Rosenbrock-W method (:mod:`.krylov`) for the networks
       without an exact Jacobian.
     """
