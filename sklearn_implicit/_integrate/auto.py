@@ -44,8 +44,7 @@ _TRIAL_STEPS_EXPENSIVE = 6
 
 class AutoStepper:
     """DOP853 while the flow is not stiff, an implicit step once it is
-    (:func:`~.stiff_choice.stiff_stepper`: Radau IIA for tall designs,
-    RODAS4 for wide ones, Rosenbrock-W without an exact Jacobian).
+    (the method :func:`~.stiff_choice.stiff_stepper` chooses for the flow).
 
     Satisfies the stepper contract of
     :class:`~sklearn_implicit._integrate.explicit.ExplicitRungeKutta` (``order`` follows

@@ -37,6 +37,7 @@ state's are known: its equation is linear in ``T``, so its stages solve a
 import numpy as np
 
 from .jacobian import FlowJacobian, GramTruncation, supports_stiff
+from .physical_time import _lagrange, dT
 from .rosenbrock import GRAM_DROP
 from .stiff_cost import SOLVE_COST, jacobian_costs
 
@@ -79,17 +80,6 @@ _GUESS_NODES = np.r_[0.0, NODES]
 _FORGET = 1.05
 
 
-def _lagrange_weights(nodes, x):
-    """Weights of the values at ``nodes`` in the interpolant's value at each ``x``."""
-    x = np.atleast_1d(x)
-    w = np.ones((x.size, nodes.size))
-    for j, nj in enumerate(nodes):
-        for m, nm in enumerate(nodes):
-            if m != j:
-                w[:, j] *= (x - nm) / (nj - nm)
-    return w
-
-
 class Radau5:
     """Implicit step of the three-stage Radau IIA method (order 5).
 
@@ -125,16 +115,11 @@ class Radau5:
         self.n_jacobians = self.n_factorizations = self.n_solves = self.n_newton = 0
         self._jac = self._jac_ev = None
         self._solvers = None  # (h, real system's, complex system's)
-        # the work of a linear solve, in evaluations (none to speak of for a
-        # dense system of a tall design; two products with Z through the
-        # Woodbury identity)
-        self._solve_cost = 0.0
         self._truncation = None
         # (clock at its end, h, Z) of the last step taken, and of the last
         # one known to be accepted (integrate called again from its end)
         self._last = self._accepted = None
         self._work = 0.0
-        self._limit = np.inf
         self._failed_h = np.inf  # a step size at which Newton failed lately
 
     def step_limit(self):
@@ -143,7 +128,7 @@ class Radau5:
         limit: the simplified Newton iterations keep the step's first
         Jacobian, and where the path turns fast they stop converging at
         steps that are accurate enough)."""
-        return self._limit
+        return 0.7 * self._failed_h
 
     def step_cost(self, shape):
         """About two Newton iterations and the new point's evaluation, with
@@ -187,8 +172,11 @@ class Radau5:
         return jac.shifted_solver(_MU_REAL / h), jac.shifted_solver(_MU_COMPLEX / h)
 
     def _solve(self, solver, b):
-        # a complex system's solve costs two real ones
-        self._work += self._solve_cost * (1 + np.iscomplexobj(solver.shift))
+        # (none to speak of for the dense system of a tall design; through
+        # the Woodbury identity two products with Z, a complex system's
+        # twice that)
+        if not self._jac.dense:
+            self._work += SOLVE_COST * (1 + np.iscomplexobj(solver.shift))
         self.n_solves += 1
         return solver.solve(b, solver.project(b))[0]
 
@@ -210,9 +198,9 @@ class Radau5:
         if not ends_here(accepted):
             return np.zeros((3, state.shape[0]))
         _, h_last, Z = accepted
-        w = _lagrange_weights(_GUESS_NODES, 1.0 + NODES * h / h_last)
         # y(t1 + c h) - y1, y1 = y0 + Z[2], from the values 0, Z at the nodes
-        return w[:, 1:] @ Z - Z[2]
+        values = np.vstack([np.zeros_like(Z[0]), Z])
+        return _lagrange(_GUESS_NODES, values, 1.0 + NODES * h / h_last) - Z[2]
 
     def step(self, flow, state, T, tau, h, ev):
         self.time_error = np.inf
@@ -220,7 +208,6 @@ class Radau5:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             if not (h > 0 and np.isfinite(_MU_REAL / h)):
                 return None
-            self._solve_cost = 0.0 if self._jac_is_dense(flow) else SOLVE_COST
             real, complex_ = self._refresh(flow, ev, h)
             Z = self._guess(state, tau, h)
             solved = self._newton(flow, state, h, Z, real, complex_)
@@ -239,13 +226,7 @@ class Radau5:
             self._last = (tau + h, h, Z)
             # (a failure's bound is forgotten slowly, as steps succeed)
             self._failed_h *= _FORGET
-            self._limit = 0.7 * self._failed_h
             return new_state, T_new, ev_new, err
-
-    @staticmethod
-    def _jac_is_dense(flow):
-        n, d = flow.X.shape
-        return d <= n + 1
 
     def _newton(self, flow, state, h, Z, real, complex_):
         """The converged stage increments and the stages' evaluations, or None.
@@ -308,7 +289,7 @@ def _time_stages(T, tau, h, ev, stage_evs):
     phi = np.array([np.exp(e.log_dt_dtau - (tau + c * h)) for e, c in zip(stage_evs, NODES)])
     stages = np.linalg.solve(np.eye(3) + h * _A, T + h * _A @ phi)
     increments = stages - T
-    f0 = np.exp(ev.log_dt_dtau - tau) - T
+    f0 = dT(ev, T, tau)
     error = (f0 + (_E @ increments) / h) / (_MU_REAL / h + 1.0)
     return stages[2], abs(error)
 
