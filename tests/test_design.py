@@ -4,6 +4,9 @@ A fit with a row repeated is the fit with that row's weight doubled, to the
 last bit, wherever the copies sit; and the rows' order does not matter.
 """
 
+import functools
+import operator
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -32,22 +35,26 @@ def _problem(n, d, seed, zeros=0.3):
 
 @pytest.mark.parametrize("make", DENSE_AND_SPARSE, ids=["dense", "sparse"])
 @pytest.mark.parametrize("d", [3, 37, 300])
-def test_merge_finds_every_copy_wherever_it_sits(make, d):
+@pytest.mark.parametrize("weighting", ["integers", "unit", "equal"])
+def test_merge_finds_every_copy_wherever_it_sits(make, d, weighting):
     # Keys from a BLAS product gave the same row another key in its last bit
     # at another position (the product's blocking depends on it), and such
-    # copies stayed apart. Rows are now compared as they are.
+    # copies stayed apart. Rows are now compared as they are. (Unit weights,
+    # the default, and equal weights take paths of their own.)
     rng = np.random.default_rng(d)
     base = rng.standard_normal((7, d))
     picks = rng.integers(0, 7, size=60)
     Z = base[picks]
-    weights = rng.integers(1, 5, size=60).astype(float)
+    weights = {"integers": rng.integers(1, 5, size=60).astype(float),
+               "unit": np.ones(60), "equal": np.full(60, 0.3)}[weighting]
     merged, merged_weights = merge_duplicate_rows(make(Z), weights)
     merged = _dense(merged)
     distinct = np.unique(picks)
     assert merged.shape == (distinct.size, d)
     for row, weight in zip(merged, merged_weights):
         (k,) = np.flatnonzero(np.all(base == row, axis=1))
-        assert weight == weights[picks == k].sum()
+        # summed one after the other
+        assert weight == functools.reduce(operator.add, weights[picks == k])
 
 
 @pytest.mark.parametrize("make", DENSE_AND_SPARSE, ids=["dense", "sparse"])
@@ -189,3 +196,60 @@ def test_merge_with_signs_of_rows_alike_in_the_probed_columns():
         order = rng.permutation(35)
         again = merge_duplicate_rows(X[order], weights[order], signs=signs[order])
         assert again[0].tobytes() == merged.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["signs", "one-hot"])
+def test_merge_of_binary_rows(kind):
+    # Binary features make the twelve probed columns take few values: most
+    # rows share their first hash and are told apart by the hash of all
+    # their columns. The merge is still exact and the order the contents'.
+    rng = np.random.default_rng(1)
+    if kind == "signs":
+        X = np.where(rng.random((400, 24)) < 0.5, -1.0, 1.0)
+    else:
+        X = np.zeros((400, 24))
+        X[np.arange(400)[:, None], rng.integers(0, 6, size=(400, 4)) + 6 * np.arange(4)] = 1.0
+    X = np.vstack([X, X[:40], -X[40:45]])
+    signs = np.where(rng.random(X.shape[0]) < 0.5, 1.0, -1.0)
+    signs[400:440] = signs[:40]
+    signs[440:] = -signs[40:45]
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0])
+    for across in (False, True):
+        # rows 40..44 and their negatives are equal once signed
+        n = 440 + 5 * across
+        merged, merged_weights = merge_duplicate_rows(X[:n], weights[:n], signs=signs[:n])
+        expected, expected_weights = merge_duplicate_rows(
+            signed_rows(X[:n], signs[:n]), weights[:n])
+        distinct = np.unique(signed_rows(X[:n], signs[:n]), axis=0)
+        assert merged.shape == distinct.shape
+        # (the rows of positive sign come first: another order)
+        assert sorted(map(tuple, merged)) == sorted(map(tuple, expected))
+        by_row = dict(zip(map(tuple, expected), expected_weights))
+        assert all(by_row[tuple(r)] == w for r, w in zip(merged, merged_weights))
+        order = rng.permutation(n)
+        again = merge_duplicate_rows(X[order], weights[order], signs=signs[order])
+        assert again[0].tobytes() == merged.tobytes()
+        assert again[1].tobytes() == merged_weights.tobytes()
+
+
+def test_merge_of_rows_whose_full_hashes_collide(monkeypatch):
+    # Rows alike in the probed columns whose full hashes collide too (forced
+    # here) are sorted by their bytes: still exact, still the contents' order.
+    from sklearn_implicit.utils import _design
+
+    monkeypatch.setattr(_design, "_full_hashes",
+                        lambda Z, rows, negative=None: np.zeros(rows.size, dtype=np.uint64))
+    rng = np.random.default_rng(2)
+    X = np.zeros((50, 40))
+    X[:, 10:30] = rng.integers(0, 2, size=(50, 20)).astype(float)
+    X = np.vstack([X, X[:7], -X[7:9]])
+    signs = np.ones(X.shape[0])
+    signs[57:] = -1.0
+    weights = np.ones(X.shape[0])
+    merged, merged_weights = merge_duplicate_rows(X, weights, signs=signs)
+    signed = signs[:, None] * X + 0.0
+    assert merged.shape[0] == np.unique(signed, axis=0).shape[0]
+    assert merged_weights.sum() == X.shape[0]
+    order = rng.permutation(X.shape[0])
+    again = merge_duplicate_rows(X[order], weights[order], signs=signs[order])
+    assert again[0].tobytes() == merged.tobytes()

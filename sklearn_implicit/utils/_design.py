@@ -1,6 +1,8 @@
 """The design matrix of a training problem: intercept column, signed rows,
 merged duplicates."""
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,9 +30,10 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None, intercept_scaling=None
     entries. Rows are sorted by an integer hash of their contents (dense: of
     twelve columns, four at each end and in the middle; sparse: of all
     entries, exact in any order of summation), equal hashes are confirmed
-    by comparing the rows in full, and runs of equal hashes that hold
-    distinct rows are sorted by the rows' bytes, so the order is the
-    contents' alone. The weights of a group are summed in increasing order,
+    by comparing the rows in full, runs of equal hashes that hold distinct
+    dense rows are sorted by a hash of all their columns, and rows that
+    still share their hashes by their bytes, so the order is the contents'
+    alone. The weights of a group are summed in increasing order,
     so that their sum does not depend on the input's order either.
 
     A dense ``Z`` is gathered once into the result, and the signs (and
@@ -72,7 +75,7 @@ def merge_duplicate_rows(Z, sample_weight, *, signs=None, intercept_scaling=None
         if signs is not None:
             Z = signed_rows(Z, signs)
         Z, order, same = _sorted_sparse_rows(Z)
-        first, weights = _group_weights(sample_weight[order], same)
+        first, weights = _group_weights(sample_weight, order, same)
         return (Z, weights) if first is None else (Z[first], weights)
     Z = np.ascontiguousarray(Z, dtype=float)
     n, d = Z.shape
@@ -107,7 +110,7 @@ def distinct_rows(Z, sample_weight, negative, across=True):
     order, same = _sorted_dense_rows(Z, negative, across=across)
     if order is None:
         return None, None
-    first, weights = _group_weights(sample_weight[order], same)
+    first, weights = _group_weights(sample_weight, order, same)
     return (order if first is None else order[first]), weights
 
 
@@ -130,45 +133,55 @@ def _signed(rows, negative):
 
 def _sorted_dense_rows(Z, negative, across=True):
     """The order that sorts the signed rows of a C-contiguous ``Z``, rows of
-    positive sign first, by a hash of a few columns, then by their bytes
-    where hashes collide; and whether sorted row ``i + 1`` equals row ``i``.
-    ``(None, None)`` where rows of opposite signs are equal once signed
-    (looked for only if ``across``).
+    positive sign first, by a hash of a few columns, then by a hash of all
+    columns where those collide, then by their bytes where both collide;
+    and whether sorted row ``i + 1`` equals row ``i``. ``(None, None)``
+    where rows of opposite signs are equal once signed (looked for only if
+    ``across``).
 
-    The hash reads twelve columns (four at each end and in the middle: a few
-    cache lines per row, where columns spread over the row would cost one
-    each), so sorting costs little beside one pass over ``Z``; rows of equal
-    hash are compared in full. Sorting all rows by their bytes instead cost
-    8.5 products with ``Z`` at 3000 x 300 (14 with 300 duplicated rows).
+    The first hash reads twelve columns (four at each end and in the
+    middle: a few cache lines per row, where columns spread over the row
+    would cost one each), so sorting costs little beside one pass over
+    ``Z``; rows of equal hash are compared in full. Sorting all rows by
+    their bytes instead cost 8.5 products with ``Z`` at 3000 x 300 (14 with
+    300 duplicated rows). Binary features make the twelve columns take few
+    values: the rows that share them are told apart by the hash of all
+    their columns (sorting them by their bytes cost 150 products at
+    3300 x 300 with features of +-1).
     """
-    n, d = Z.shape
-    columns = np.unique(np.r_[0:min(4, d), d // 2:min(d // 2 + 4, d), max(d - 4, 0):d])
-    # A wrapping sum of the probed values' bits times odd multipliers, one
-    # per column: one integer matrix-vector product (a mix per entry, as the
-    # sparse rows have, cost five times as much at 3300 x 300); a collision
-    # costs time, not exactness.
-    multipliers = (np.arange(1, columns.size + 1, dtype=np.uint64) * _HASH_MIX[0]) | np.uint64(1)
-    probed = Z[:, columns]
-    # signed in place, with no -0.0 (x + 0.0 turns -0.0 into 0.0)
-    probed *= np.where(negative, -1.0, 1.0)[:, None]
-    probed += 0.0
+    columns, multipliers = _probe(Z.shape[1])
     # The sign is the key's top bit, so that one sort puts the rows of
-    # positive sign first, each block by hash.
-    keys = (probed.view(np.uint64) @ multipliers) >> np.uint64(1)
-    keys |= negative.view(np.uint8).astype(np.uint64) << np.uint64(63)
+    # positive sign first, each block by hash. Within a block the rows need
+    # not be signed; they are where a row is looked for in the other block.
+    keys = _row_hashes(Z[:, columns], negative if across else None, multipliers)
+    keys |= np.left_shift(negative, np.uint64(63), dtype=np.uint64)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
     if across and _equal_across_signs(Z, negative, keys, order):
         return None, None
     tie = keys[1:] == keys[:-1]
     same = _equal_adjacent_rows(Z, order, np.flatnonzero(tie))
-    collided = tie & ~same
-    if collided.any():
-        # Distinct rows with one hash (rows alike in the probed columns):
-        # each such run of equal hashes is sorted by the signed rows' bytes,
-        # so that equal rows are adjacent and the order is the contents'.
+    if np.count_nonzero(same) == np.count_nonzero(tie):
+        return order, same
+    # Distinct rows with one hash: the runs of equal hashes that hold such
+    # rows are sorted by the hash of all columns, stably, in one sort.
+    run = np.concatenate([[0], np.cumsum(~tie)])
+    members = np.flatnonzero(np.isin(run, run[1:][tie & ~same]))
+    rows = order[members]
+    # (a run holds rows of one sign: their hashes need not be signed)
+    full = _full_hashes(Z, rows)
+    ranked = np.lexsort((full, run[members]))
+    order[members], full = rows[ranked], full[ranked]
+    second = np.zeros(order.size, dtype=np.uint64)
+    second[members] = full
+    tie &= second[1:] == second[:-1]
+    same = _equal_adjacent_rows(Z, order, np.flatnonzero(tie))
+    if np.count_nonzero(same) < np.count_nonzero(tie):
+        # Distinct rows with both hashes equal: each such run is sorted by
+        # the signed rows' bytes, so that equal rows are adjacent and the
+        # order is the contents'.
         run = np.concatenate([[0], np.cumsum(~tie)])
-        for r in np.unique(run[1:][collided]):
+        for r in np.unique(run[1:][tie & ~same]):
             members = np.flatnonzero(run == r)
             rows = order[members]
             ranked = np.argsort(_row_bytes(_signed(Z[rows], negative[rows])), kind="stable")
@@ -177,22 +190,92 @@ def _sorted_dense_rows(Z, negative, across=True):
     return order, same
 
 
+def _row_hashes(probed, negative, multipliers, scratch=None):
+    """Hashes of the rows of ``probed`` (a new array of some of the design's
+    rows or columns, which this overwrites), signed where ``negative`` (None:
+    as they are); ``scratch``: a like-shaped array of ``uint64`` to use.
+
+    A wrapping sum of the values' bits times odd multipliers, one per
+    column: one integer matrix-vector product (a mix per entry, as the
+    sparse rows have, cost five times as much at 3300 x 300); a collision
+    costs time, not exactness. The top bit is left 0.
+    """
+    bits = probed.view(np.uint64)
+    if negative is not None:
+        # signed by flipping the sign bits
+        bits ^= np.left_shift(negative, np.uint64(63), dtype=np.uint64)[:, None]
+    # x + 0.0 turns -0.0 into 0.0, so that equal numbers have equal bits
+    probed += 0.0
+    # Folding the high half into the low half lets the sign and the exponent
+    # reach the low bits, which the products carry into the whole key:
+    # without it, values that differ in their signs alone (features of
+    # +-1) differ in the sum's top bit only, and such rows all collide.
+    bits ^= np.right_shift(bits, np.uint64(32), out=scratch)
+    return np.einsum("ij,j->i", bits, multipliers) >> np.uint64(1)
+
+
+def _full_hashes(Z, rows, negative=None):
+    """:func:`_row_hashes` of all the columns of ``Z[rows]``, a block of
+    rows at a time (fresh arrays as large as ``Z`` cost more in the first
+    touch of their pages than the hashing itself)."""
+    d = Z.shape[1]
+    block = max(1, min(rows.size, (1 << 16) // d))
+    buffer, scratch = np.empty((block, d)), np.empty((block, d), dtype=np.uint64)
+    multipliers = _multipliers(d)
+    keys = np.empty(rows.size, dtype=np.uint64)
+    for lo in range(0, rows.size, block):
+        k = min(block, rows.size - lo)
+        np.take(Z, rows[lo:lo + k], axis=0, out=buffer[:k], mode="clip")
+        keys[lo:lo + k] = _row_hashes(buffer[:k], None if negative is None
+                                      else negative[lo:lo + k], multipliers, scratch[:k])
+    return keys
+
+
+@lru_cache(maxsize=64)
+def _probe(d):
+    """The columns that the first hash of the dense rows reads, and their
+    multipliers (cached: building them cost a tenth of a product with a
+    3300 x 300 ``Z``)."""
+    columns = np.unique(np.r_[0:min(4, d), d // 2:min(d // 2 + 4, d), max(d - 4, 0):d])
+    columns.flags.writeable = False
+    return columns, _multipliers(columns.size)
+
+
+@lru_cache(maxsize=64)
+def _multipliers(d):
+    """Odd multipliers, one per column of a hash that reads ``d`` columns:
+    splitmix64's outputs. (Multiples of one constant made the hash depend
+    on the sum of the indices where rows of +-1 differ: many collisions.)"""
+    with np.errstate(over="ignore"):
+        z = np.arange(1, d + 1, dtype=np.uint64) * _HASH_MIX[0]
+        z = (z ^ (z >> np.uint64(30))) * _HASH_MIX[1]
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        multipliers = (z ^ (z >> np.uint64(31))) | np.uint64(1)
+    multipliers.flags.writeable = False
+    return multipliers
+
+
 def _equal_across_signs(Z, negative, keys, order):
     """Whether a row of positive sign equals a row of negative sign once
     signed (``x`` and ``-x``). ``keys[i]`` is the key of row ``order[i]``,
     sorted, its top bit the sign; only the rows whose hash is found in both
-    blocks are compared, signed and sorted by their bytes."""
+    blocks are hashed in full, and the rows whose full hash is found in both
+    are compared, signed and sorted by their bytes."""
     m = np.count_nonzero(~negative)
     if m in (0, negative.size):
         return False
-    hashes = keys & ~(np.uint64(1) << np.uint64(63))
+    hashes = keys & ~_TOP_BIT
     positive, minus = hashes[:m], hashes[m:]
     at = np.minimum(np.searchsorted(positive, minus), m - 1)
     found = positive[at] == minus
     if not found.any():
         return False
-    shared = np.isin(hashes, minus[found])
-    rows = order[shared]
+    rows = order[np.isin(hashes, minus[found])]
+    full = _full_hashes(Z, rows, negative[rows])
+    both = np.intersect1d(full[~negative[rows]], full[negative[rows]])
+    if both.size == 0:
+        return False
+    rows = rows[np.isin(full, both)]
     signed = _signed(Z[rows], negative[rows])
     ranked = np.argsort(_row_bytes(signed), kind="stable")
     signed, sign = signed[ranked], negative[rows][ranked]
@@ -200,17 +283,25 @@ def _equal_across_signs(Z, negative, keys, order):
     return bool(np.any(equal & (sign[1:] != sign[:-1])))
 
 
-def _group_weights(sample_weight, same):
+def _group_weights(sample_weight, order, same):
     """The first of each group of equal sorted rows (None where no two rows
     are equal) and the groups' weights, each group's summed in increasing
-    order."""
+    order. ``order`` sorts the rows; ``same[i]``: sorted row ``i + 1``
+    equals row ``i``."""
     if not same.any():
-        return None, sample_weight
-    first = np.flatnonzero(np.concatenate([[True], ~same]))
+        return None, sample_weight[order]
+    starts = np.empty(same.size + 1, dtype=bool)
+    starts[0] = True
+    np.logical_not(same, out=starts[1:])
+    first = np.flatnonzero(starts)
+    if np.all(sample_weight == 1.0):
+        # unit weights (the default) sum to the groups' sizes, exactly
+        return first, np.diff(first, append=sample_weight.size).astype(float)
+    sample_weight = sample_weight[order]
     if np.all(sample_weight == sample_weight[0]):
-        # equal weights (the usual case) sum alike in any order
+        # equal weights sum alike in any order
         return first, np.add.reduceat(sample_weight, first)
-    group = np.concatenate([[0], np.cumsum(~same)])
+    group = np.cumsum(starts) - 1
     by_weight = np.lexsort((sample_weight, group))
     return first, np.add.reduceat(sample_weight[by_weight], first)
 
@@ -224,7 +315,10 @@ def _equal_adjacent_rows(Z, order, candidates):
     block = max(1, (1 << 17) // d)
     for lo in range(0, candidates.size, block):
         c = candidates[lo:lo + block]
-        same[c] = np.all(Z[order[c + 1]] == Z[order[c]], axis=1)
+        equal = Z[order[c + 1]] == Z[order[c]]
+        # (mostly duplicates: one reduction over the block tells, where one
+        # per row cost as much as the comparison)
+        same[c] = True if equal.all() else equal.all(axis=1)
     return same
 
 
@@ -233,8 +327,9 @@ def _row_bytes(Z):
     return Z.view(np.dtype((np.void, Z.dtype.itemsize * Z.shape[1]))).ravel()
 
 
-# odd multipliers of the sparse rows' hash (splitmix64's)
+# odd multipliers of the rows' hashes (splitmix64's)
 _HASH_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9))
+_TOP_BIT = np.uint64(1) << np.uint64(63)
 
 
 def _sorted_sparse_rows(Z):
