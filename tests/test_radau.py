@@ -5,6 +5,8 @@ import functools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
 from test_stiff import fixed_step_orders, make_flow, rel_err, run, separable
 
 from sklearn_implicit import DiagonalLinearClassifier
@@ -123,6 +125,23 @@ def test_tall_fits_agree_with_tight_references(sparse, depth):
         assert np.linalg.norm(_direction(est) - _direction(reference)) < 1e-6
         assert abs(est.log10_time_[0] - reference.log10_time_[0]) < 1e-5
         assert est.status_.tolist() == ["target"]
+
+
+@pytest.mark.parametrize("target", [1e-5, 1e-30])
+def test_a_loose_tol_does_not_stall_the_steps(target):
+    # At tol = 1e-2 Newton's iterations stopped at corrections of about
+    # 3e-4 of each coefficient, whatever the step size: a step shorter than
+    # that error raised the loss and was rejected, quartered and rejected
+    # again (standardized breast_cancer: 64,369 evaluations to 1e-5 and
+    # 721,170 to 1e-30, most in steps of 1e-5 of the clock; about 4,000 and
+    # 7,000 since Newton's corrections are held below a tenth of the step).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    reference = DiagonalLinearClassifier(target_loss=target).fit(X, y)
+    est = DiagonalLinearClassifier(tol=1e-2, target_loss=target).fit(X, y)
+    assert est.status_.tolist() == ["target"]
+    assert est.n_grad_evals_[0] < 3 * reference.n_grad_evals_[0]
+    assert np.linalg.norm(_direction(est) - _direction(reference)) < 1e-2
 
 
 def test_newton_failure_is_a_rejected_step_and_bounds_the_next():
