@@ -119,7 +119,10 @@ class AutoStepper:
         return self.stiff.order if self._mode != "explicit" else self.explicit.order
 
     def step_limit(self):
-        return self.explicit.step_limit() if self._mode == "explicit" else np.inf
+        # (the stiff stepper's too: unbounded, the steps after a Newton
+        # failure grew back into the failing size, and a loose tol took more
+        # evaluations than the default on breast_cancer)
+        return self.explicit.step_limit() if self._mode == "explicit" else self.stiff.step_limit()
 
     def _cost(self, flow):
         return flow.n_evals + self.stiff.extra_cost()
