@@ -164,8 +164,24 @@ def test_newton_failure_is_a_rejected_step_and_bounds_the_next():
     assert stepper.step_limit() <= 0.7 * 50.0 * radau._FORGET
 
 
+@pytest.mark.parametrize("tol", [1e-2, 1e-6, 1e-12])
+def test_short_steps_descend_by_their_length(tol):
+    # Newton's corrections are held below the step's own descent, down to
+    # rounding: a step of length h lowers log L by h, at any tol
+    flow = make_flow(separable(30, 8, seed=1), 3)
+    mid = run(flow, np.exp(-3.0), 1e-10).last
+    ev = flow.evaluate(mid.state)
+    T = np.exp(mid.log_time - 3.0)
+    for h in (1e-3, 1e-6, 1e-10):
+        taken = Radau5(tol=tol).step(flow, mid.state, T, 3.0, h, ev)
+        assert taken is not None
+        assert abs((ev.log_loss - taken[2].log_loss) / h - 1) < 1e-3
+
+
 def test_the_automatic_switch_keeps_the_stiff_steps_bound():
     # in its stiff mode AutoStepper bounds the steps as its stiff stepper does
+    # (features of 1e150, where every stiff step fails, are the hardening
+    # tests' case for the rest)
     flow = make_flow(separable(30, 8, seed=1), 3)
     stepper = AutoStepper(tol=1e-6)
     assert stepper.step_limit() == np.inf
@@ -173,6 +189,11 @@ def test_the_automatic_switch_keeps_the_stiff_steps_bound():
     stepper.stiff._failed_h = 0.5
     stepper._mode = "stiff"
     assert stepper.step_limit() == stepper.stiff.step_limit() == 0.35
+    # a trial is not bound by the failures before it, and forgets them
+    stepper._mode = "trial"
+    assert stepper.step_limit() == np.inf
+    stepper.stiff.forget_failures()
+    assert stepper.stiff.step_limit() == np.inf
 
 
 def test_the_guess_extrapolates_the_accepted_step():

@@ -119,10 +119,15 @@ class AutoStepper:
         return self.stiff.order if self._mode != "explicit" else self.explicit.order
 
     def step_limit(self):
-        # (the stiff stepper's too: unbounded, the steps after a Newton
-        # failure grew back into the failing size, and a loose tol took more
-        # evaluations than the default on breast_cancer)
-        return self.explicit.step_limit() if self._mode == "explicit" else self.stiff.step_limit()
+        # The stiff stepper's once adopted: unbounded, the steps after a
+        # Newton failure grew back into the failing size, and a loose tol
+        # took more evaluations than the default on breast_cancer. Not in a
+        # trial, which starts from the explicit steps' size and forgets the
+        # failures before it: where every stiff step failed (features of
+        # 1e150), the bound had shrunk to nothing and held the steps there.
+        if self._mode == "stiff":
+            return self.stiff.step_limit()
+        return self.explicit.step_limit() if self._mode == "explicit" else np.inf
 
     def _cost(self, flow):
         return flow.n_evals + self.stiff.extra_cost()
@@ -232,4 +237,5 @@ class AutoStepper:
                 self._explicit_rate = rate
                 self._mode = "trial"
                 self._trial_start = len(self._marks)
+                self.stiff.forget_failures()
         return trial

@@ -130,6 +130,11 @@ class Radau5:
         steps that are accurate enough)."""
         return 0.7 * self._failed_h
 
+    def forget_failures(self):
+        """Drop the bound of :meth:`step_limit` (a new stretch of stiff steps
+        begins)."""
+        self._failed_h = np.inf
+
     def step_cost(self, shape):
         """About two Newton iterations and the new point's evaluation, with
         a Jacobian and two factorizations, in evaluations."""
@@ -251,8 +256,10 @@ class Radau5:
             # than a short step's descent, which raised the loss; the step
             # was rejected and quartered, again and again (breast_cancer at
             # tol 1e-2: 721,170 evaluations to 1e-30, in steps of 1e-5 of
-            # the clock; 7,058 with this bound).
-            relative = min(self.tol, 0.1 * h / max(1.0, abs(tau)))
+            # the clock; 7,058 with this bound). Not below rounding, as for
+            # a tiny tol (see __init__).
+            relative = max(min(self.tol, 0.1 * h / max(1.0, abs(tau))),
+                           10 * np.finfo(float).eps / self._newton_tol)
             scale = flow.network.error_scale(state + Z[2]) * relative
             evs = [flow.evaluate(state + Z[i]) for i in range(3)]
             if not all(np.isfinite(e.log_dt_dtau) for e in evs):

@@ -127,6 +127,9 @@ class Rodas4:
         """No bound: the method is L-stable."""
         return np.inf
 
+    def forget_failures(self):
+        """Nothing to forget: :meth:`step_limit` has no bound."""
+
     def step_cost(self, shape):
         """The model's cost of a step, in evaluations (:func:`stiff_step_cost`)."""
         return stiff_step_cost(shape)
