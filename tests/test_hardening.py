@@ -308,6 +308,29 @@ def test_linear_separability_check():
     assert linearly_separable(np.vstack([Z, np.zeros(Z.shape[1])])) is False  # a zero row
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_linear_separability_is_decided_where_highs_gives_up(sparse):
+    # HiGHS leaves the feasibility program Z b >= 1 of these rows undecided
+    # in most row orders ("unknown"); the fit then ran to max_iter instead of
+    # stalling (1.2 million evaluations). The largest margin with |b| <= 1
+    # decides: 0, not separable, in every order.
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_implicit._integrate.flow import linearly_separable
+
+    X, y = make_classification(n_samples=1000, n_features=200, n_informative=10,
+                               n_redundant=0, random_state=0)
+    Z = np.where(y == 1, 1.0, -1.0)[:, None] * StandardScaler().fit_transform(X)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        rows = Z[rng.permutation(Z.shape[0])]
+        assert linearly_separable(sp.csr_matrix(rows) if sparse else rows) is False
+    # separable rows of that size stay separable
+    Z = np.sign(Z @ rng.standard_normal(Z.shape[1]))[:, None] * Z
+    assert linearly_separable(sp.csr_matrix(Z) if sparse else Z) is True
+
+
 def test_duplicated_points_with_opposite_labels_warn():
     # Separable but for one point duplicated with the opposite label: the
     # loss tends to a positive infimum without reaching it while the other
