@@ -284,7 +284,7 @@ class Radau5:
                 # exceeded a short step's descent, the loss rose, and the
                 # step was rejected and quartered again and again
                 # (breast_cancer at tol 1e-2: 721,170 evaluations to 1e-30,
-                # in steps of 1e-5 of the clock; 2,779 with this test). Near
+                # in steps of 1e-5 of the clock; 3,606 with this test). Near
                 # a loss's infimum the state moves while the loss barely
                 # does, and the test costs nothing there.
                 descent = ev.log_loss - evs[2].log_loss
