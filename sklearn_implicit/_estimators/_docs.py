@@ -124,11 +124,11 @@ _DIAGONAL_SOLVER = """\
         data) or go through the Woodbury identity (wide data); otherwise,
         and for regression, the linearly implicit Rosenbrock method RODAS4
         (order 4), whose linear solves use the Jacobian's structure, a
-        diagonal plus a part of rank ``n_samples + 1``. ``'auto'``: explicit while the flow is not stiff,
-        switching to the implicit method when the explicit steps become
-        limited by stability (late in training, and on ill-conditioned
-        non-separable data) and a trial shows it cheaper (Jacobians and
-        linear solves counted). All three follow the same path to ``tol``.
+        diagonal plus a part of rank ``n_samples + 1``. ``'auto'``:
+        explicit while the flow is not stiff, switching to the implicit
+        method when the explicit steps become limited by stability (late in
+        training, and on ill-conditioned non-separable data) and a trial
+        shows it cheaper (Jacobians and linear solves counted). All three follow the same path to ``tol``.
         Used by ``dynamics='flow'`` only.
 """
 

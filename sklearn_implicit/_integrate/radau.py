@@ -274,9 +274,12 @@ class Radau5:
             W[1] += d_complex
             W[2] = W[1].conj()
             Z = (_V @ W).real
-            # (a first correction this small: the guess was on the path)
-            if norm == 0 or (rate is not None and rate / (1 - rate) * norm < self._newton_tol) or (
-                    rate is None and norm < 1e-3 * self._newton_tol):
+            if rate is None:
+                # a first correction this small: the guess was on the path
+                converged = norm < 1e-3 * self._newton_tol
+            else:
+                converged = rate / (1 - rate) * norm < self._newton_tol
+            if norm == 0 or converged:
                 # On the path the loss falls by h over the step (the clock
                 # is -log L). Where it does not at the last stage, to a
                 # tenth of h, the iterations go on while their corrections

@@ -165,7 +165,7 @@ def _sorted_dense_rows(Z, negative, across=True):
         return order, same
     # Distinct rows with one hash: the runs of equal hashes that hold such
     # rows are sorted by the hash of all columns, stably, in one sort.
-    run = np.concatenate([[0], np.cumsum(~tie)])
+    run = _runs(tie)
     members = np.flatnonzero(np.isin(run, run[1:][tie & ~same]))
     rows = order[members]
     # (a run holds rows of one sign: their hashes need not be signed)
@@ -180,7 +180,7 @@ def _sorted_dense_rows(Z, negative, across=True):
         # Distinct rows with both hashes equal: each such run is sorted by
         # the signed rows' bytes, so that equal rows are adjacent and the
         # order is the contents'.
-        run = np.concatenate([[0], np.cumsum(~tie)])
+        run = _runs(tie)
         for r in np.unique(run[1:][tie & ~same]):
             members = np.flatnonzero(run == r)
             rows = order[members]
@@ -190,15 +190,22 @@ def _sorted_dense_rows(Z, negative, across=True):
     return order, same
 
 
+def _runs(tie):
+    """The run of equal keys that each sorted row is in, numbered from 0;
+    ``tie[i]``: sorted rows ``i`` and ``i + 1`` have equal keys."""
+    return np.concatenate([[0], np.cumsum(~tie)])
+
+
 def _row_hashes(probed, negative, multipliers, scratch=None):
     """Hashes of the rows of ``probed`` (a new array of some of the design's
     rows or columns, which this overwrites), signed where ``negative`` (None:
     as they are); ``scratch``: a like-shaped array of ``uint64`` to use.
 
-    A wrapping sum of the values' bits times odd multipliers, one per
-    column: one integer matrix-vector product (a mix per entry, as the
-    sparse rows have, cost five times as much at 3300 x 300); a collision
-    costs time, not exactness. The top bit is left 0.
+    A wrapping sum of the values' bits, each folded once (below), times odd
+    multipliers, one per column: one integer matrix-vector product (a full
+    mix per entry, as the sparse rows have, cost five times as much at
+    3300 x 300); a collision costs time, not exactness. The top bit is
+    left 0.
     """
     bits = probed.view(np.uint64)
     if negative is not None:
@@ -368,7 +375,7 @@ def _sorted_sparse_rows(Z):
         # Distinct rows with one hash (rare): each such run of equal hashes
         # is sorted by the rows' entries, so that equal rows are adjacent
         # and the order is still the contents'.
-        run = np.concatenate([[0], np.cumsum(~tie)])
+        run = _runs(tie)
         permutation = np.arange(n)
         for r in np.unique(run[1:][collided]):
             members = np.flatnonzero(run == r)
