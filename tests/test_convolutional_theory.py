@@ -4,7 +4,9 @@
   independent solvers (an LP where the transform is real, SLSQP on the dual).
 - ``normalized_margin`` in the Fourier basis, by the definition.
 - ``fourier_kkt_residual``: zero at known KKT points, positive elsewhere (a
-  closed form for one sample), decreasing along the flow.
+  closed form for one sample), decreasing along the flow; with an intercept,
+  the network's (the weight ``intercept / intercept_scaling`` penalized as
+  one more frequency).
 - The flow (Gunasekar et al. 2018): depth 2 climbs to the Fourier-l1 max
   margin as the loss falls; at a large scale it stays near the l2 one.
 
@@ -17,8 +19,8 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize
-from sklearn.exceptions import ConvergenceWarning
+from scipy.optimize import brentq, minimize
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_implicit import (
@@ -330,6 +332,202 @@ def test_kkt_residual_decreases_along_the_depth_3_flow():
     ]
     assert np.all(np.diff(residuals) < 0)
     assert residuals[-1] < 0.1 * residuals[0]
+
+
+# With an intercept c the network trains the weight w = c / s of a constant
+# input s (intercept_scaling) as one more real frequency: the residual is that
+# of min sum_k |(U b)_k|^p + |w|^p s.t. z_i (x_i . b + s w) >= 1.
+
+
+def offset_problem(d=15, n=12, offset=2.0, seed=0):
+    """Zero-mean samples (frequency 0 is empty), so that only the intercept
+    can carry the teacher's offset; d odd, so that d has one real frequency."""
+    j = np.arange(d)
+    teacher = np.cos(2 * np.pi * 3 * j / d) + 0.8 * np.sin(2 * np.pi * 5 * j / d + 0.5)
+    X = np.random.default_rng(seed).standard_normal((n, d))
+    X -= X.mean(axis=1, keepdims=True)
+    return X, np.where(X @ teacher - offset > 0, 1, 0)
+
+
+def spread(spectrum, p):
+    """``a |a|^(1 / (p - 1) - 1)``, 0 where ``a = 0``: the KKT point of
+    ``min sum |v|^p`` s.t. ``Re <a, v> >= 1`` on the support of ``a``, up to
+    scale (from ``p |v|^(p-2) v = lam a``)."""
+    on = np.abs(spectrum) > 1e-9
+    safe = np.where(on, spectrum, 1.0)
+    return np.where(on, safe * np.abs(safe) ** (1 / (p - 1) - 1), 0.0)
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_kkt_residual_with_intercept_vanishes_at_the_one_sample_kkt_points(depth):
+    # One sample: the intercept is one more real frequency whose value in the
+    # sample is s, so the KKT points are those of the spectrum (x^, s): all
+    # of it, one tone and the intercept, or the intercept alone.
+    p, s = 2 / depth, 2.5
+    x, X, y = one_sample()
+    x_hat = unitary(x)
+    everywhere = np.fft.ifft(spread(x_hat, p), norm="ortho")
+    assert np.abs(everywhere.imag).max() < 1e-14
+    tone = np.isin(np.arange(8), [2, 6])
+    one_tone = np.fft.ifft(np.where(tone, spread(x_hat, p), 0), norm="ortho")
+    w = spread(np.array([s]), p)[0]
+    for b in (everywhere.real, one_tone.real, np.zeros(8)):
+        got = fourier_kkt_residual(b, X, y, depth, intercept=s * w, intercept_scaling=s)
+        assert got < 1e-14
+    # the weight w, not the intercept s w, is what the network penalizes
+    for b in (everywhere.real, one_tone.real):
+        assert fourier_kkt_residual(b, X, y, depth, intercept=s * w) > 0.01
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_kkt_residual_with_intercept_vanishes_at_a_two_sample_kkt_point(depth):
+    # Stationarity with both margins active: (U b, w) is, up to scale,
+    # spread(G) with G = (U Z^T lam, s z . lam), lam = (1, rho). rho is
+    # found by bisection so that the two margins are equal; the intercept
+    # gradient s (1 - rho) does not vanish there, so w does not either.
+    p, s = 2 / depth, 2.5
+    j = np.arange(8)
+    X = np.array([
+        np.cos(2 * np.pi * j / 8) + 0.6 * np.sin(4 * np.pi * j / 8) + 0.3,
+        -0.5 * np.cos(2 * np.pi * j / 8 + 0.4) + 1.2 * np.cos(6 * np.pi * j / 8) - 0.2,
+    ])
+    y, z = np.array([1, 0]), np.array([1.0, -1.0])
+
+    def point(rho):
+        lam_z = z * np.array([1.0, rho])
+        b = np.fft.ifft(spread(unitary(lam_z @ X), p), norm="ortho")
+        assert np.abs(b.imag).max() < 1e-14
+        return b.real, s * spread(np.array([s * lam_z.sum()]), p)[0]
+
+    def gap(rho):
+        b, c = point(rho)
+        m = z * (X @ b + c)
+        return m[0] - m[1]
+
+    rho = brentq(gap, 0.2, 0.9, xtol=1e-15, rtol=1e-15)
+    b, c = point(rho)
+    assert abs(c) > 0.1 * np.linalg.norm(b)
+    m = z * (X @ b + c)
+    assert m.min() > 0 and m[0] == pytest.approx(m[1], rel=1e-13)
+    assert fourier_kkt_residual(b, X, y, depth, intercept=c, intercept_scaling=s) < 1e-13
+    assert fourier_kkt_residual(b, X, y, depth, intercept=c, intercept_scaling=1.0) > 0.01
+
+
+def test_kkt_residual_with_intercept_vanishes_at_the_depth_2_optimum(clarabel):
+    # min ||U b||_1 + |w| s.t. z_i (x_i . b + s w) >= 1 is max_margin's
+    # fourier-l1 problem without intercept on samples in R^(2d) whose
+    # spectrum is x^ on frequencies 0, ..., d - 1 (d odd: 0 and the conjugate
+    # pairs) and s on the real frequency d: the margins and the norm are the
+    # same, and the optimum is 0 on the frequencies the samples leave empty.
+    # (max_margin's own intercept is free, a different problem.)
+    s, d = 0.5, 15
+    X, y = offset_problem(d=d)
+    half = d // 2 + 1
+    spectrum = np.zeros((len(X), 2 * d), complex)
+    spectrum[:, :half] = unitary(X)[:, :half]
+    spectrum[:, -(half - 1):] = unitary(X)[:, half:]
+    spectrum[:, d] = s
+    embedded = np.fft.ifft(spectrum, norm="ortho")
+    assert np.abs(embedded.imag).max() < 1e-14
+    c_hat = unitary(max_margin(embedded.real, y, norm="fourier-l1").coef)
+    b = np.fft.ifft(np.concatenate([c_hat[:half], c_hat[-(half - 1):]]), norm="ortho")
+    assert np.abs(b.imag).max() < 1e-14
+    b, w = b.real, c_hat[d].real
+    assert abs(w) > 0.1 * np.linalg.norm(b)  # the intercept is used
+    assert fourier_kkt_residual(b, X, y, 2, intercept=s * w, intercept_scaling=s) < 1e-12
+    assert fourier_kkt_residual(b, X, y, 2, intercept=s * w) > 0.05
+    free = max_margin(X, y, norm="fourier-l1", fit_intercept=True)
+    got = fourier_kkt_residual(free.coef, X, y, 2, intercept=free.intercept, intercept_scaling=s)
+    assert got > 0.05
+
+
+def test_kkt_residual_with_intercept_is_scale_invariant_and_checks_input():
+    X, y = offset_problem()
+    res = max_margin(X, y, fit_intercept=True)
+    coef, c = res.coef, res.intercept
+    r = fourier_kkt_residual(coef, X, y, 3, intercept=c, intercept_scaling=0.5)
+    assert 0 < r < 1
+    assert fourier_kkt_residual(
+        7.0 * coef, X, y, 3, intercept=7.0 * c, intercept_scaling=0.5
+    ) == pytest.approx(r, rel=1e-9)
+    # the constant input is the last column of X: scaled with it
+    assert fourier_kkt_residual(
+        coef, 0.01 * X, y, 3, intercept=0.01 * c, intercept_scaling=0.005
+    ) == pytest.approx(r, rel=1e-9)
+    for bad in (np.nan, np.inf, "1.0", True, np.array([c])):
+        with pytest.raises(ValueError, match="intercept must be None or a finite real"):
+            fourier_kkt_residual(coef, X, y, 3, intercept=bad)
+    for bad in (0.0, -1.0, np.nan, np.inf, "1", True):
+        with pytest.raises(ValueError, match="intercept_scaling must be a positive finite"):
+            fourier_kkt_residual(coef, X, y, 3, intercept=c, intercept_scaling=bad)
+    with pytest.raises(ValueError, match="does not separate the data with the intercept"):
+        fourier_kkt_residual(coef, X, y, 3, intercept=-c)
+    with pytest.raises(ValueError, match="does not separate the data through the origin"):
+        fourier_kkt_residual(np.zeros(15), X, y, 3)
+
+
+def test_kkt_residual_without_intercept_is_unchanged():
+    # intercept=None is the problem without intercept; an intercept of 0
+    # adds the weight w = 0, whose multiplied stationarity row 0 = 0 and
+    # whose |w|^p leave the residual as it was.
+    X, y = two_frequency_problem()
+    svm = max_margin(X, y).coef
+    for depth in (2, 3):
+        r = fourier_kkt_residual(svm, X, y, depth)
+        assert fourier_kkt_residual(svm, X, y, depth, intercept=None) == r
+        assert fourier_kkt_residual(svm, X, y, depth, intercept_scaling=3.0) == r
+        got = fourier_kkt_residual(svm, X, y, depth, intercept=0.0, intercept_scaling=3.0)
+        assert got == pytest.approx(r, rel=1e-12)
+
+
+def test_kkt_residual_of_an_estimator():
+    X, y = offset_problem(d=8, n=10)
+    clf = ConvolutionalLinearClassifier(
+        depth=3, intercept_scaling=0.5, target_loss=1e-10, random_state=0
+    ).fit(X, y)
+    assert fourier_kkt_residual(clf, X, y) == fourier_kkt_residual(
+        clf.coef_[0], X, y, 3, intercept=clf.intercept_[0], intercept_scaling=0.5
+    )
+    assert fourier_kkt_residual(clf, X, y, 3) == fourier_kkt_residual(clf, X, y)
+    clf.set_params(fit_intercept=False).fit(X, y)
+    assert fourier_kkt_residual(clf, X, y) == fourier_kkt_residual(clf.coef_[0], X, y, 3)
+    # one-vs-rest: class k is +1 in problem k
+    y3 = np.digitize(X[:, 0], np.quantile(X[:, 0], [1 / 3, 2 / 3]))
+    clf.set_params(fit_intercept=True, depth=2).fit(X, y3)
+    got = fourier_kkt_residual(clf, X, y3)
+    assert got.shape == (3,)
+    for k in range(3):
+        assert got[k] == fourier_kkt_residual(
+            clf.coef_[k], X, np.where(y3 == k, 1, -1), 2,
+            intercept=clf.intercept_[k], intercept_scaling=0.5,
+        )
+    with pytest.raises(ValueError, match="depth=3 differs from the estimator's depth 2"):
+        fourier_kkt_residual(clf, X, y3, 3)
+    with pytest.raises(ValueError, match="intercept and intercept_scaling must be None"):
+        fourier_kkt_residual(clf, X, y3, intercept=0.0)
+    with pytest.raises(NotFittedError):
+        fourier_kkt_residual(ConvolutionalLinearClassifier(), X, y)
+
+
+def test_kkt_residual_with_intercept_decreases_along_the_depth_3_flow():
+    # The intercept is penalized like a frequency of the weight c / s, so the
+    # direction (coef_, intercept_) tends to a KKT point of the problem with
+    # s = intercept_scaling (measured: 0.084, 0.064, 0.044, 0.028 at these
+    # losses); with s = 1 in the residual it stays further away (0.050 at
+    # 1e-100).
+    X, y = offset_problem()
+    clf = ConvolutionalLinearClassifier(
+        depth=3, intercept_scaling=0.5, random_state=0, warm_start=True
+    )
+    residuals, unscaled = [], []
+    for t in (1e-5, 1e-10, 1e-30, 1e-100):
+        clf.set_params(target_loss=t).fit(X, y)
+        beta, c = clf.coef_[0], clf.intercept_[0]
+        residuals.append(fourier_kkt_residual(beta, X, y, 3, intercept=c, intercept_scaling=0.5))
+        unscaled.append(fourier_kkt_residual(beta, X, y, 3, intercept=c))
+    assert np.all(np.diff(residuals) < 0)
+    assert residuals[-1] < 0.4 * residuals[0]
+    assert residuals[-1] < 0.7 * unscaled[-1]
 
 
 # ---------------------------------------------------------------------------

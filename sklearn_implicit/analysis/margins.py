@@ -133,6 +133,76 @@ def _binary_signs(y):
     )
 
 
+def _check_intercept(intercept):
+    """``intercept`` as a float; it must be a finite real number."""
+    if (
+        not isinstance(intercept, numbers.Real)
+        or isinstance(intercept, (bool, np.bool_))
+        or not np.isfinite(intercept)
+    ):
+        raise ValueError(
+            f"intercept must be None or a finite real number; got {intercept!r}."
+        )
+    return float(intercept)
+
+
+def _is_estimator(coef_or_estimator):
+    """Whether ``coef_or_estimator`` is a fitted estimator rather than
+    coefficients; raises NotFittedError for an estimator not yet fitted."""
+    if hasattr(coef_or_estimator, "fit") and not hasattr(coef_or_estimator, "coef_"):
+        check_is_fitted(coef_or_estimator, "coef_")  # raises NotFittedError
+    return hasattr(coef_or_estimator, "coef_")
+
+
+def _estimator_rows(estimator, y):
+    """The binary problems of a fitted linear classifier.
+
+    Returns ``coef`` of shape (n_rows, n_features), ``intercept`` of shape
+    (n_rows,) (zeros without ``intercept_``) and ``signs`` of shape
+    (n_rows, n_samples): one row for a binary classifier (``classes_[1]`` is
+    +1), one per class for one-vs-rest (class ``k`` is +1 in row ``k``).
+    """
+    coef = np.asarray(estimator.coef_, dtype=np.float64)
+    if coef.ndim == 1:
+        coef = coef[np.newaxis, :]
+    if coef.ndim != 2:
+        raise ValueError(
+            f"estimator.coef_ must be 1-D or 2-D; got shape {coef.shape}."
+        )
+    n_rows = coef.shape[0]
+    icpt = np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64)
+    icpt = icpt.ravel()
+    if icpt.size == 1:
+        icpt = np.full(n_rows, icpt[0])
+    elif icpt.size != n_rows:
+        raise ValueError(
+            f"estimator.intercept_ has {icpt.size} entries but coef_ has "
+            f"{n_rows} rows."
+        )
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        if n_rows != 1:
+            raise ValueError(
+                "a multiclass estimator must expose classes_ to map y to "
+                "one-vs-rest signs."
+            )
+        signs = _binary_signs(y)[np.newaxis, :]
+    else:
+        classes = np.asarray(classes)
+        if n_rows == 1 and len(classes) == 2:
+            signs = _signs_from_classes(y, classes, classes[1])[np.newaxis, :]
+        elif n_rows == len(classes) and n_rows > 1:
+            _signs_from_classes(y, classes, classes[0])  # label check only
+            signs = np.where(y[np.newaxis, :] == classes[:, np.newaxis], 1.0, -1.0)
+        else:
+            raise ValueError(
+                f"estimator.coef_ has {n_rows} rows, which matches neither "
+                f"a binary classifier nor one row per class for its "
+                f"{len(classes)} classes."
+            )
+    return coef, icpt, signs
+
+
 # --------------------------------------------------------------------------
 # normalized_margin
 # --------------------------------------------------------------------------
@@ -230,54 +300,14 @@ def normalized_margin(
     y = column_or_1d(y, warn=True)
     check_consistent_length(X, y)
 
-    if hasattr(coef_or_estimator, "fit") and not hasattr(coef_or_estimator, "coef_"):
-        check_is_fitted(coef_or_estimator, "coef_")  # raises NotFittedError
-    if hasattr(coef_or_estimator, "coef_"):
-        estimator = coef_or_estimator
+    if _is_estimator(coef_or_estimator):
         if intercept is not None:
             raise ValueError(
                 "intercept must be None when an estimator is passed; its "
                 "intercept_ is used."
             )
-        coef = np.asarray(estimator.coef_, dtype=np.float64)
-        if coef.ndim == 1:
-            coef = coef[np.newaxis, :]
-        if coef.ndim != 2:
-            raise ValueError(
-                f"estimator.coef_ must be 1-D or 2-D; got shape {coef.shape}."
-            )
-        n_rows = coef.shape[0]
-        icpt = np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64)
-        icpt = icpt.ravel()
-        if icpt.size == 1:
-            icpt = np.full(n_rows, icpt[0])
-        elif icpt.size != n_rows:
-            raise ValueError(
-                f"estimator.intercept_ has {icpt.size} entries but coef_ has "
-                f"{n_rows} rows."
-            )
-        classes = getattr(estimator, "classes_", None)
-        if classes is None:
-            if n_rows != 1:
-                raise ValueError(
-                    "a multiclass estimator must expose classes_ to map y to "
-                    "one-vs-rest signs."
-                )
-            signs = _binary_signs(y)[np.newaxis, :]
-        else:
-            classes = np.asarray(classes)
-            if n_rows == 1 and len(classes) == 2:
-                signs = _signs_from_classes(y, classes, classes[1])[np.newaxis, :]
-            elif n_rows == len(classes) and n_rows > 1:
-                _signs_from_classes(y, classes, classes[0])  # label check only
-                signs = np.where(y[np.newaxis, :] == classes[:, np.newaxis], 1.0, -1.0)
-            else:
-                raise ValueError(
-                    f"estimator.coef_ has {n_rows} rows, which matches neither "
-                    f"a binary classifier nor one row per class for its "
-                    f"{len(classes)} classes."
-                )
-        multiclass = n_rows > 1
+        coef, icpt, signs = _estimator_rows(coef_or_estimator, y)
+        multiclass = coef.shape[0] > 1
     else:
         coef = np.asarray(coef_or_estimator, dtype=np.float64)
         if coef.ndim == 2 and coef.shape[0] == 1:
@@ -288,17 +318,7 @@ def normalized_margin(
                 f"linear classifier; got an array of shape {coef.shape}."
             )
         coef = coef[np.newaxis, :]
-        if intercept is None:
-            intercept = 0.0
-        if (
-            not isinstance(intercept, numbers.Real)
-            or isinstance(intercept, (bool, np.bool_))
-            or not np.isfinite(intercept)
-        ):
-            raise ValueError(
-                f"intercept must be None or a finite real number; got {intercept!r}."
-            )
-        icpt = np.array([float(intercept)])
+        icpt = np.array([0.0 if intercept is None else _check_intercept(intercept)])
         signs = _binary_signs(y)[np.newaxis, :]
         multiclass = False
 
