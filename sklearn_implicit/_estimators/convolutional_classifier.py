@@ -126,9 +126,10 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         joblib (results do not depend on it).
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
-        Step method. ``'explicit'``: DOP853; ``'stiff'``: the Rosenbrock-W
-        method ROS34PW2 with the data part of the flow's Jacobian (or a
-        Krylov approximation), as for :class:`DeepLinearClassifier`; ``'auto'``: explicit until the
+        Step method. ``'explicit'``: DOP853; ``'stiff'``: Radau IIA with
+        the data part of the flow's Jacobian, or Rosenbrock-W steps with a
+        Krylov approximation of it, as for :class:`DeepLinearClassifier`;
+        ``'auto'``: explicit until the
         flow is stiff, then the stiff method where a trial shows it cheaper.
         Used by ``dynamics='flow'`` only.
 

@@ -139,11 +139,12 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: the linearly implicit Rosenbrock-W method ROS34PW2
-        (order 3 whatever the matrix in place of the Jacobian) with the
-        data part of the flow's Jacobian, pulled back through the network
-        (rank ``min(n_samples, n_features)``; where that exceeds 64, the
-        Jacobian projected on a Krylov space instead).
+        ``'stiff'``: where ``min(n_samples, n_features) <= 64``, the
+        three-stage Radau IIA method (order 5) whose simplified Newton
+        iterations use the data part of the flow's Jacobian, pulled back
+        through the network (of that rank); beyond, the linearly implicit
+        Rosenbrock-W method ROS34PW2 (order 3 whatever the matrix in place
+        of the Jacobian) with the Jacobian projected on a Krylov space.
         ``'auto'``: explicit while the flow is not stiff, switching to the
         stiff method when the explicit steps become limited by stability
         (late in training, and on ill-conditioned data) and a trial shows it

@@ -154,7 +154,8 @@ class AutoStepper:
             expensive = exact and jacobian_costs(flow.X.shape)[0] > _CHEAP_JACOBIAN
             self._trial_steps = _TRIAL_STEPS_EXPENSIVE if expensive else _TRIAL_STEPS
             # the model's cost of a trial, for the room left before the end
-            self._trial_cost = self._trial_steps * self.stiff.step_cost(flow.X.shape)
+            self._trial_cost = self._trial_steps * self.stiff.step_cost(flow.X.shape,
+                                                                         ev.state.shape[0])
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
             del self._marks[: -2 * self._trial_steps]

@@ -191,6 +191,8 @@ class FlowJacobian:
         self.n_samples, self.n_coef = Z.shape
         n, d = Z.shape
         self.dense = d <= n + 1
+        # (a dense system's solves take no product with Z, Woodbury's two)
+        self.free_solves = self.dense
         # The model's cost of the work apart from the Gram matrices
         # (setup_cost, and lu_cost per shift); the Gram matrices are counted
         # as formed (gram_cost), after the columns left out.

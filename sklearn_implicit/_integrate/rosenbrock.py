@@ -130,7 +130,7 @@ class Rodas4:
     def forget_failures(self):
         """Nothing to forget: :meth:`step_limit` has no bound."""
 
-    def step_cost(self, shape):
+    def step_cost(self, shape, n_state=None):
         """The model's cost of a step, in evaluations (:func:`stiff_step_cost`)."""
         return stiff_step_cost(shape)
 

@@ -2,7 +2,7 @@
 stiff phase of ``solver='auto'``)."""
 
 from .jacobian import supports_stiff
-from .krylov import KrylovW
+from .krylov import KrylovW, serves_data
 from .radau import Radau5, serves
 from .rosenbrock import Rodas4
 
@@ -18,10 +18,16 @@ def stiff_stepper(flow, tol):
       at depth 3 and beyond, whose Woodbury solves need a Gram matrix per
       shift, kept real by a Rosenbrock method's real shifts; the squared
       loss, see :func:`~.radau.serves`);
-    - the matrix-free Rosenbrock-W method (:mod:`.krylov`) for the networks
-      without an exact Jacobian.
+    - for the networks without an exact Jacobian (the dense and the
+      convolutional ones), Radau IIA again where the data part of the
+      Jacobian, pulled back through the network, is small (``min(n, d) <=
+      DATA_RANK``, a margin loss: :func:`~.krylov.serves_data`), its
+      simplified Newton iterations run with that part alone; elsewhere the
+      matrix-free Rosenbrock-W method (:mod:`.krylov`).
     """
     if not supports_stiff(flow):
+        if serves_data(flow):
+            return Radau5(tol=tol, jacobian="data")
         return KrylovW(tol=tol)
     if serves(flow):
         return Radau5(tol=tol)
