@@ -4,7 +4,8 @@ Jacobian where it is small, Rosenbrock-W steps."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from test_convolutional import conserved_differences, rms, separable_problem
@@ -15,6 +16,7 @@ from sklearn_implicit._integrate import FlowState, LinearFlow, integrate
 from sklearn_implicit._integrate.auto import AutoStepper
 from sklearn_implicit._integrate.krylov import (
     DATA_RANK,
+    DATA_RANK_BATCHED,
     ROS34PW2,
     DataJacobian,
     KrylovJacobian,
@@ -23,7 +25,8 @@ from sklearn_implicit._integrate.krylov import (
 from sklearn_implicit._integrate.radau import Radau5
 from sklearn_implicit._integrate.stiff_choice import stiff_stepper
 from sklearn_implicit._losses import ExponentialLoss
-from sklearn_implicit._networks import DenseNetwork
+from sklearn_implicit._networks import ConvolutionalNetwork, DenseNetwork
+from sklearn_implicit._networks.convolutional import initial_filters
 
 
 def separable(n, d, seed=0):
@@ -170,15 +173,23 @@ def test_auto_chooses_radau_with_the_data_jacobian_for_the_dense_network():
 
 
 def test_krylov_w_where_the_data_jacobian_is_large():
-    # min(n, d) above DATA_RANK: no small data Jacobian, Krylov-W steps
+    # min(n, d) above DATA_RANK_BATCHED for a network with batched columns
+    # (the dense one), above DATA_RANK for one without (the convolutional
+    # one): no small data Jacobian, Krylov-W steps
     rng = np.random.default_rng(0)
-    n = d = DATA_RANK + 1
+    n = d = DATA_RANK_BATCHED + 1
     flow = dense_flow(rng.standard_normal((n, d)))
     assert isinstance(stiff_stepper(flow, 1e-6), KrylovW)
-    small = dense_flow(rng.standard_normal((n, DATA_RANK)))
+    small = dense_flow(rng.standard_normal((n, DATA_RANK_BATCHED)))
     assert isinstance(stiff_stepper(small, 1e-6), Radau5)
     with pytest.raises(TypeError, match="DATA_RANK"):
         Radau5(jacobian="data").step(flow, None, 0.0, 0.0, 0.1, None)
+    Z = rng.standard_normal((DATA_RANK + 1, DATA_RANK + 1))
+    for d, kind in ((DATA_RANK + 1, KrylovW), (DATA_RANK, Radau5)):
+        filters = initial_filters("antisymmetric", 1.0, 2, d, np.random.RandomState(0))
+        conv = LinearFlow(ConvolutionalNetwork(filters), ExponentialLoss(), Z[:, :d],
+                          np.ones(Z.shape[0]))
+        assert isinstance(stiff_stepper(conv, 1e-6), kind)
     with pytest.raises(ValueError, match="jacobian must be"):
         Radau5(jacobian="krylov")
 
@@ -279,6 +290,21 @@ def test_deep_network_on_raw_iris_ends_every_flow_quickly():
         clf = DeepLinearClassifier(random_state=0).fit(X, y)
     assert list(clf.status_) == ["target", "stalled", "stalled"]
     assert np.all(clf.n_grad_evals_ < 6_000)
+
+
+def test_deep_network_stalls_quickly_on_digits():
+    # Standardized digits, class 8 against the rest: not separable (the
+    # diagonal network stalls at a loss of 10**-0.914). With the intercept
+    # the data part has rank 65, above DATA_RANK: with Krylov Jacobians the
+    # stiff steps never got through (max_iter after 110,698 evaluations,
+    # 23 s); with the data Jacobian (DATA_RANK_BATCHED) measured 4,023
+    # evaluations to the stall.
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with pytest.warns(ConvergenceWarning, match="stalled"):
+        clf = DeepLinearClassifier(random_state=0).fit(X, y == 8)
+    assert clf.status_[0] == "stalled"
+    assert clf.n_grad_evals_[0] < 10_000
 
 
 @pytest.mark.parametrize("depth", [2, 3])

@@ -14,7 +14,7 @@ from sklearn_implicit import DiagonalLinearClassifier
 from sklearn_implicit._integrate import LinearFlow, radau
 from sklearn_implicit._integrate.auto import AutoStepper
 from sklearn_implicit._integrate.jacobian import FlowJacobian
-from sklearn_implicit._integrate.krylov import DATA_RANK, KrylovW
+from sklearn_implicit._integrate.krylov import DATA_RANK_BATCHED, KrylovW
 from sklearn_implicit._integrate.radau import Radau5
 from sklearn_implicit._integrate.rosenbrock import Rodas4
 from sklearn_implicit._integrate.stiff_choice import stiff_stepper
@@ -82,12 +82,14 @@ def test_the_stiff_method_follows_the_shape_and_the_network():
     assert isinstance(stiff_stepper(make_flow(wide), 1e-6), Radau5)
     assert isinstance(stiff_stepper(make_flow(wide, 3), 1e-6), Rodas4)
     # no exact Jacobian (the dense network): Radau with the data Jacobian
-    # where it is small (min(n, d) <= DATA_RANK), Krylov-W beyond
+    # where it is small (min(n, d) <= DATA_RANK_BATCHED for this network
+    # with batched columns), Krylov-W beyond
     network = DenseNetwork(8, (4,), 1.0, "antisymmetric", np.random.RandomState(0))
     flow = LinearFlow(network, ExponentialLoss(), tall, np.ones(30))
     stepper = stiff_stepper(flow, 1e-6)
     assert isinstance(stepper, Radau5) and stepper.jacobian == "data"
-    big = np.random.default_rng(0).standard_normal((DATA_RANK + 1, DATA_RANK + 1))
+    size = DATA_RANK_BATCHED + 1
+    big = np.random.default_rng(0).standard_normal((size, size))
     network = DenseNetwork(big.shape[1], (4,), 1.0, "antisymmetric", np.random.RandomState(0))
     flow = LinearFlow(network, ExponentialLoss(), big, np.ones(big.shape[0]))
     assert isinstance(stiff_stepper(flow, 1e-6), KrylovW)

@@ -139,7 +139,7 @@ class DeepLinearClassifier(BaseFlowClassifier):
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
         Step method of the integrator. ``'explicit'``: DOP853 (order 8).
-        ``'stiff'``: where ``min(n_samples, n_features) <= 64``, the
+        ``'stiff'``: where ``min(n_samples, n_features) <= 128``, the
         three-stage Radau IIA method (order 5) whose simplified Newton
         iterations use the data part of the flow's Jacobian, pulled back
         through the network (of that rank); beyond, the linearly implicit

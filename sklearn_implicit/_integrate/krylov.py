@@ -22,7 +22,8 @@ four stages, order 3 for any ``W``, embedded order 2, L-stable. Two ``W``:
   the network, exact up to difference quotients of ``coef``, with the
   network's curvature left out; formed at every step from ``2 min(n, d) +
   2`` calls of the network (no product with ``Z``) and solved by Woodbury.
-  Used where ``min(n, d) <= DATA_RANK`` and the loss gives its curvature;
+  Used where ``min(n, d) <= DATA_RANK`` (``DATA_RANK_BATCHED`` for a network
+  with batched columns) and the loss gives its curvature;
   there, for a margin loss, Radau IIA steps (:mod:`.radau`) take it as the
   matrix of their simplified Newton iterations instead (:func:`serves_data`):
   the iterations converge to the collocation solution with any matrix near
@@ -97,6 +98,16 @@ ROS34PW2 = transformed_tableau("ROS34PW2", _ALPHA, _GAMMA_MATRIX, _B, _B_HAT, 3)
 KRYLOV_SIZE = 24
 _EXTRA = 16
 DATA_RANK = 64
+# A network with the batched ``velocities`` and ``coef_jacobian_product``
+# (the dense one) forms the columns in two calls: there the data Jacobian
+# serves up to this rank. On the standardized digits data (1797 x 65 with
+# the intercept), class 8 against the rest, not separable, the Krylov
+# Jacobian's steps ran to max_iter (110,698 evaluations, 23 s) where the
+# data Jacobian's stalled after 4,023 (3.9 s). Its solvers' algebra grows
+# like N k**2 (see DataJacobian.lu_cost): at 1000 x 201 (not separable,
+# width 32) one trial of the stiff steps cost 2 s, twice the whole explicit
+# fit, and the trial was rejected.
+DATA_RANK_BATCHED = 128
 # Relative size of the difference quotient's step (about the square root of
 # the rounding unit, which balances truncation and cancellation).
 _FD_STEP = 1.5e-8
@@ -210,8 +221,8 @@ class KrylovW(Rodas4):
         Accepted steps that one ``W`` serves at most (None: 1 for the data
         Jacobian, ``MAX_AGE`` for the Krylov one).
     kind : {'data', 'krylov'}, default=None
-        Which ``W`` (None: the data Jacobian where ``min(n, d) <=
-        DATA_RANK`` and the loss has ``log_curvature``, see the module).
+        Which ``W`` (None: the data Jacobian where :func:`has_data_jacobian`,
+        see the module).
     """
 
     def __init__(self, tol=None, size=None, max_age=None, kind=None):
@@ -298,8 +309,14 @@ class KrylovW(Rodas4):
 
 def has_data_jacobian(flow):
     """Whether :class:`DataJacobian` serves the flow: the loss gives its
-    curvature and the data part has rank ``min(n, d) <= DATA_RANK``."""
-    return hasattr(flow.loss, "log_curvature") and min(flow.X.shape) <= DATA_RANK
+    curvature and the data part has rank ``min(n, d) <= DATA_RANK``
+    (``DATA_RANK_BATCHED`` for a network with batched columns)."""
+    rank = DATA_RANK_BATCHED if _batched(flow.network) else DATA_RANK
+    return hasattr(flow.loss, "log_curvature") and min(flow.X.shape) <= rank
+
+
+def _batched(network):
+    return hasattr(network, "velocities") and hasattr(network, "coef_jacobian_product")
 
 
 def serves_data(flow):
@@ -334,8 +351,13 @@ class DataJacobian:
     """
 
     setup_cost = gram_cost = 0.0
-    # (the LU of its k x k system, k <= DATA_RANK, costs far less than an
-    # evaluation)
+    # The LU of its k x k system and its solvers' product P S (N k**2 for N
+    # states) are left out of the cost model: priced by their multiply-adds
+    # against an evaluation's (2 n d + N), they made the trials of Radau
+    # steps on breast_cancer look 50 evaluations a factorization dearer than
+    # they are in time (the evaluations' own overhead dominates at that
+    # size), and DeepLinearClassifier(random_state=0) took 8,169 evaluations
+    # instead of 2,217. Hence the bound on k (DATA_RANK_BATCHED).
     lu_cost = 0.0
 
     def __init__(self, flow, ev):
@@ -352,7 +374,7 @@ class DataJacobian:
         # its batched forms where it has them (the optional velocities and
         # coef_jacobian_product: the same work, without a Python call per
         # column; the cost model counts the columns either way)
-        batched = hasattr(network, "velocities") and hasattr(network, "coef_jacobian_product")
+        batched = _batched(network)
         # C^T J, where the velocities are a multiple of J^T (J^T C = GC / c)
         self._CJ = None
         if batched:

@@ -21,7 +21,8 @@ def stiff_stepper(flow, tol):
     - for the networks without an exact Jacobian (the dense and the
       convolutional ones), Radau IIA again where the data part of the
       Jacobian, pulled back through the network, is small (``min(n, d) <=
-      DATA_RANK``, a margin loss: :func:`~.krylov.serves_data`), its
+      DATA_RANK``, or ``DATA_RANK_BATCHED`` for a network with batched
+      columns; a margin loss: :func:`~.krylov.serves_data`), its
       simplified Newton iterations run with that part alone; elsewhere the
       matrix-free Rosenbrock-W method (:mod:`.krylov`).
     """
