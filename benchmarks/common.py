@@ -217,7 +217,7 @@ class Settings:
     tall_datasets: tuple = ("breast_cancer", "wine")
     tall_gaussian: tuple = ((5_000, 20),)
     tall_targets: tuple = (1e-5, 1e-30)
-    real_deep_max_size: int = 50_000  # n x d beyond which the deep network is not run
+    real_deep_max_size: int = 2_000_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
     # case "convolutional": one evaluation against the bare pair at each
     # (size, depth), timed in alternating blocks for conv_eval_budget

@@ -7,6 +7,13 @@ short blocks, for each depth (issue 25's target: within 1.5x at
 1000 x 4096, depths 2 and 3). Then cold fits to each target against the
 diagonal network's on the same data (target: within 2x its evaluations);
 both estimators at their defaults (``alpha=1``), ``fit_intercept=False``.
+The diagonal network is also fitted from ``alpha = d**-0.5``, the
+convolutional network's own scale: its filters' Fourier coefficients, the
+weights of its ``d`` diagonal networks, start with a mean square of
+``alpha**2 / d`` (:func:`~sklearn_implicit._networks.convolutional.random_filters`),
+so at ``alpha=1`` and ``d = 4096`` it starts near ``1/64`` per frequency,
+in the regime of small initializations, and the diagonal network at
+``alpha=1`` is not.
 """
 
 import itertools
@@ -81,16 +88,20 @@ def _fit_rows(settings):
         common = dict(depth=depth, target_loss=target, fit_intercept=False, max_iter=max_iter)
         conv, conv_loss = _fit(ConvolutionalLinearClassifier(random_state=0, **common), X, y)
         diag, diag_loss = _fit(DiagonalLinearClassifier(**common), X, y)
+        same_scale, same_scale_loss = _fit(
+            DiagonalLinearClassifier(alpha=d**-0.5, **common), X, y)
         reached = all(abs(loss - np.log10(target)) < 1e-6 * abs(np.log10(target))
-                      for loss in (conv_loss, diag_loss))
+                      for loss in (conv_loss, diag_loss, same_scale_loss))
         ratio = conv / diag
         rows.append({"n x d": f"{n} x {d}", "depth": depth, "target": target,
                      "convolutional evals": conv, "diagonal evals": diag,
-                     "ratio": ratio, "both reached": reached})
+                     "ratio": ratio, "diagonal evals, alpha = d**-0.5": same_scale,
+                     "ratio at that alpha": conv / same_scale, "all reached": reached})
         checks.append(_check(
             f"evaluations to {target:g} <= 2x the diagonal network's, depth {depth}, "
             f"{n} x {d}", f"{ratio:.3g}x", reached and ratio <= 2.0,
-            "" if reached else "a fit stopped at its cap"))
+            f"{conv / same_scale:.3g}x the diagonal network's from alpha = d**-0.5"
+            + ("" if reached else "; a fit stopped at its cap")))
     return rows, checks
 
 
@@ -107,7 +118,9 @@ def run(settings):
         "per-pair ratios); then gradient evaluations of cold fits of "
         "ConvolutionalLinearClassifier and DiagonalLinearClassifier (defaults, alpha=1, "
         "fit_intercept=False, default solver) on the same data, capped at "
-        f"{settings.conv_max_evals:,} evaluations.",
+        f"{settings.conv_max_evals:,} evaluations; the diagonal network also from "
+        "alpha = d**-0.5, the mean-square scale of the convolutional network's "
+        "Fourier weights at alpha=1 (a small initialization at this d).",
         tables=[{"title": "Cost of one evaluation", "columns": list(eval_rows[0]),
                  "rows": eval_rows},
                 {"title": "Evaluations to a target", "columns": list(fit_rows[0]),

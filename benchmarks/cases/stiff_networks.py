@@ -2,7 +2,8 @@
 
 Before: ``solver='explicit'`` (what ``solver='auto'`` did for these
 networks before they had a stiff method); after: ``solver='auto'`` (DOP853,
-then Krylov-W steps once the flow is stiff). Evaluations (summed over the
+then, once the flow is stiff, Radau steps with the data Jacobian where it
+is small, Krylov-W steps elsewhere). Evaluations (summed over the
 one-vs-rest flows), wall time of one fit and how it ended, on the data of
 issue 24 (``DeepLinearClassifier()`` on the standardized breast_cancer
 training split, ``target_loss=1e-2`` on all of breast_cancer, raw iris) and
@@ -76,7 +77,8 @@ def run(settings):
     return _result(
         "Deep and convolutional networks: explicit against stiff steps",
         "Before: solver='explicit'; after: solver='auto' "
-        "(Krylov-W steps once the flow is stiff); deep and convolutional fits capped at "
+        "(once the flow is stiff: Radau steps with the data Jacobian where it is small, "
+        "Krylov-W steps elsewhere); deep and convolutional fits capped at "
         f"max_iter={cap:,} steps. Each fit timed once, one BLAS thread; "
         "evaluations summed over the one-vs-rest flows; 'ended' counts the flows' "
         "status_.",
