@@ -294,7 +294,7 @@ class KrylovW(Rodas4):
     def step_cost(self, shape, n_state=None):
         """Four evaluations, and the share of a Krylov space's (an
         estimate for the data Jacobian too, which :meth:`extra_cost`
-        counts as it is formed)."""
+        counts as it is formed; ``n_state`` is not used)."""
         return len(self._tableau.weights) + self._size(shape) / (self.max_age or MAX_AGE)
 
     def extra_cost(self):

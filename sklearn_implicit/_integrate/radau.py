@@ -21,11 +21,10 @@ stays (:mod:`.stiff_choice`); so it does for the squared loss (see
 The networks without an exact Jacobian (dense, convolutional) get Radau
 steps too where the data part of their Jacobian is small (``min(n, d) <=
 DATA_RANK`` or ``DATA_RANK_BATCHED``, :func:`~.krylov.serves_data`): the
-simplified Newton
-iterations run with that part alone (``jacobian='data'``), converge more
-slowly than with the exact Jacobian but to the same collocation solution,
-and the steps keep order 5 where the Rosenbrock-W steps of :mod:`.krylov`
-have order 3.
+simplified Newton iterations run with that part alone
+(``jacobian='data'``), converge more slowly than with the exact Jacobian
+but to the same collocation solution, and the steps keep order 5 where the
+Rosenbrock-W steps of :mod:`.krylov` have order 3.
 
 The stages solve the collocation system ``Z = h (A (x) I) F(y + Z)`` by
 simplified Newton iterations with the Jacobian at the step's start, in the

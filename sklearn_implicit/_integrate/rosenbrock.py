@@ -131,7 +131,8 @@ class Rodas4:
         """Nothing to forget: :meth:`step_limit` has no bound."""
 
     def step_cost(self, shape, n_state=None):
-        """The model's cost of a step, in evaluations (:func:`stiff_step_cost`)."""
+        """The model's cost of a step, in evaluations (:func:`stiff_step_cost`;
+        ``n_state``, the state's size, is not used)."""
         return stiff_step_cost(shape)
 
     def _refresh_jacobian(self, flow, ev):
