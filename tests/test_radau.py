@@ -101,6 +101,29 @@ def test_the_stiff_method_follows_the_shape_and_the_network():
         Radau5().step(make_flow(wide, 3), None, 0.0, 0.0, 0.1, None)
 
 
+def test_one_jacobian_per_step_at_the_guessed_middle_stage():
+    # With a guess from the last step, the Jacobian is formed once, at the
+    # guess's middle stage (from the first iteration's own evaluation), not
+    # also at the step's start: one Jacobian and two factorizations per
+    # step where Newton converges at once (the separation phase of a tall
+    # problem, the steps of test_order_five_with_fixed_steps). Measured: 1
+    # Jacobian per step, the first step's at its start (no guess there).
+    flow = make_flow(separable(30, 8, seed=1), 2)
+    t0, h = 2.0, 0.05
+    mid = run(flow, np.exp(-t0), 1e-11).last
+    stepper = Radau5(tol=1e-8)
+    state, T, tau, ev = mid.state, 1.0, t0, flow.evaluate(mid.state)
+    for n_steps in range(1, 11):
+        start = ev
+        state, T, ev, _ = stepper.step(flow, state, T, tau, h, ev)
+        tau += h
+        assert stepper.n_jacobians == n_steps
+        assert stepper.n_factorizations == 2 * n_steps
+        # at the start of the first step, at a middle stage later
+        assert (stepper._jac_ev is start) == (n_steps == 1)
+        assert stepper._jac_ev is not ev
+
+
 @pytest.mark.parametrize("depth", [2, 3])
 def test_data_jacobian_steps_reach_the_same_collocation_solution(depth):
     # Newton's matrix sets how fast the iterations converge, not where: on
