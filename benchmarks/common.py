@@ -98,6 +98,13 @@ class Settings:
     scan_tols: tuple = tuple(10.0 ** (-k / 2) for k in range(6, 21))
     scan_dir_err: float = 1e-8
     scan_max_evals: int = 20_000
+    # case "tol_meaning" (the direction error against tol): the Gaussian
+    # problem at these alphas and targets, with tall_datasets and
+    # tall_gaussian, at each of these tols
+    meaning_size: tuple = (100, 1000)
+    meaning_alphas: tuple = (1e-3, 0.1, 1.0)
+    meaning_targets: tuple = (1e-10, 1e-100, 1e-300)
+    meaning_tols: tuple = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
     # case "gd"
     gd_size: tuple = (100, 1000)
     gd_configs: tuple = ((2, 0.1, "exponential"),)
@@ -284,6 +291,7 @@ class Settings:
             cv_alphas=4, cv_targets=5, cv_target_exponents=(1.0, 30.0), cv_folds=3,
             cv_min_pairs=1, conv_eval_budget=3.0, conv_fit_size=(100, 1024),
             dynamics_sizes=((100, 1000), (1000, 100)), dynamics_budget=2.0,
+            meaning_alphas=(0.1,), meaning_targets=(1e-10, 1e-100), meaning_tols=(1e-3, 1e-6),
             stiff_max_evals=40_000,
         )
         return cls(**{**defaults, **kw})
@@ -300,6 +308,8 @@ class Settings:
             mode="toy", repeats=2, time_budget=0.5, ref_tol=1e-9, evals_grids=[grid],
             scan_size=size, scan_alpha=1.0, scan_targets=(1e-3,), scan_tols=(1e-3, 1e-4, 1e-6),
             scan_dir_err=1e-4, scan_max_evals=5_000, gd_size=size,
+            meaning_size=size, meaning_alphas=(1.0,), meaning_targets=(1e-3,),
+            meaning_tols=(1e-3, 1e-6),
             gd_configs=((2, 1.0, "exponential"),), gd_target=1e-2, gd_dir_err=1e-2,
             gd_max_steps=20_000, gd_flow_tols=(1e-3, 1e-6), gd_extrapolate=(1e-10,),
             per_eval_sizes=(size,), per_eval_fit_sizes=(size,), per_eval_block=0.001,

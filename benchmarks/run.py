@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
     convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval,
     real_data, scipy_ivp, setup_cost, solvers, step_cost, stiff_networks, tall_stiff, threads,
-    tol_scan,
+    tol_meaning, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, read_report, to_markdown,
@@ -41,6 +41,7 @@ from common import _jacobian, _rosenbrock, direction_error, fit_flow, make_probl
 CASES = {
     "evals": evals.run,
     "tol_scan": tol_scan.run,
+    "tol_meaning": tol_meaning.run,
     "gd": gd.run,
     "per_eval": per_eval.run,
     "path": path.run,
