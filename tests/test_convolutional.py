@@ -231,6 +231,56 @@ def test_network_velocity_is_gradient_flow_of_the_filters(pair, depth, intercept
     np.testing.assert_allclose(net.coef(state), weights(params), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("pair", [True, False])
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("intercept", [False, True])
+@pytest.mark.parametrize("d", [7, 8])
+def test_batched_velocities_and_coef_jacobian(pair, depth, intercept, d):
+    # The optional batched forms that the stiff steps' data Jacobian uses,
+    # at an arbitrary state (the pair's two networks apart), odd and even d
+    # (the real frequencies 0 and d / 2): velocities equal velocity column
+    # by column (linear in g, not normalized), coef_jacobian_product equals
+    # a central difference quotient of coef.
+    from sklearn_implicit._integrate.krylov import _velocity
+
+    rng = np.random.default_rng(depth + 2 * pair + 4 * intercept + 8 * d)
+    filters = rng.standard_normal((2 if pair else 1, depth, d))
+    factors = rng.standard_normal(filters.shape[:2]) if intercept else None
+    net = ConvolutionalNetwork(filters, intercept=intercept, factors=factors)
+    state = net.initial_state()
+    # random columns of several scales, a zero one, the real frequencies
+    # alone (0, and d / 2 for even d) and the last weight alone (the
+    # intercept's channel where there is one)
+    G = rng.standard_normal((net.n_coef, 6)) * np.logspace(-3, 3, 6)
+    real = np.zeros((net.n_coef, 2))
+    real[:d, 0], real[:d, 1] = 1.0, (-1.0) ** np.arange(d)
+    G = np.column_stack([G, np.zeros(net.n_coef), real, np.eye(net.n_coef)[:, -1]])
+    batched = net.velocities(state, G)
+    looped = np.column_stack([_velocity(net, state, g) for g in G.T])
+    assert batched.shape == looped.shape
+    scale = np.abs(looped).max(axis=0) + 1e-300
+    np.testing.assert_allclose(batched / scale, looped / scale, rtol=0, atol=1e-13)
+    V = rng.standard_normal((state.size, 3))
+    V_copy = V.copy()
+    eps = 1e-6
+    quotients = np.column_stack([(net.coef(state + eps * v) - net.coef(state - eps * v)) / (2 * eps)
+                                 for v in V.T])
+    exact = net.coef_jacobian_product(state, V)
+    np.testing.assert_allclose(exact, quotients, rtol=0, atol=1e-8 * np.abs(quotients).max())
+    np.testing.assert_array_equal(V, V_copy)
+    # (the velocities come as the transpose of a C-ordered array, and the
+    # data Jacobian passes them on as they are)
+    np.testing.assert_array_equal(net.coef_jacobian_product(state, np.asfortranarray(V)), exact)
+    # No velocity_scale: the velocity is the gradient of <g, coef> in the
+    # half-spectrum coordinates with each 0 < k < d / 2 counted once, where
+    # J^T g counts it for k and d - k (and the pair's (M, H) move at half
+    # the rate of (A, B)): g . J v = (2 in the pair) (c * velocity) . v
+    assert not hasattr(net, "velocity_scale")
+    counts = np.tile(net._float_counts, state.size // net._float_counts.size)
+    np.testing.assert_allclose(G.T @ exact, (1 + pair) * (counts[:, None] * batched).T @ V,
+                               rtol=0, atol=1e-12 * np.abs(G.T @ exact).max())
+
+
 # ---------------------------------------------------------------------------
 # The Fourier form
 # ---------------------------------------------------------------------------

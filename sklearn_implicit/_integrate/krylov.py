@@ -23,7 +23,8 @@ four stages, order 3 for any ``W``, embedded order 2, L-stable. Two ``W``:
   network's curvature left out; formed at every step from ``2 min(n, d) +
   2`` calls of the network (no product with ``Z``) and solved by Woodbury.
   Used where ``min(n, d) <= DATA_RANK`` (``DATA_RANK_BATCHED`` for a network
-  with batched columns) and the loss gives its curvature;
+  with batched columns that does not opt out, see :func:`has_data_jacobian`)
+  and the loss gives its curvature;
   there, for a margin loss, Radau IIA steps (:mod:`.radau`) take it as the
   matrix of their simplified Newton iterations instead (:func:`serves_data`):
   the iterations converge to the collocation solution with any matrix near
@@ -40,12 +41,13 @@ four stages, order 3 for any ``W``, embedded order 2, L-stable. Two ``W``:
 
 Nothing is asked of the network beyond the contract's ``velocity`` and
 ``coef``, so every network gets them; a network with the optional
-``velocities`` and ``coef_jacobian_product`` (the dense one) has the data
-Jacobian's columns formed in two calls instead of two per column, and ``J``
-exactly (on breast_cancer, depth 2: 2.5 s against 4.4 s a fit). Physical time rides along as for
-RODAS4 (:mod:`.rosenbrock`), its row of ``W`` being ``-1`` on itself and
-nothing else (the clock, made a component of the state, gets a zero row: a
-W-method allows both).
+``velocities`` and ``coef_jacobian_product`` (the dense and the
+convolutional ones) has the data Jacobian's columns formed in two calls
+instead of two per column, and ``J`` exactly (on breast_cancer, depth 2:
+2.5 s against 4.4 s a fit). Physical time rides along as for RODAS4
+(:mod:`.rosenbrock`), its row of ``W`` being ``-1`` on itself and nothing
+else (the clock, made a component of the state, gets a zero row: a W-method
+allows both).
 """
 
 import numpy as np
@@ -94,19 +96,22 @@ ROS34PW2 = transformed_tableau("ROS34PW2", _ALPHA, _GAMMA_MATRIX, _B, _B_HAT, 3)
 # Jacobian is formed instead: at 100 x 1000 (100 columns) the convolutional
 # network reached 1e-100 in 2,184 evaluations with it against 6,108 with
 # the Krylov one, but in 6.7 s against 1.6 s (its 2 k calls of the
-# network cost more than its saved evaluations there).
+# network cost more than its saved evaluations there; with its columns
+# batched it is still slower, see ConvolutionalNetwork.large_data_jacobian).
 KRYLOV_SIZE = 24
 _EXTRA = 16
 DATA_RANK = 64
 # A network with the batched ``velocities`` and ``coef_jacobian_product``
-# (the dense one) forms the columns in two calls: there the data Jacobian
-# serves up to this rank. On the standardized digits data (1797 x 65 with
-# the intercept), class 8 against the rest, not separable, the Krylov
-# Jacobian's steps ran to max_iter (110,698 evaluations, 23 s) where the
-# data Jacobian's stalled after 4,023 (3.9 s). Its solvers' algebra grows
-# like N k**2 (see DataJacobian.lu_cost): at 1000 x 201 (not separable,
-# width 32) one trial of the stiff steps cost 2 s, twice the whole explicit
-# fit, and the trial was rejected.
+# forms the columns in two calls: there the data Jacobian serves up to this
+# rank, unless the network says ``large_data_jacobian = False`` (the
+# convolutional one, whose evaluations are too cheap for it to pay). On the
+# standardized digits data (1797 x 65 with the intercept), class 8 against
+# the rest, not separable, the Krylov Jacobian's steps ran to max_iter
+# (110,698 evaluations, 23 s) where the data Jacobian's stalled after 4,023
+# (3.9 s). Its solvers' algebra grows like N k**2 (see
+# DataJacobian.lu_cost): at 1000 x 201 (not separable, width 32) one trial
+# of the stiff steps cost 2 s, twice the whole explicit fit, and the trial
+# was rejected.
 DATA_RANK_BATCHED = 128
 # Relative size of the difference quotient's step (about the square root of
 # the rounding unit, which balances truncation and cancellation).
@@ -310,8 +315,11 @@ class KrylovW(Rodas4):
 def has_data_jacobian(flow):
     """Whether :class:`DataJacobian` serves the flow: the loss gives its
     curvature and the data part has rank ``min(n, d) <= DATA_RANK``
-    (``DATA_RANK_BATCHED`` for a network with batched columns)."""
-    rank = DATA_RANK_BATCHED if _batched(flow.network) else DATA_RANK
+    (``DATA_RANK_BATCHED`` for a network with batched columns, unless its
+    attribute ``large_data_jacobian`` is False)."""
+    network = flow.network
+    large = _batched(network) and getattr(network, "large_data_jacobian", True)
+    rank = DATA_RANK_BATCHED if large else DATA_RANK
     return hasattr(flow.loss, "log_curvature") and min(flow.X.shape) <= rank
 
 

@@ -21,10 +21,11 @@ def stiff_stepper(flow, tol):
     - for the networks without an exact Jacobian (the dense and the
       convolutional ones), Radau IIA again where the data part of the
       Jacobian, pulled back through the network, is small (``min(n, d) <=
-      DATA_RANK``, or ``DATA_RANK_BATCHED`` for a network with batched
-      columns; a margin loss: :func:`~.krylov.serves_data`), its
-      simplified Newton iterations run with that part alone; elsewhere the
-      matrix-free Rosenbrock-W method (:mod:`.krylov`).
+      DATA_RANK``, or ``DATA_RANK_BATCHED`` for the dense network, whose
+      batched columns pay there; a margin loss:
+      :func:`~.krylov.serves_data`), its simplified Newton iterations run
+      with that part alone; elsewhere the matrix-free Rosenbrock-W method
+      (:mod:`.krylov`).
     """
     if not supports_stiff(flow):
         if serves_data(flow):

@@ -28,7 +28,10 @@ class Network(Protocol):
     factor (the velocity is ``velocity_scale * (d coef / d state)^T g``),
     says so with the attribute ``velocity_scale``: the stiff steps then
     apply ``d coef / d state`` from the velocities they already hold,
-    without a call of the network.
+    without a call of the network. With the batched forms the data
+    Jacobian serves up to ``DATA_RANK_BATCHED`` columns instead of
+    ``DATA_RANK``; a network whose evaluations are too cheap for that to
+    pay sets ``large_data_jacobian = False``.
 
     Attributes
     ----------

@@ -57,7 +57,11 @@ Cost. One gradient evaluation costs one real FFT (of ``g``) and one inverse
 (for ``beta``), ``O(d log d)``, and ``O(L d)`` products over the layers
 (prefix and suffix products, so no division by a factor that may vanish);
 the filters themselves are transformed only at the start and for the fitted
-attributes.
+attributes. The stiff steps' data Jacobian asks for the velocities of ``k``
+gradients and for ``d beta / d state`` times ``k`` directions, each in one
+call (:meth:`ConvolutionalNetwork.velocities`,
+:meth:`~ConvolutionalNetwork.coef_jacobian_product`): one real FFT of all
+the columns and ``O(L d k)`` products.
 
 Antisymmetric pair. The predictor may be ``beta(A) - beta(B)`` for two
 networks that start equal (``B`` sees ``-g``), held as the mean ``M`` and
@@ -131,6 +135,15 @@ class ConvolutionalNetwork:
         its network's initial filter of that layer (``alpha / sqrt(d)`` in
         expectation for the random draws).
     """
+
+    # The stiff steps' data Jacobian serves it up to DATA_RANK columns only,
+    # batched or not (see krylov.has_data_jacobian): its solvers' algebra,
+    # some N k**2 for N states, outweighs evaluations this cheap. At 100 x
+    # 1000, depth 3, Radau steps with the data Jacobian of batched columns
+    # took 1,523 and 1,975 evaluations to a loss of 1e-10 and 1e-100
+    # against the Krylov-W steps' 1,903 and 5,716, but 0.83 s and 1.99 s
+    # against 0.40 s and 1.39 s (one BLAS thread).
+    large_data_jacobian = False
 
     def __init__(self, filters, intercept=False, factors=None):
         filters = np.asarray(filters, dtype=float)
@@ -212,17 +225,27 @@ class ConvolutionalNetwork:
     def coef(self, state):
         return self._to_coef(self.spectrum(state))
 
+    def _partials(self, state):
+        """``d beta^_k / d z_k`` for every channel ``z`` of the state, shape
+        (n_networks, depth, n_channels): ``P_l = prod_{m != l} z_m``, and in
+        the pair ``(P_A - P_B, P_A + P_B)`` for ``(M, H)`` (``beta(A) -
+        beta(B)`` with ``A = M + H``, ``B = M - H``). The flow is ``conj`` of
+        these times ``g^`` (halved in the pair, whose ``(M, H)`` move at half
+        the rate of ``(A, B)``)."""
+        if not self.antisymmetric:
+            return _others(self._channels(state)[0])[None]
+        out = np.empty(self._shape, complex)
+        for l, (p_a, p_b) in enumerate(zip(*map(_others, self.networks(state)))):
+            np.subtract(p_a, p_b, out=out[0, l])
+            np.add(p_a, p_b, out=out[1, l])
+        return out
+
     def velocity(self, state, g):
         g_hat = self._from_gradient(g)
-        rates = np.empty(self._shape, complex)
         if self.antisymmetric:
             # d(A, B)/dt = (g^ conj(P_A), -g^ conj(P_B)) and (M, H) = (A ± B) / 2
             g_hat *= 0.5
-            for l, (p_a, p_b) in enumerate(zip(*map(_others, self.networks(state)))):
-                np.subtract(p_a, p_b, out=rates[0, l])
-                np.add(p_a, p_b, out=rates[1, l])
-        else:
-            rates[0] = _others(self._channels(state)[0])
+        rates = self._partials(state)
         np.conjugate(rates, out=rates)
         rates *= g_hat
         out = rates.view(float).ravel()
@@ -240,6 +263,53 @@ class ConvolutionalNetwork:
         squares = (out * out).reshape(-1, self._float_counts.size).sum(axis=0)
         log_power = np.log(self.n_networks * np.dot(squares, self._float_counts))
         return out, np.log(size), log_power + 2.0 * np.log(size)
+
+    def velocities(self, state, G):
+        """The velocities ``G g`` (linear in ``g``, not normalized) for the
+        columns ``g`` of ``G`` (shape ``(n_coef, k)``), as the columns of a
+        ``(state size, k)`` array: :meth:`velocity` for many gradients in one
+        call (the columns of the stiff steps' data Jacobian, see
+        :mod:`sklearn_implicit._integrate.krylov`): one real FFT of all the
+        columns and one product with the channels' partials."""
+        k = G.shape[1]
+        g_hat = np.empty((k, self._shape[-1]), complex)
+        g_hat[:, : self._n_half] = fft.rfft(G[: self.n_features].T, axis=-1, norm="ortho")
+        if self.intercept:
+            g_hat[:, -1] = G[-1]
+        if self.antisymmetric:
+            g_hat *= 0.5
+        rates = np.conjugate(self._partials(state))
+        # (columns first, so that the complex channels of each column are
+        # the floats of its state velocity, real and imaginary interleaved)
+        out = np.empty((k, *self._shape), complex)
+        np.multiply(rates[None], g_hat[:, None, None, :], out=out)
+        return out.view(float).reshape(k, -1).T
+
+    def coef_jacobian_product(self, state, V):
+        """``d coef / d state`` times the columns of ``V`` (shape ``(state
+        size, k)``), exactly: frequency by frequency ``dbeta^ = sum_l P_l
+        dz_l`` over the layers (and the pair's two halves, see
+        :meth:`_partials`), then the inverse real FFT of all the columns at
+        once.
+
+        The velocity is not a multiple of the transpose of this map in the
+        half-spectrum coordinates: ``J^T g`` counts each frequency ``0 < k <
+        d / 2`` twice (for ``k`` and ``d - k``) where the velocity counts it
+        once, so the network has no ``velocity_scale``.
+        """
+        k = V.shape[1]
+        # (a copy: V may be the transpose of a C-ordered array, which this
+        # product would otherwise overwrite)
+        dz = np.array(V.T, dtype=float, order="C").view(complex).reshape(k, *self._shape)
+        dz *= self._partials(state)
+        spectrum = dz.sum(axis=(1, 2))
+        out = np.empty((self.n_coef, k))
+        out[: self.n_features] = fft.irfft(
+            spectrum[:, : self._n_half], n=self.n_features, axis=-1, norm="ortho"
+        ).T
+        if self.intercept:
+            out[-1] = spectrum[:, -1].real
+        return out
 
     def error_scale(self, state):
         # One scale per layer: the RMS of its parameters (the filter's entries,
