@@ -412,6 +412,7 @@ class DataJacobian:
             self.S = (gram.toarray() if sp.issparse(gram) else gram) + np.outer(h, h)
         # Q^T P = C^T J P
         self.QP = self.left((KC - 2.0 * np.outer(Kh / p, KhC)) / p)
+        self._PS = None
 
     @property
     def free_solves(self):
@@ -424,11 +425,19 @@ class DataJacobian:
         of a deep fit's time on breast_cancer), else :meth:`apply_J` (on the
         real and imaginary parts of a complex ``v``, for Radau's complex
         systems: the network's states are real)."""
-        if self._CJ is not None:
-            return self._CJ @ v
         if np.iscomplexobj(v):
             return self.left_J(v.real) + 1j * self.left_J(v.imag)
+        if self._CJ is not None:
+            return self._CJ @ v
         return self.left(self.apply_J(v))
+
+    @property
+    def PS(self):
+        """``P S``, formed once for all the shifts (``N k**2`` for ``N`` states:
+        Radau's real and complex systems share it)."""
+        if self._PS is None:
+            self._PS = self.P @ self.S
+        return self._PS
 
     def left(self, v):
         """``C^T v`` for a vector or the columns of a matrix."""
@@ -500,7 +509,6 @@ class _DataSolver:
 
     def __init__(self, jac, shift):
         self.jac, self.shift = jac, shift
-        self._PS = jac.P @ jac.S
         k = jac.S.shape[0]
         # (complex for the complex shift of a Radau step)
         matrix = -(jac.QP @ jac.S).astype(np.result_type(jac.S, shift))
@@ -513,4 +521,8 @@ class _DataSolver:
     def solve(self, b, yb):
         jac = self.jac
         z = _lu_solve(self._lu, jac.left_J(b))
-        return (b + self._PS @ z) / self.shift, None
+        # (a real matrix times a complex vector: part by part, since NumPy
+        # would copy the N x k matrix to complex for every product)
+        PS = jac.PS
+        Pz = PS @ z.real + 1j * (PS @ z.imag) if np.iscomplexobj(z) else PS @ z
+        return (b + Pz) / self.shift, None
