@@ -257,9 +257,7 @@ class KrylovW(Rodas4):
         if self._start is None or self._start.shape != ev.state.shape:
             self._start = np.random.default_rng(0).standard_normal(ev.state.shape)
         if self._data_kind(flow):
-            n, d = flow.X.shape
-            n_state = ev.state.shape[0]
-            self._call_cost = n_state / (n_state + 2.0 * n * d)
+            self._call_cost = network_call_cost(flow.X.shape, ev.state.shape[0])
             self._replace(DataJacobian(flow, ev))
         else:
             self._replace(KrylovJacobian(flow, ev, self._size(flow.X.shape), self._start))
@@ -306,10 +304,18 @@ class KrylovW(Rodas4):
         """The network's work for the data Jacobians, in evaluations (the
         products of a Krylov space are evaluations, and the small systems
         cost far less than one): a call of ``velocity`` or ``coef`` is
-        priced at its share of an evaluation's multiply-adds, ``N / (N +
-        2 n d)`` for ``N`` states."""
+        priced by :func:`network_call_cost`."""
         calls = self._calls + (self._jac.calls if isinstance(self._jac, DataJacobian) else 0)
         return calls * self._call_cost
+
+
+def network_call_cost(shape, n_state):
+    """The price of one call of the network's ``velocity`` or ``coef``, in
+    evaluations: its share ``N / (N + 2 n d)`` of an evaluation's
+    multiply-adds (``N = n_state`` states, two products with the ``n x d``
+    design)."""
+    n, d = shape
+    return n_state / (n_state + 2.0 * n * d)
 
 
 def has_data_jacobian(flow):

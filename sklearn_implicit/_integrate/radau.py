@@ -45,7 +45,7 @@ state's are known: its equation is linear in ``T``, so its stages solve a
 import numpy as np
 
 from .jacobian import FlowJacobian, GramTruncation, supports_stiff
-from .krylov import DataJacobian, serves_data
+from .krylov import DataJacobian, network_call_cost, serves_data
 from .physical_time import _lagrange, dT
 from .rosenbrock import GRAM_DROP
 from .stiff_cost import SOLVE_COST, jacobian_costs
@@ -173,7 +173,7 @@ class Radau5:
         if self.jacobian == "data":
             n, d = shape
             n_state = 2 * n * d if n_state is None else n_state
-            return 7.0 + (2 * min(shape) + 2) * n_state / (n_state + 2.0 * n * d)
+            return 7.0 + (2 * min(shape) + 2) * network_call_cost(shape, n_state)
         jacobian, lu = jacobian_costs(shape)
         return 7.0 + jacobian + 2 * lu
 
@@ -191,7 +191,8 @@ class Radau5:
             if not serves_data(flow):
                 raise TypeError(
                     "Radau5 with jacobian='data' needs a margin loss with its "
-                    "curvature and min(n, d) <= DATA_RANK."
+                    "curvature and min(n, d) <= DATA_RANK (DATA_RANK_BATCHED for "
+                    "a network with batched columns)."
                 )
         elif not serves(flow):
             raise TypeError(
@@ -209,17 +210,16 @@ class Radau5:
     def _jacobian(self, flow, ev):
         self.n_jacobians += 1
         if self.jacobian == "data":
-            n, d = flow.X.shape
-            n_state = ev.state.shape[0]
-            self._call_cost = n_state / (n_state + 2.0 * n * d)
+            self._call_cost = network_call_cost(flow.X.shape, ev.state.shape[0])
             return DataJacobian(flow, ev)
+        # (the columns a Gram matrix may leave out: the exact Jacobian's only)
+        if self._truncation is None or self._truncation.Z is not flow.X:
+            self._truncation = GramTruncation(flow.X, GRAM_DROP * self.tol)
         self._work += jacobian_costs(flow.X.shape)[0]
         return FlowJacobian(flow, ev, self._truncation)
 
     def _use_jacobian(self, flow, ev, h):
         """Solvers of the Jacobian at ``ev``, kept as the current one."""
-        if self._truncation is None or self._truncation.Z is not flow.X:
-            self._truncation = GramTruncation(flow.X, GRAM_DROP * self.tol)
         if isinstance(self._jac, DataJacobian):
             self._data_calls += self._jac.calls
         self._jac, self._jac_ev = self._jacobian(flow, ev), ev

@@ -181,22 +181,23 @@ class ConvolutionalNetwork:
         return np.ascontiguousarray(state).view(complex).reshape(self._shape)
 
     def _to_coef(self, spectrum):
-        """End-to-end coefficients from the channels of ``beta``."""
-        beta = np.empty(self.n_coef)
-        beta[: self.n_features] = fft.irfft(
-            spectrum[: self._n_half], n=self.n_features, norm="ortho"
+        """End-to-end coefficients from the channels of ``beta`` (along the
+        last axis: one vector, or one per row)."""
+        beta = np.empty((*spectrum.shape[:-1], self.n_coef))
+        beta[..., : self.n_features] = fft.irfft(
+            spectrum[..., : self._n_half], n=self.n_features, axis=-1, norm="ortho"
         )
         if self.intercept:
-            beta[-1] = spectrum[-1].real
+            beta[..., -1] = spectrum[..., -1].real
         return beta
 
     def _from_gradient(self, g):
-        """Channels of ``g``."""
+        """Channels of ``g`` (along the last axis: one vector, or one per row)."""
         if not self.intercept:
-            return fft.rfft(g, norm="ortho")
-        out = np.empty(self._shape[-1], complex)
-        out[:-1] = fft.rfft(g[:-1], norm="ortho")
-        out[-1] = g[-1]
+            return fft.rfft(g, axis=-1, norm="ortho")
+        out = np.empty((*g.shape[:-1], self._shape[-1]), complex)
+        out[..., :-1] = fft.rfft(g[..., :-1], axis=-1, norm="ortho")
+        out[..., -1] = g[..., -1]
         return out
 
     def networks(self, state):
@@ -272,10 +273,7 @@ class ConvolutionalNetwork:
         :mod:`sklearn_implicit._integrate.krylov`): one real FFT of all the
         columns and one product with the channels' partials."""
         k = G.shape[1]
-        g_hat = np.empty((k, self._shape[-1]), complex)
-        g_hat[:, : self._n_half] = fft.rfft(G[: self.n_features].T, axis=-1, norm="ortho")
-        if self.intercept:
-            g_hat[:, -1] = G[-1]
+        g_hat = self._from_gradient(G.T)
         if self.antisymmetric:
             g_hat *= 0.5
         rates = np.conjugate(self._partials(state))
@@ -302,14 +300,7 @@ class ConvolutionalNetwork:
         # product would otherwise overwrite)
         dz = np.array(V.T, dtype=float, order="C").view(complex).reshape(k, *self._shape)
         dz *= self._partials(state)
-        spectrum = dz.sum(axis=(1, 2))
-        out = np.empty((self.n_coef, k))
-        out[: self.n_features] = fft.irfft(
-            spectrum[:, : self._n_half], n=self.n_features, axis=-1, norm="ortho"
-        ).T
-        if self.intercept:
-            out[-1] = spectrum[:, -1].real
-        return out
+        return self._to_coef(dz.sum(axis=(1, 2))).T
 
     def error_scale(self, state):
         # One scale per layer: the RMS of its parameters (the filter's entries,
