@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import scipy
 import sklearn
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_implicit
@@ -449,6 +451,31 @@ def direction_error(coef, ref):
     if nb == 0 or nr == 0:
         return float("nan")
     return float(np.linalg.norm(coef / nb - ref / nr))
+
+
+def worst_direction_error(est, ref):
+    """The largest :func:`direction_error` of ``[coef_, intercept_]`` of two
+    fitted classifiers over their one-vs-rest problems."""
+    def rows(clf):
+        return np.hstack([clf.coef_, clf.intercept_[:, None]])
+
+    return max(direction_error(b, r) for b, r in zip(rows(est), rows(ref)))
+
+
+_TALL_LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
+
+
+def tall_problems(settings):
+    """``(name, X, y)`` of the tall problems: the bundled datasets of
+    ``settings.tall_datasets`` (standardized), then separable Gaussian
+    designs of ``settings.tall_gaussian`` (labels from a random direction)."""
+    for name in settings.tall_datasets:
+        X, y = _TALL_LOADERS[name](return_X_y=True)
+        yield name, StandardScaler().fit_transform(X), y
+    rng = np.random.default_rng(settings.seed)
+    for n, d in settings.tall_gaussian:
+        X = rng.standard_normal((n, d))
+        yield f"Gaussian {n} x {d}, separable", X, (X @ rng.standard_normal(d) > 0).astype(int)
 
 
 def _grid_reference(settings, grid, size, depth, alpha, loss, target):

@@ -12,37 +12,18 @@ and the direction error of ``coef_`` (with the intercept) against a
 """
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.preprocessing import StandardScaler
 
-from common import _check, _result, direction_error, fit_recording, rodas4_everywhere, timed
+from common import (
+    _check, _result, fit_recording, rodas4_everywhere, tall_problems, timed,
+    worst_direction_error,
+)
 from sklearn_implicit import DiagonalLinearClassifier
-
-_LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
-
-
-def _problems(settings):
-    for name in settings.tall_datasets:
-        X, y = _LOADERS[name](return_X_y=True)
-        yield name, StandardScaler().fit_transform(X), y
-    rng = np.random.default_rng(settings.seed)
-    for n, d in settings.tall_gaussian:
-        X = rng.standard_normal((n, d))
-        yield f"Gaussian {n} x {d}, separable", X, (X @ rng.standard_normal(d) > 0).astype(int)
-
-
-def _coefs(est):
-    return np.hstack([est.coef_, est.intercept_[:, None]])
-
-
-def _worst_direction_error(est, ref):
-    return max(direction_error(b, r) for b, r in zip(_coefs(est), _coefs(ref)))
 
 
 def run(settings):
     """Radau IIA against RODAS4 in the stiff phase of tall designs."""
     rows, fewer, more, total = [], 0, 0, 0
-    for name, X, y in _problems(settings):
+    for name, X, y in tall_problems(settings):
         for target in settings.tall_targets:
             ref = DiagonalLinearClassifier(target_loss=target, tol=1e-11)
             fit_recording(ref, X, y)
@@ -56,7 +37,7 @@ def run(settings):
                         seconds, _, _ = timed(lambda: fit_recording(est, X, y), settings)
                 row[f"{label} evals"] = int(np.sum(est.n_grad_evals_))
                 row[f"{label} time [s]"] = seconds
-                row[f"{label} dir. error"] = _worst_direction_error(est, ref)
+                row[f"{label} dir. error"] = worst_direction_error(est, ref)
             row["evals ratio"] = row["RODAS4 evals"] / row["Radau evals"]
             rows.append(row)
             total += 1

@@ -17,13 +17,10 @@ fit's lie between 1e-8 and 1e-6; the checks report both as measured.
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.preprocessing import StandardScaler
 
-from common import _check, _result, direction_error, make_problem
+from common import _check, _result, make_problem, tall_problems, worst_direction_error
 from sklearn_implicit import DiagonalLinearClassifier
 
-_LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
 # The window of issue 24 for the default fit's direction error.
 _WINDOW = (1e-8, 1e-6)
 
@@ -35,17 +32,12 @@ def _problems(settings):
         for target in settings.meaning_targets:
             yield (f"{name}, alpha {alpha:g}", X, y,
                    dict(alpha=alpha, target_loss=target, fit_intercept=False))
-    for data in settings.tall_datasets:
-        X, y = _LOADERS[data](return_X_y=True)
-        X = StandardScaler().fit_transform(X)
-        for target in (None, 1e-30):
-            yield data, X, y, {} if target is None else dict(target_loss=target)
-    rng = np.random.default_rng(settings.seed)
-    for n, d in settings.tall_gaussian:
-        X = rng.standard_normal((n, d))
-        y = (X @ rng.standard_normal(d) > 0).astype(int)
-        yield (f"Gaussian {n} x {d}, separable", X, y,
-               dict(alpha=0.1, target_loss=1e-30, fit_intercept=False))
+    for name, X, y in tall_problems(settings):
+        if name in settings.tall_datasets:
+            for target in (None, 1e-30):
+                yield name, X, y, {} if target is None else dict(target_loss=target)
+        else:
+            yield name, X, y, dict(alpha=0.1, target_loss=1e-30, fit_intercept=False)
 
 
 def _fit(X, y, params, tol):
@@ -54,12 +46,6 @@ def _fit(X, y, params, tol):
         warnings.simplefilter("ignore")
         clf.fit(X, y)
     return clf
-
-
-def _worst_error(clf, ref):
-    coefs = np.hstack([clf.coef_, clf.intercept_[:, None]])
-    refs = np.hstack([ref.coef_, ref.intercept_[:, None]])
-    return max(direction_error(b, r) for b, r in zip(coefs, refs))
 
 
 def run(settings):
@@ -71,7 +57,7 @@ def run(settings):
         target = params.get("target_loss", DiagonalLinearClassifier().target_loss)
         for tol in settings.meaning_tols:
             clf = _fit(X, y, params, tol)
-            error = _worst_error(clf, ref)
+            error = worst_direction_error(clf, ref)
             rows.append({"problem": name, "target": target, "tol": tol,
                          "evals": int(np.sum(clf.n_grad_evals_)), "dir. error": error,
                          "error / tol": error / tol,
