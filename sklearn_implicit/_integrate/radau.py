@@ -115,8 +115,8 @@ class Radau5:
         collocation solution: the matrix sets their speed, not the
         step's accuracy. On the standardized breast_cancer data,
         ``DeepLinearClassifier(random_state=0)`` to 1e-5 took 2,217
-        evaluations with the data Jacobian (0.8 s), against 4,284 with the
-        Rosenbrock-W steps of :class:`~.krylov.KrylovW` (order 3; 1.6 s), and
+        evaluations with the data Jacobian (0.6 s), against 4,284 with the
+        Rosenbrock-W steps of :class:`~.krylov.KrylovW` (order 3; 1.5 s), and
         ended nearer the path (direction errors 2.2e-11 and 1.2e-8 against a
         tol=1e-10 fit).
 
