@@ -1,5 +1,7 @@
 """Tests of sklearn_implicit.implicit_bias_path."""
 
+import math
+
 import joblib
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from sklearn_implicit import (
     implicit_bias_path,
     normalized_margin,
 )
+from sklearn_implicit.utils._logspace import LN10, log_of_targets
 
 TOL = 1e-6
 
@@ -136,6 +139,10 @@ def test_batched_path_equals_unbatched(sparse, solver):
                                  batch_size=4, tol=TOL)
     np.testing.assert_array_equal(batched.status, one.status)
     np.testing.assert_array_equal(batched.log10_loss, one.log10_loss)
+    # Every flow stops on the targets themselves.
+    np.testing.assert_array_equal(
+        one.log10_loss, np.broadcast_to(log_of_targets(targets) / LN10, one.log10_loss.shape)
+    )
     # The stacked products round differently; the flow carries that along its
     # path to within the tolerance.
     scale = np.abs(one.coef).max(axis=-1, keepdims=True)
@@ -191,3 +198,18 @@ def test_auto_batch_size_rule():
     assert _check_batch_size("auto", 64, small) == 1  # too small to pay
     assert _check_batch_size("auto", 64, sp.csr_matrix(big)) == 1
     assert _check_batch_size(5, 3, small) == 5
+
+
+def test_stop_logs_do_not_depend_on_array_layout():
+    # NumPy's log takes its SIMD or scalar loop by layout and addresses, and
+    # the two differ in the last bit for 1e-25: the stops of one path differed
+    # between batched and unbatched runs on one CI machine.
+    targets = np.array([0.2, 1e-4, 1e-25, 0.0])
+    expected = [math.log(0.2), math.log(1e-4), math.log(1e-25), -np.inf]
+    buffer = np.zeros(64)
+    for offset in range(8):
+        view = buffer[offset:offset + 4]
+        view[:] = targets
+        np.testing.assert_array_equal(log_of_targets(view), expected)
+        np.testing.assert_array_equal(log_of_targets(view[::-1])[::-1], expected)
+    assert log_of_targets(1e-25).tolist() == [math.log(1e-25)]

@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 
 from .._config import blas_limit
 from .._integrate.problem import _aligned, fit_one_flow
+from ..utils._logspace import log_of_targets
 from ..utils._validation import plain
 from .batches import EpochBatches
 from .descent import descend
@@ -134,8 +135,7 @@ def fit_one_discrete(network, loss, Z, sample_weight, start, target_loss, tol, m
             batches = EpochBatches(Z.shape[0], batch_size, check_random_state(random_state))
         # (a batch of every sample is the full gradient: one product fewer
         # per step than a check of the full loss at every epoch's end)
-    with np.errstate(divide="ignore"):
-        log_targets = np.log(np.atleast_1d(np.asarray(target_loss, dtype=float)))
+    log_targets = log_of_targets(target_loss)
     with blas_limit(blas_threads):
         objective = Objective(view, loss, Z, sample_weight)
         if start is None:

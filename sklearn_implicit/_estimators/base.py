@@ -26,7 +26,7 @@ from .._config import flow_blas_threads
 from .._dynamics import DEFAULT_MAX_STEPS, DYNAMICS, DYNAMICS_NAMES, SCHEDULES, fit_one
 from .._integrate import SOLVERS
 from .._integrate.problem import default_max_iter
-from ..utils._logspace import LN10
+from ..utils._logspace import LN10, log_of_targets
 from ..utils._sklearn_compat import Interval, StrOptions
 
 
@@ -144,9 +144,8 @@ class BaseFlowEstimator(BaseEstimator):
             return cold
         # The trajectory passes a larger target before the stored point:
         # continuing cannot reach it, so such a fit starts again.
-        with np.errstate(divide="ignore"):
-            if any(-s.tau <= np.log(t) for s, t in zip(states, target_losses)):
-                return cold
+        if any(-s.tau <= log_t for s, log_t in zip(states, log_of_targets(target_losses))):
+            return cold
         return list(states)
 
     def _problem_seeds(self, n_problems, *, as_clone=False):

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._config import blas_limit
+from ..utils._logspace import log_of_targets
 from ..utils._validation import plain
 from .auto import AutoStepper
 from .batch import FlowBatch
@@ -106,8 +107,7 @@ def integrate_problem(flow, start, target_loss, tol, max_iter, verbose, label, s
 
     The steppers keep state, so each problem gets a new one.
     """
-    with np.errstate(divide="ignore"):
-        log_targets = np.log(np.atleast_1d(target_loss))
+    log_targets = log_of_targets(target_loss)
     log_target = log_targets[0]
     network = flow.network
     if not tol >= MIN_TOL:
