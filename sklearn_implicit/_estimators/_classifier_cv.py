@@ -12,13 +12,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from .._losses import LOSSES
 from ..analysis.path import _check_targets
 from ..analysis.separators import max_margin
 from ..utils._design import signed_rows
+from ..utils._validation import check_class_labels
 from ._cv_path import FlowCVMixin, check_grid_count, user_alphas
 
 # The default scales: alpha**depth from 10**_ALPHA_DECADES[0] to
@@ -83,7 +83,7 @@ class FlowClassifierCVMixin(FlowCVMixin):
 
     def _validate_cv_data(self, X, y):
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
-        check_classification_targets(y)
+        check_class_labels(y)
         self.classes_ = np.unique(y)
         if self.classes_.shape[0] < 2:
             raise ValueError(

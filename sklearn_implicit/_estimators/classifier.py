@@ -6,7 +6,6 @@ from numbers import Real
 import numpy as np
 from scipy.special import log_expit, logsumexp
 from sklearn.utils import Bunch
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._config import blas_limit, flow_blas_threads
@@ -21,8 +20,10 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._validation import (
     check_alpha,
+    check_class_labels,
     check_summable,
     check_weights,
+    largest_abs,
     plain,
     scale_advice,
 )
@@ -113,7 +114,7 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
         ``scale_advice``. A fit builds it once; the cross-validated
         estimators once per training fold (see :mod:`._cv_path`).
         """
-        check_classification_targets(y)
+        check_class_labels(y)
         X, sample_weight, y = check_weights(X, sample_weight, y)
         classes = np.unique(y)
         if classes.shape[0] < 2:
@@ -122,9 +123,10 @@ class BaseFlowClassifier(LinearClassifierMixin, BaseFlowEstimator):
                 f"data, but the data contain only one class: {plain(classes[0])!r}."
             )
         n_features = X.shape[1]
-        advice = scale_advice(X)
+        abs_max = largest_abs(X)
+        advice = scale_advice(X, abs_max)
         intercept = self.intercept_scaling if self.fit_intercept else None
-        check_summable(X, intercept)
+        check_summable(X, intercept, abs_max)
         if classes.shape[0] == 2:
             signs = [np.where(y == classes[1], 1.0, -1.0)]
         else:

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_X_y
 
@@ -24,7 +23,7 @@ from .._losses import LOSSES
 from .._networks import DiagonalNetwork
 from ..utils._design import add_intercept_column, signed_rows
 from ..utils._logspace import LN10
-from ..utils._validation import check_alpha, check_weights, plain
+from ..utils._validation import check_alpha, check_class_labels, check_weights, plain
 from .margins import _p_norm
 
 __all__ = ["implicit_bias_path"]
@@ -288,7 +287,7 @@ def implicit_bias_path(
     if not intercept_scaling > 0:
         raise ValueError(f"intercept_scaling must be positive; got {intercept_scaling!r}.")
     X, y = check_X_y(X, y, accept_sparse="csr", dtype=np.float64)
-    check_classification_targets(y)
+    check_class_labels(y)
     X, sample_weight, y = check_weights(X, sample_weight, y)
     classes = np.unique(y)
     if classes.shape[0] != 2:
