@@ -226,6 +226,13 @@ class Settings:
     tall_datasets: tuple = ("breast_cancer", "wine")
     tall_gaussian: tuple = ((5_000, 20),)
     tall_targets: tuple = (1e-5, 1e-30)
+    # case "clocks": (data, depth, alpha, target, fit_intercept) integrated by
+    # scipy's Radau at clock_rtol in the clocks tau and log t
+    clock_problems: tuple = (
+        ("breast_cancer", 2, 1.0, 1e-5, True), ("breast_cancer", 2, 1.0, 1e-30, True),
+        ("breast_cancer", 3, 0.01, 1e-5, True), ((5_000, 20), 2, 0.1, 1e-30, False),
+    )
+    clock_rtol: float = 1e-6
     real_deep_max_size: int = 2_000_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
     # case "convolutional": one evaluation against the bare pair at each
@@ -330,6 +337,8 @@ class Settings:
             real_datasets=("iris",), real_synthetic=((200, 5),), real_target=1e-3,
             real_max_iter=30, real_deep_max_size=2_000,
             tall_datasets=("wine",), tall_gaussian=((200, 5),), tall_targets=(1e-3,),
+            clock_problems=(("wine", 2, 1.0, 1e-3, True), ((200, 5), 2, 0.1, 1e-3, False)),
+            clock_rtol=1e-4,
             setup_sizes=((20, 60, 0), (22, 60, 2)), setup_repeats=2,
             scipy_grid=dict(size=size, configs=((2, 1.0),), losses=("exponential",),
                             targets=(1e-3,)),

@@ -26,7 +26,7 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval,
+    clocks, convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, path, per_eval,
     real_data, scipy_ivp, setup_cost, solvers, step_cost, stiff_networks, tall_stiff, threads,
     tol_meaning, tol_scan,
 )
@@ -55,6 +55,7 @@ CASES = {
     "real_data": real_data.run,
     "tall_stiff": tall_stiff.run,
     "scipy_ivp": scipy_ivp.run,
+    "clocks": clocks.run,
     "setup_cost": setup_cost.run,
     "cv": cv.run,
     "dynamics": dynamics.run,
