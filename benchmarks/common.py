@@ -107,6 +107,7 @@ class Settings:
     meaning_alphas: tuple = (1e-3, 0.1, 1.0)
     meaning_targets: tuple = (1e-10, 1e-100, 1e-300)
     meaning_tols: tuple = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+    meaning_depth3_alphas: tuple = (0.01, 1.0)
     # case "gd"
     gd_size: tuple = (100, 1000)
     gd_configs: tuple = ((2, 0.1, "exponential"),)
@@ -318,7 +319,7 @@ class Settings:
             scan_size=size, scan_alpha=1.0, scan_targets=(1e-3,), scan_tols=(1e-3, 1e-4, 1e-6),
             scan_dir_err=1e-4, scan_max_evals=5_000, gd_size=size,
             meaning_size=size, meaning_alphas=(1.0,), meaning_targets=(1e-3,),
-            meaning_tols=(1e-3, 1e-6),
+            meaning_tols=(1e-3, 1e-6), meaning_depth3_alphas=(1.0,),
             gd_configs=((2, 1.0, "exponential"),), gd_target=1e-2, gd_dir_err=1e-2,
             gd_max_steps=20_000, gd_flow_tols=(1e-3, 1e-6), gd_extrapolate=(1e-10,),
             per_eval_sizes=(size,), per_eval_fit_sizes=(size,), per_eval_block=0.001,
