@@ -274,3 +274,56 @@ def test_time_through_a_saddle_converges_with_tol():
     ]
     assert errors[0] < 1e-5
     assert errors[1] < 1e-8
+
+
+def _circle_evaluations(phases, radius=2.0, omega=0.5, log_dt_dtau=3.0):
+    """Evaluations on a circle run at constant speed ``radius * omega`` in t,
+    with ``dt/dtau = exp(log_dt_dtau)`` (a step at a standing clock)."""
+    from sklearn_implicit._integrate.flow import Evaluation
+
+    evs = []
+    for phi in phases:
+        state = radius * np.array([np.cos(phi), np.sin(phi)])
+        velocity_t = radius * omega * np.array([-np.sin(phi), np.cos(phi)])
+        evs.append(Evaluation(dstate=velocity_t * np.exp(log_dt_dtau), log_loss=0.0,
+                              log_dt_dtau=log_dt_dtau, predictions=np.zeros(1),
+                              coef=state, state=state))
+    return evs
+
+
+def test_time_of_a_bending_step_through_its_inner_points():
+    """A step shorter than the clock's slip takes its time from the distance
+    moved: the chord of a bending path is shorter than the path, and the
+    points inside the step (Radau's stages) take most of that error away."""
+    from sklearn_implicit._integrate.driver import _arc_increment, _path_increment
+
+    radius, omega, turn = 2.0, 0.5, 1.0
+    exact = turn / omega  # the time to turn by `turn` radians
+    start, *inner, end = _circle_evaluations([0.0, 0.155 * turn, 0.645 * turn, turn],
+                                             radius, omega)
+    # (tau_end = 0: the increments are times, not times exp(-tau))
+    chord = _arc_increment(start, end, end.state - start.state, 0.0)
+    pieces = _path_increment(start, end, inner, 0.0)
+    assert _path_increment(start, end, (), 0.0) == chord
+    np.testing.assert_allclose(chord, exact * np.sin(turn / 2) / (turn / 2), rtol=1e-12)
+    assert abs(chord - exact) / exact > 0.04
+    assert abs(pieces - exact) / exact < 0.01
+
+
+def test_time_of_a_straight_step_with_exponential_speed_is_exact_either_way():
+    from sklearn_implicit._integrate.driver import _path_increment
+    from sklearn_implicit._integrate.flow import Evaluation
+
+    rate, direction = 3.0, np.array([0.6, 0.8])
+
+    def at(t):
+        # distance e^{rate t} / rate along a line: speed e^{rate t}
+        state = direction * np.expm1(rate * t) / rate
+        return Evaluation(dstate=direction * np.exp(rate * t), log_loss=0.0,
+                          log_dt_dtau=0.0, predictions=np.zeros(1), coef=state,
+                          state=state)
+
+    points = [at(t) for t in (0.0, 0.2, 0.7, 1.0)]
+    for inner in ((), tuple(points[1:3])):
+        np.testing.assert_allclose(_path_increment(points[0], points[-1], inner, 0.0), 1.0,
+                                   rtol=1e-12)

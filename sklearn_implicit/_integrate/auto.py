@@ -94,6 +94,7 @@ class AutoStepper:
     horizon = np.inf
     # the estimated error of T after the last step (of the method that took it)
     time_error = np.inf
+    inner_points = ()
 
     def __init__(self, tol=None):
         self.explicit = DormandPrince853()
@@ -166,9 +167,11 @@ class AutoStepper:
         if self._mode == "explicit":
             trial = self._explicit_step(flow, state, T, tau, h, ev)
             self.time_error = self.explicit.time_error
+            self.inner_points = self.explicit.inner_points
             return trial
         trial = self.stiff.step(flow, state, T, tau, h, ev)
         self.time_error = self.stiff.time_error
+        self.inner_points = self.stiff.inner_points
         return trial
 
     def _judge_trial(self, tau):

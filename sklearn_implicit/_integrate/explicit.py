@@ -25,7 +25,11 @@ class ExplicitRungeKutta:
     the new evaluation is the next ``ev``). The error vector is compared with
     the network's ``error_scale`` component by component; ``time_error``,
     set by the step, is the estimated error of ``new_T`` (see
-    :mod:`.physical_time`), which is compared with ``new_T``.
+    :mod:`.physical_time`), which is compared with ``new_T``;
+    ``inner_points``, set by the step, is a tuple of evaluations at points
+    of the path inside the step, in order, or ``()`` (the steps whose time
+    comes from the distance moved use them, see
+    :func:`~.driver._arc_increment`).
 
     ``step_limit()`` bounds the step after an accepted one (``inf``: no
     bound), and :func:`integrate` sets ``horizon``, the clock of its last
@@ -48,6 +52,9 @@ class ExplicitRungeKutta:
     horizon = np.inf
     # the estimated error of T after the last step
     time_error = np.inf
+    # evaluations on the path inside the last step (none here: the stages'
+    # states are not points of the path)
+    inner_points = ()
     # (tau, log dt/dtau) at the start of the last two distinct steps
     _starts = ()
     # Hairer's estimate of h |lambda| at the last step (0: none)

@@ -130,6 +130,7 @@ class Radau5:
     horizon = np.inf
     order = 4
     time_error = np.inf
+    inner_points = ()
 
     def __init__(self, tol=None, jacobian="exact"):
         if jacobian not in ("exact", "data"):
@@ -266,6 +267,7 @@ class Radau5:
 
     def step(self, flow, state, T, tau, h, ev):
         self.time_error = np.inf
+        self.inner_points = ()
         self._check_flow(flow)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             if not (h > 0 and np.isfinite(_MU_REAL / h)):
@@ -291,6 +293,10 @@ class Radau5:
                 return None
             err = self._solve(real, ev.dstate + (_E @ Z) / h)
             T_new, self.time_error = _time_stages(T, tau, h, ev, stage_evs)
+            # The collocation points inside the step (at its nodes; the last
+            # is its end): the Newton iterations' last evaluations, at
+            # states within their tolerance of the stages'.
+            self.inner_points = tuple(stage_evs[:-1])
             self._last = (tau + h, h, Z)
             # (a failure's bound is forgotten slowly, as steps succeed)
             self._failed_h *= _FORGET

@@ -108,6 +108,7 @@ class Rodas4:
     order = _RODAS4.order
     # the estimated error of T after the last step
     time_error = np.inf
+    inner_points = ()
 
     def __init__(self, tol=None):
         self.n_jacobians = 0
