@@ -15,8 +15,11 @@ direction error of ``[coef_, intercept_]`` (the worst over one-vs-rest
 problems), the evaluations, the error over ``tol``, and the error of the
 flow time ``log10_time_``. Issue 24 asks that the error track ``tol`` within
 a factor 10 either way and that the default fit's lie between 1e-8 and
-1e-6; the checks report both as measured, and whether the default fit's
-flow time is as accurate as its tol (relative error at most 10 tol).
+1e-6; the checks report both as measured. The time's error control holds
+each step to ``tol`` relative to the clock, ``tol * max(1, -log L)`` in
+``log t`` (the slip along the path that the clock check allows the state,
+see :mod:`sklearn_implicit._integrate.physical_time`); the third check
+reports the default fit's error of ``log t`` over that, within 10x.
 """
 
 import warnings
@@ -67,16 +70,19 @@ def run(settings):
         for tol in settings.meaning_tols:
             clf = _fit(X, y, params, tol)
             error = worst_direction_error(clf, ref)
-            # relative error of t: the error of its natural log
+            # relative error of t: the error of its natural log; and over
+            # the clock's slip at the target
             time_error = float(np.max(np.abs(clf.log10_time_ - ref.log10_time_))) * np.log(10)
+            slip = tol * max(1.0, -np.log(target))
             rows.append({"problem": name, "target": target, "tol": tol,
                          "evals": int(np.sum(clf.n_grad_evals_)), "dir. error": error,
                          "error / tol": error / tol, "time error (relative)": time_error,
+                         "time error / slip": time_error / slip,
                          "reference evals": int(np.sum(ref.n_grad_evals_))})
             ratios.append(error / tol)
             if tol == default_tol:
                 at_default.append(error)
-                time_at_default.append((time_error, name, target))
+                time_at_default.append((time_error / slip, time_error, name, target))
     low, high = _WINDOW
     checks = [
         _check("direction error within 10x of tol either way, every problem and tol",
@@ -91,9 +97,10 @@ def run(settings):
             all(low <= e <= high for e in at_default)))
         worst = max(time_at_default)
         checks.append(_check(
-            "default tol: flow time within 10 tol (relative) of the reference, every problem",
-            f"worst {worst[0]:.1e} ({worst[1]}, target {worst[2]:g})",
-            worst[0] <= 10 * default_tol))
+            "default tol: error of log t within 10x the clock's slip, tol max(1, -log L), "
+            "every problem",
+            f"worst {worst[0]:.2g}x ({worst[1]:.1e} relative: {worst[2]}, target {worst[3]:g})",
+            worst[0] <= 10))
     return _result(
         "What tol means: direction error of coef_ against tol",
         "DiagonalLinearClassifier on the Gaussian problem (no intercept; each alpha and "
@@ -101,8 +108,9 @@ def run(settings):
         "and separable tall Gaussian designs (alpha 0.1, no intercept, 1e-30), the "
         "bundled datasets at depth 3 from small and unit scales (default target); the "
         "direction error of [coef_, intercept_] and the relative error of the flow time "
-        f"(of log t) against a tol={settings.ref_tol:g} fit, the worst over one-vs-rest "
-        "problems.",
+        f"(the error of log t) against a tol={settings.ref_tol:g} fit, the worst over "
+        "one-vs-rest problems; the time's error over the clock's slip tol max(1, -log L) "
+        "that the time's error control holds each step to.",
         tables=[{"title": "", "columns": list(rows[0]), "rows": rows}],
         checks=checks,
     )
