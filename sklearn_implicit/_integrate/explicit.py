@@ -29,7 +29,7 @@ class ExplicitRungeKutta:
     ``inner_points``, set by the step, is a tuple of evaluations at points
     of the path inside the step, in order, or ``()`` (the steps whose time
     comes from the distance moved use them, see
-    :func:`~.driver._arc_increment`).
+    :func:`~.driver._path_increment`).
 
     ``step_limit()`` bounds the step after an accepted one (``inf``: no
     bound), and :func:`integrate` sets ``horizon``, the clock of its last
