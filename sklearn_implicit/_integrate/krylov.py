@@ -54,6 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dnrm2
 
+from .jacobian import _complex_map
 from .rosenbrock import Rodas4, _Tableau
 from .shifted_solvers import _lu_factor, _lu_solve
 
@@ -432,7 +433,7 @@ class DataJacobian:
         real and imaginary parts of a complex ``v``, for Radau's complex
         systems: the network's states are real)."""
         if np.iscomplexobj(v):
-            return self.left_J(v.real) + 1j * self.left_J(v.imag)
+            return _complex_map(self.left_J, v)
         if self._CJ is not None:
             return self._CJ @ v
         return self.left(self.apply_J(v))
@@ -529,6 +530,5 @@ class _DataSolver:
         z = _lu_solve(self._lu, jac.left_J(b))
         # (a real matrix times a complex vector: part by part, since NumPy
         # would copy the N x k matrix to complex for every product)
-        PS = jac.PS
-        Pz = PS @ z.real + 1j * (PS @ z.imag) if np.iscomplexobj(z) else PS @ z
+        Pz = _complex_map(jac.PS.__matmul__, z) if np.iscomplexobj(z) else jac.PS @ z
         return (b + Pz) / self.shift, None
