@@ -475,17 +475,28 @@ def worst_direction_error(est, ref):
 _TALL_LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
 
 
+def standardized_dataset(name):
+    """``(X, y)`` of the bundled dataset ``name`` (breast_cancer or wine),
+    its features standardized."""
+    X, y = _TALL_LOADERS[name](return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def separable_gaussian(n, d, rng):
+    """A Gaussian ``n x d`` design and labels from a random direction."""
+    X = rng.standard_normal((n, d))
+    return X, (X @ rng.standard_normal(d) > 0).astype(int)
+
+
 def tall_problems(settings):
     """``(name, X, y)`` of the tall problems: the bundled datasets of
     ``settings.tall_datasets`` (standardized), then separable Gaussian
     designs of ``settings.tall_gaussian`` (labels from a random direction)."""
     for name in settings.tall_datasets:
-        X, y = _TALL_LOADERS[name](return_X_y=True)
-        yield name, StandardScaler().fit_transform(X), y
+        yield (name, *standardized_dataset(name))
     rng = np.random.default_rng(settings.seed)
     for n, d in settings.tall_gaussian:
-        X = rng.standard_normal((n, d))
-        yield f"Gaussian {n} x {d}, separable", X, (X @ rng.standard_normal(d) > 0).astype(int)
+        yield (f"Gaussian {n} x {d}, separable", *separable_gaussian(n, d, rng))
 
 
 def _grid_reference(settings, grid, size, depth, alpha, loss, target):

@@ -18,27 +18,20 @@ import warnings
 
 import numpy as np
 from scipy.integrate import solve_ivp
-from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.preprocessing import StandardScaler
 
-from common import _result
+from common import _result, direction_error, separable_gaussian, standardized_dataset
 from sklearn_implicit import DiagonalLinearClassifier
 from sklearn_implicit._integrate.flow import LinearFlow
 from sklearn_implicit._networks.diagonal import DiagonalNetwork
 
-_LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
-
 
 def _data(source, seed):
     if isinstance(source, str):
-        X, y = _LOADERS[source](return_X_y=True)
-        X = StandardScaler().fit_transform(X)
+        X, y = standardized_dataset(source)
         # (the first class against the rest: one flow)
         return source, X, (y == y[0]).astype(int)
-    n, d = source
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    return "Gaussian, separable", X, (X @ rng.standard_normal(d) > 0).astype(int)
+    return ("Gaussian, separable",
+            *separable_gaussian(*source, np.random.default_rng(seed)))
 
 
 def _flow(X, y, depth, alpha, fit_intercept):
@@ -93,10 +86,6 @@ def _clocks(flow, network, target, rtol):
     return out
 
 
-def _direction_difference(a, b):
-    return float(np.linalg.norm(a / np.linalg.norm(a) - b / np.linalg.norm(b)))
-
-
 def run(settings):
     """Steps of one integrator in the clocks tau and log t."""
     rows = []
@@ -119,7 +108,7 @@ def run(settings):
             "log t: steps": log_steps if log_ok else f"{log_steps} (failed)",
             "log t: evals": log_evals,
             "steps tau / log t": tau_steps / log_steps,
-            "direction difference": _direction_difference(tau_coef, log_coef),
+            "direction difference": direction_error(tau_coef, log_coef),
             "package: steps": int(np.max(est.n_iter_)),
             "package: evals": int(est.n_grad_evals_[0]),
         })

@@ -40,16 +40,17 @@ def _problems(settings):
         for target in settings.meaning_targets:
             yield (f"{name}, alpha {alpha:g}", X, y,
                    dict(alpha=alpha, target_loss=target, fit_intercept=False))
+    datasets = []
     for name, X, y in tall_problems(settings):
         if name in settings.tall_datasets:
+            datasets.append((name, X, y))
             for target in (None, 1e-30):
                 yield name, X, y, {} if target is None else dict(target_loss=target)
         else:
             yield name, X, y, dict(alpha=0.1, target_loss=1e-30, fit_intercept=False)
-    for name, X, y in tall_problems(settings):
-        if name in settings.tall_datasets:
-            for alpha in settings.meaning_depth3_alphas:
-                yield f"{name}, depth 3, alpha {alpha:g}", X, y, dict(depth=3, alpha=alpha)
+    for name, X, y in datasets:
+        for alpha in settings.meaning_depth3_alphas:
+            yield f"{name}, depth 3, alpha {alpha:g}", X, y, dict(depth=3, alpha=alpha)
 
 
 def _fit(X, y, params, tol):
