@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 import sklearn
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -472,13 +472,19 @@ def worst_direction_error(est, ref):
     return max(direction_error(b, r) for b, r in zip(rows(est), rows(ref)))
 
 
-_TALL_LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine}
+_BUNDLED = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine,
+            "digits": load_digits}
+
+
+def bundled_dataset(name):
+    """``(X, y)`` of the dataset ``name`` that ships with scikit-learn
+    (breast_cancer, iris, wine or digits), as it ships."""
+    return _BUNDLED[name](return_X_y=True)
 
 
 def standardized_dataset(name):
-    """``(X, y)`` of the bundled dataset ``name`` (breast_cancer or wine),
-    its features standardized."""
-    X, y = _TALL_LOADERS[name](return_X_y=True)
+    """``(X, y)`` of :func:`bundled_dataset`, its features standardized."""
+    X, y = bundled_dataset(name)
     return StandardScaler().fit_transform(X), y
 
 

@@ -14,20 +14,19 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_implicit import DiagonalLinearClassifier, DiagonalLinearClassifierCV
 
-from common import _check, _result, make_problem, median_ratio, paired_times
+from common import (
+    _check, _result, make_problem, median_ratio, paired_times, standardized_dataset,
+)
 
 
 def _problem(settings):
     if settings.cv_size is None:
-        X, y = load_breast_cancer(return_X_y=True)
-        return StandardScaler().fit_transform(X), y, "breast_cancer (standardized)"
+        return *standardized_dataset("breast_cancer"), "breast_cancer (standardized)"
     X, y = make_problem(*settings.cv_size, seed=settings.seed)
     return X, y, "Gaussian"
 

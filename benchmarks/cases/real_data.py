@@ -13,7 +13,7 @@ the deep network within 5x the diagonal one's time) are checked.
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
+from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -21,23 +21,20 @@ from sklearn.svm import LinearSVC
 
 from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier
 
-from common import _check, _result, fit_recording, timed
+from common import _check, _result, fit_recording, standardized_dataset, timed
 
-_LOADERS = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine,
-            "digits": load_digits}
 _ESTIMATORS = {"DiagonalLinearClassifier": DiagonalLinearClassifier,
                "DeepLinearClassifier": DeepLinearClassifier}
 
 
 def _datasets(settings):
     for name in settings.real_datasets:
-        X, y = _LOADERS[name](return_X_y=True)
-        yield name, X, y
+        yield name, *standardized_dataset(name)
     for n, d in settings.real_synthetic:
         X, y = make_classification(n_samples=n, n_features=d,
                                    n_informative=max(2, min(d // 2, 10)), n_redundant=0,
                                    random_state=settings.seed)
-        yield f"make_classification {n} x {d}", X, y
+        yield f"make_classification {n} x {d}", StandardScaler().fit_transform(X), y
 
 
 def _ended(caught):
@@ -58,7 +55,6 @@ def run(settings):
     """Estimators with their defaults on real and synthetic data."""
     rows, checks = [], []
     for name, X, y in _datasets(settings):
-        X = StandardScaler().fit_transform(X)
         n, d = X.shape
         references = {}
         for label, make in [("LogisticRegression", lambda: LogisticRegression(max_iter=1_000)),

@@ -15,7 +15,6 @@ No target is checked.
 """
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -26,18 +25,20 @@ from sklearn_implicit import (
     DiagonalLinearClassifier,
 )
 
-from common import EVALS_PER_STEP, _result, fit_recording, make_problem
+from common import (
+    EVALS_PER_STEP, _result, bundled_dataset, fit_recording, make_problem, standardized_dataset,
+)
 
 
 def _datasets(settings):
-    X, y = load_breast_cancer(return_X_y=True)
+    X, y = bundled_dataset("breast_cancer")
     X_train, _, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
     sets = {
         "breast_cancer training split (398 x 30)":
             (StandardScaler().fit_transform(X_train), y_train, {}),
         "breast_cancer (569 x 30), target 1e-2":
-            (StandardScaler().fit_transform(X), y, {"target_loss": 1e-2}),
-        "iris, raw (150 x 4)": (*load_iris(return_X_y=True), {}),
+            (*standardized_dataset("breast_cancer"), {"target_loss": 1e-2}),
+        "iris, raw (150 x 4)": (*bundled_dataset("iris"), {}),
     }
     return [(name, *sets[name]) for name in sets
             if name.split()[0].rstrip(",") in settings.stiff_datasets]

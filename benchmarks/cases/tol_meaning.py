@@ -103,7 +103,7 @@ def run(settings):
             f"worst {worst[0]:.2g}x ({worst[1]:.1e} relative: {worst[2]}, target {worst[3]:g})",
             worst[0] <= 10))
     return _result(
-        "What tol means: direction error of coef_ against tol",
+        "What tol means: errors of the direction and of the flow time against tol",
         "DiagonalLinearClassifier on the Gaussian problem (no intercept; each alpha and "
         "target), standardized bundled datasets (defaults, the default target and 1e-30) "
         "and separable tall Gaussian designs (alpha 0.1, no intercept, 1e-30), the "
