@@ -346,3 +346,38 @@ def test_time_of_a_straight_step_with_exponential_speed_is_exact_either_way():
     for inner in ((), tuple(points[1:3])):
         np.testing.assert_allclose(_path_increment(points[0], points[-1], inner, 0.0), 1.0,
                                    rtol=1e-12)
+
+
+def test_short_step_keeps_its_quadrature_only_where_it_can_be_trusted():
+    """A step shorter than the clock's slip keeps the step method's
+    quadrature only where the clock moved far above its rounding, dt/dtau
+    changed by less than a factor e and the estimate meets tol; otherwise
+    its time comes from the distance moved (exact here: a straight step with
+    a speed exponential in t)."""
+    from types import SimpleNamespace
+
+    from sklearn_implicit._integrate.driver import _short_step_time
+    from sklearn_implicit._integrate.flow import Evaluation
+
+    rate, direction, tol = 3.0, np.array([0.6, 0.8]), 1e-6
+
+    def at(t, log_dt_dtau):
+        state = direction * np.expm1(rate * t) / rate
+        return Evaluation(dstate=direction * np.exp(rate * t + log_dt_dtau), log_loss=0.0,
+                          log_dt_dtau=log_dt_dtau, predictions=np.zeros(1), coef=state,
+                          state=state)
+
+    stepper = SimpleNamespace(inner_points=())
+    quadrature = 1.0 + 1e-7  # what the step method's quadrature claims
+    start = at(0.0, 0.0)
+
+    def time(end, h, error):
+        # (tau_end = 0: T is the time itself; T = 0 before the step)
+        return _short_step_time(stepper, start, end, 0.0, quadrature, error, -h, 0.0, tol)
+
+    trusted = time(at(1.0, 0.5), 1e-7, 1e-9)
+    assert trusted == quadrature
+    for untrusted in [time(at(1.0, 0.5), 1e-12, 1e-9),  # the clock at its rounding
+                      time(at(1.0, 1.5), 1e-7, 1e-9),  # dt/dtau changed by e**1.5
+                      time(at(1.0, 0.5), 1e-7, 1e-5)]:  # the estimate misses tol
+        np.testing.assert_allclose(untrusted, 1.0, rtol=1e-12)
