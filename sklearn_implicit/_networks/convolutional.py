@@ -137,12 +137,13 @@ class ConvolutionalNetwork:
     """
 
     # The stiff steps' data Jacobian serves it up to DATA_RANK columns only,
-    # batched or not (see krylov.has_data_jacobian): its solvers' algebra,
-    # some N k**2 for N states, outweighs evaluations this cheap. At 100 x
-    # 1000, depth 3, Radau steps with the data Jacobian of batched columns
-    # took 1,523 and 1,975 evaluations to a loss of 1e-10 and 1e-100
-    # against the Krylov-W steps' 1,903 and 5,716, but 0.83 s and 1.99 s
-    # against 0.40 s and 1.39 s (one BLAS thread).
+    # batched or not (see krylov.has_data_jacobian): forming it at every
+    # step (N k work for N states, in many passes) outweighs evaluations
+    # this cheap. At 100 x 1000, depth 3, Radau steps with the data Jacobian
+    # of batched columns took 1,741 and 2,175 evaluations to a loss of 1e-10
+    # and 1e-100 against the Krylov-W steps' 2,996 and 6,852, but 1.6 and
+    # 1.06 times their time (medians of three alternating pairs, one BLAS
+    # thread).
     large_data_jacobian = False
 
     def __init__(self, filters, intercept=False, factors=None):
