@@ -52,7 +52,7 @@ allows both).
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import dnrm2
+from scipy.linalg.blas import dger, dnrm2
 
 from .jacobian import _complex_map
 from .rosenbrock import Rodas4, _Tableau
@@ -411,14 +411,19 @@ class DataJacobian:
         p = h @ Kh
         F = Gh / p
         KhC = self.left(Kh)
-        self.P = (GC - 2.0 * np.outer(F, KhC)) / p
+        # P = (GC - 2 F KhC^T) / p, in place (GC is a fresh array): an
+        # N x k outer product and two N x k temporaries were a third of the
+        # work of forming this Jacobian.
+        GC *= 1.0 / p
+        self.P = _add_outer(GC, -2.0 / p, F, KhC)
         if self.by_rows:
             self.S = np.outer(w, w) - np.diag(curvature)
         else:
             gram = Z.T @ (sp.diags(-curvature) @ Z if sp.issparse(Z) else Z * -curvature[:, None])
             self.S = (gram.toarray() if sp.issparse(gram) else gram) + np.outer(h, h)
-        # Q^T P = C^T J P
-        self.QP = self.left((KC - 2.0 * np.outer(Kh / p, KhC)) / p)
+        # Q^T P = C^T J P = (C^T KC - 2 (C^T Kh) KhC^T / p) / p (C^T Kh = KhC:
+        # the rank-one term after the product, in k x k)
+        self.QP = (self.left(KC) - (2.0 / p) * np.outer(KhC, KhC)) / p
 
     @property
     def free_solves(self):
@@ -461,6 +466,18 @@ class DataJacobian:
 
     def shifted_solver(self, shift):
         return _DataSolver(self, shift)
+
+
+def _add_outer(A, alpha, x, y):
+    """``A + alpha x y^T``, in ``A`` where it is a contiguous float array of
+    its own (BLAS ``dger``)."""
+    if A.dtype == np.float64 and A.base is None and A.flags.writeable:
+        if A.flags.f_contiguous:
+            return dger(alpha, x, y, a=A, overwrite_a=True)
+        if A.flags.c_contiguous:
+            dger(alpha, y, x, a=A.T, overwrite_a=True)
+            return A
+    return A + alpha * np.outer(x, y)
 
 
 def _velocities(network, state, G):
