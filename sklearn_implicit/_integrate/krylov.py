@@ -469,9 +469,9 @@ class DataJacobian:
 
 
 def _add_outer(A, alpha, x, y):
-    """``A + alpha x y^T``, in ``A`` where it is a contiguous float array of
-    its own (BLAS ``dger``)."""
-    if A.dtype == np.float64 and A.base is None and A.flags.writeable:
+    """``A + alpha x y^T``, in ``A`` (which the caller owns) where it is a
+    contiguous float array (BLAS ``dger``)."""
+    if A.dtype == np.float64 and A.flags.writeable:
         if A.flags.f_contiguous:
             return dger(alpha, x, y, a=A, overwrite_a=True)
         if A.flags.c_contiguous:
@@ -486,7 +486,12 @@ def _velocities(network, state, G):
     G = G.toarray() if sp.issparse(G) else np.asarray(G)
     sizes = np.max(np.abs(G), axis=0)
     sizes[sizes == 0] = 1.0
-    return network.velocities(state, G / sizes) * sizes
+    if np.all(sizes == 1.0):
+        # (the unit vectors of a tall design: nothing to scale)
+        return network.velocities(state, G)
+    out = network.velocities(state, G / sizes)
+    out *= sizes
+    return out
 
 
 def _dense_rows(Z):

@@ -20,7 +20,8 @@ class Network(Protocol):
     a network without it gets the matrix-free stiff steps of
     :mod:`sklearn_implicit._integrate.krylov`, which use two more where the
     network has them: ``velocities(state, G)`` (the velocities of the
-    columns of ``G``, linear and not normalized, in one call) and
+    columns of ``G``, linear and not normalized, in one call, as a new
+    array that the caller may modify) and
     ``coef_jacobian_product(state, V)`` (``d coef / d state`` times the
     columns of ``V``, exactly); without them they call ``velocity`` per
     column and take difference quotients of ``coef``. A network whose state
