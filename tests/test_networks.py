@@ -144,3 +144,31 @@ def test_dense_batched_velocities_and_coef_jacobian(init, widths):
     # is J V, which the stiff steps use without calling the network
     np.testing.assert_allclose(G.T @ exact, net.velocity_scale ** -1 * (batched.T @ V),
                                rtol=1e-12, atol=1e-12 * np.abs(G.T @ exact).max())
+
+
+@pytest.mark.parametrize("pairs", [
+    [(1.0, 2.0), (3.0, 4.0)],
+    [(0.0, 1.0), (2.0, 3.0)],
+    [(0.0, 0.0)],
+    [],
+    [(np.inf, 1.0)],
+    [(0.0, np.inf), (1.0, 1.0)],
+    [(np.nan, 1.0), (1.0, 1.0)],
+    [(1.0, 1.0), (np.nan, 1.0)],
+    [(1e300, 1e300), (1e-300, 1e-300)],
+    [(1e-300, 1e-300), (1e-300, 1e-300), (2e-300, 1e-300)],
+])
+def test_log_sum_of_products_is_the_log_of_the_sum(pairs):
+    """The dense network's log power, in Python floats, against NumPy's
+    log-sum-exp of the logs (where the products overflow or underflow, the
+    log of their sum by hand)."""
+    from sklearn_implicit.utils._logspace import log_sum_of_products, logsumexp
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = (logsumexp(np.log(np.array(pairs, dtype=float)).sum(axis=1))
+                    if pairs else -np.inf)
+    got = log_sum_of_products(pairs)
+    if np.isnan(expected):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(expected, rel=1e-15, abs=0.0) or got == expected

@@ -28,7 +28,7 @@ B_{l-1} ... B_1`` it keeps full relative precision.
 import numpy as np
 from scipy.linalg import block_diag, eigh
 
-from ..utils._logspace import logsumexp
+from ..utils._logspace import log_sum_of_products
 from ._pair import halves, pair_error_scales
 
 INITS = ("antisymmetric", "normal", "orthogonal")
@@ -147,8 +147,7 @@ class DenseNetwork:
                 np.outer(p, q, out=dW)
                 squares.append((p @ p, q @ q))
                 q = W @ q
-        with np.errstate(divide="ignore"):
-            log_power = logsumexp(np.log(np.array(squares)).sum(axis=1))
+        log_power = log_sum_of_products(squares)
         if self.antisymmetric:
             _to_mean_and_half(out)
         # (max propagates NaN, and log(inf) = inf: both flag a trial state
