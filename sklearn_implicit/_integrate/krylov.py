@@ -542,8 +542,8 @@ class _DataSolver:
         jac = self.jac
         z = _lu_solve(self._lu, jac.left_J(b))
         # P (S z): two products of N k + k**2 per solve. The product P S
-        # (N k**2), formed once per Jacobian for all its solves, cost a
-        # quarter of a fit's time (ConvolutionalLinearClassifier at depth 3,
+        # (N k**2), formed once per Jacobian for all its solves, cost about
+        # a fifth of a fit's time (ConvolutionalLinearClassifier at depth 3,
         # 100 x 1000, batched columns: some five solves per Jacobian).
         # (A real matrix times a complex vector: part by part, since NumPy
         # would copy the N x k matrix to complex for every product.)

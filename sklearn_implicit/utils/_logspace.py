@@ -40,7 +40,8 @@ def log_sum_of_products(pairs):
     their logs (the products can overflow where their logs do not).
 
     For a handful of terms (one per layer of a network), in Python: NumPy's
-    calls on arrays this small were a sixth of the dense network's velocity.
+    calls on arrays this small took 9.8 us against 2.2 us, about a fifth of
+    the dense network's velocity.
     -inf for no terms or all zero; NaN where a term is NaN (a zero times an
     infinite factor included, as their product would be).
     """
