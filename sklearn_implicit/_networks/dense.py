@@ -81,7 +81,6 @@ class DenseNetwork:
             start = np.concatenate([start, np.zeros_like(start)])
         self._start = start
         self._scratch = np.empty_like(start)
-        self._point_scratch = np.empty_like(start)
         self._memo = None
 
     def initial_state(self):
@@ -91,27 +90,22 @@ class DenseNetwork:
         """Layer lists of the network(s) the predictor is made of.
 
         One list (views into ``state``), or the pair ``(A, B)``: views into a
-        scratch buffer that the next call overwrites (large temporaries cost
-        more to allocate than to fill).
+        scratch buffer that the next call at another state overwrites (large
+        temporaries cost more to allocate than to fill).
         """
-        return state_networks(
-            state, self._shapes, self.antisymmetric, out=self._scratch
-        )
+        return self._point(state)[0]
 
     def _point(self, state):
         """``(networks, chains)`` at ``state``: :meth:`networks` and the
         :meth:`_output_chains` of each. An evaluation asks for the
         coefficients, then the velocity, and the stiff steps for more at
         the same state: those of the last state are kept (states are never
-        modified in place, so identity is enough; the pair is written to a
-        buffer of its own, which :meth:`networks` does not touch). Forming
-        them again for each request cost about 8% of a deep fit's time on
-        breast_cancer."""
+        modified in place, so identity is enough). Forming them again for
+        each request cost about 8% of a deep fit's time on breast_cancer."""
         memo = self._memo
         if memo is not None and memo[0] is state:
             return memo[1], memo[2]
-        nets = state_networks(state, self._shapes, self.antisymmetric,
-                              out=self._point_scratch)
+        nets = state_networks(state, self._shapes, self.antisymmetric, out=self._scratch)
         chains = [self._output_chains(layers) for layers in nets]
         self._memo = (state, nets, chains)
         return nets, chains
