@@ -329,20 +329,22 @@ def test_time_of_a_bending_step_through_its_inner_points():
     assert abs(pieces - exact) / exact < 0.01
 
 
-def test_time_of_a_straight_step_with_exponential_speed_is_exact_either_way():
-    from sklearn_implicit._integrate.driver import _path_increment
+def _straight_evaluation(t, log_dt_dtau=0.0, rate=3.0):
+    """The evaluation at time ``t`` on a line run at speed ``e^{rate t}`` (the
+    distance ``expm1(rate t) / rate``), with ``dt/dtau = exp(log_dt_dtau)``."""
     from sklearn_implicit._integrate.flow import Evaluation
 
-    rate, direction = 3.0, np.array([0.6, 0.8])
+    direction = np.array([0.6, 0.8])
+    state = direction * np.expm1(rate * t) / rate
+    return Evaluation(dstate=direction * np.exp(rate * t + log_dt_dtau), log_loss=0.0,
+                      log_dt_dtau=log_dt_dtau, predictions=np.zeros(1), coef=state,
+                      state=state)
 
-    def at(t):
-        # distance e^{rate t} / rate along a line: speed e^{rate t}
-        state = direction * np.expm1(rate * t) / rate
-        return Evaluation(dstate=direction * np.exp(rate * t), log_loss=0.0,
-                          log_dt_dtau=0.0, predictions=np.zeros(1), coef=state,
-                          state=state)
 
-    points = [at(t) for t in (0.0, 0.2, 0.7, 1.0)]
+def test_time_of_a_straight_step_with_exponential_speed_is_exact_either_way():
+    from sklearn_implicit._integrate.driver import _path_increment
+
+    points = [_straight_evaluation(t) for t in (0.0, 0.2, 0.7, 1.0)]
     for inner in ((), tuple(points[1:3])):
         np.testing.assert_allclose(_path_increment(points[0], points[-1], inner, 0.0), 1.0,
                                    rtol=1e-12)
@@ -357,16 +359,8 @@ def test_short_step_keeps_its_quadrature_only_where_it_can_be_trusted():
     from types import SimpleNamespace
 
     from sklearn_implicit._integrate.driver import _short_step_time
-    from sklearn_implicit._integrate.flow import Evaluation
 
-    rate, direction, tol = 3.0, np.array([0.6, 0.8]), 1e-6
-
-    def at(t, log_dt_dtau):
-        state = direction * np.expm1(rate * t) / rate
-        return Evaluation(dstate=direction * np.exp(rate * t + log_dt_dtau), log_loss=0.0,
-                          log_dt_dtau=log_dt_dtau, predictions=np.zeros(1), coef=state,
-                          state=state)
-
+    at, tol = _straight_evaluation, 1e-6
     stepper = SimpleNamespace(inner_points=())
     quadrature = 1.0 + 1e-7  # what the step method's quadrature claims
     start = at(0.0, 0.0)
