@@ -4,7 +4,7 @@ the implicit method that serves the flow (:mod:`.stiff_choice`)."""
 import numpy as np
 
 from .explicit import DormandPrince853
-from .jacobian import supports_stiff
+from .jacobian import has_block_jacobian, supports_stiff
 from .stiff_choice import stiff_stepper
 from .stiff_cost import jacobian_costs
 
@@ -148,7 +148,7 @@ class AutoStepper:
     def step(self, flow, state, T, tau, h, ev):
         if self._tau0 is None:
             self._tau0 = tau
-            exact = supports_stiff(flow)
+            exact = supports_stiff(flow) or has_block_jacobian(flow.network)
             self.stiff = stiff_stepper(flow, self.tol)
             # A failed trial of the stiff method costs a few Jacobians: where
             # they are expensive, trials are shorter.

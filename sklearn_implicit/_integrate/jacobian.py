@@ -48,8 +48,15 @@ from .shifted_solvers import DenseSolver, DiagonalWoodburySolver, WoodburySolver
 from .stiff_cost import gram_matrix_cost, jacobian_costs
 
 
+def has_block_jacobian(network):
+    """Whether the network gives its Jacobian by blocks (see
+    :mod:`.block_jacobian`)."""
+    return hasattr(network, "jacobian_blocks") and hasattr(network, "block_basis")
+
+
 def supports_stiff(flow):
-    """Whether the flow's network and loss provide the Jacobian pieces."""
+    """Whether the flow's network and loss provide the Jacobian pieces (the
+    network's by blocks are another form: :func:`has_block_jacobian`)."""
     return hasattr(flow.network, "log_rates_with_slopes") and hasattr(
         flow.loss, "log_curvature"
     )
@@ -95,11 +102,17 @@ class GramTruncation:
     Z : {ndarray, sparse matrix} of shape (n_samples, n_coef)
     drop : float
         The fraction of the trace that may be left out (0: nothing).
+    column_norms : ndarray of shape (n_columns,), default=None
+        The squared norms of the columns, or of groups of them (the blocks
+        of :mod:`.block_jacobian`, whose ``q_j`` is then a norm of a block's
+        weights); None: those of ``Z``.
     """
 
-    def __init__(self, Z, drop):
+    def __init__(self, Z, drop, column_norms=None):
         self.Z, self.drop = Z, drop
-        if sp.issparse(Z):
+        if column_norms is not None:
+            self.column_norms = column_norms
+        elif sp.issparse(Z):
             self.column_norms = np.asarray(Z.multiply(Z).sum(axis=0)).ravel()
         else:
             self.column_norms = np.einsum("ij,ij->j", Z, Z)

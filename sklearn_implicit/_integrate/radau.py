@@ -24,7 +24,10 @@ DATA_RANK`` or ``DATA_RANK_BATCHED``, :func:`~.krylov.serves_data`): the
 simplified Newton iterations run with that part alone
 (``jacobian='data'``), converge more slowly than with the exact Jacobian
 but to the same collocation solution, and the steps keep order 5 where the
-Rosenbrock-W steps of :mod:`.krylov` have order 3.
+Rosenbrock-W steps of :mod:`.krylov` have order 3. A network that gives
+its Jacobian by blocks (the convolutional one) has that part at any rank
+(``jacobian='blocks'``, :mod:`.block_jacobian`): one weighted Gram matrix
+per Jacobian serves both shifts, as for the diagonal network of depth 2.
 
 The stages solve the collocation system ``Z = h (A (x) I) F(y + Z)`` by
 simplified Newton iterations with the Jacobian at the step's start, in the
@@ -44,7 +47,8 @@ state's are known: its equation is linear in ``T``, so its stages solve a
 
 import numpy as np
 
-from .jacobian import FlowJacobian, GramTruncation, supports_stiff
+from .block_jacobian import BlockBasis, BlockFlowJacobian
+from .jacobian import FlowJacobian, GramTruncation, has_block_jacobian, supports_stiff
 from .krylov import DataJacobian, network_call_cost, serves_data
 from .physical_time import _lagrange, dT
 from .rosenbrock import GRAM_DROP
@@ -97,7 +101,8 @@ class Radau5:
     flows of a margin loss whose Jacobian is exact and dense (``d <= n +
     1``) or without a diagonal part (see :func:`serves`), or, with
     ``jacobian='data'``, whose data Jacobian is small (see
-    :func:`~.krylov.serves_data`).
+    :func:`~.krylov.serves_data`), or, with ``jacobian='blocks'``, whose
+    network gives its Jacobian by blocks (see :func:`serves_blocks`).
     ``order`` is that of its error estimate's leading term (4), which sets
     the step-size control.
 
@@ -106,11 +111,13 @@ class Radau5:
     tol : float, default=None
         The integration's local error tolerance: the Newton iterations stop
         well below it.
-    jacobian : {'exact', 'data'}, default='exact'
+    jacobian : {'exact', 'data', 'blocks'}, default='exact'
         The matrix of the Newton iterations: the flow's exact Jacobian
         (:class:`~.jacobian.FlowJacobian`), or the data part of it pulled
         back through the network (:class:`~.krylov.DataJacobian`, for the
-        networks without the exact one). Simplified Newton iterations
+        networks without the exact one), or that part and the power's
+        gradient formed by blocks (:class:`~.block_jacobian.BlockFlowJacobian`,
+        for a network with ``jacobian_blocks``). Simplified Newton iterations
         converge with any matrix near the Jacobian, to the same
         collocation solution: the matrix sets their speed, not the
         step's accuracy. On the standardized breast_cancer data,
@@ -133,8 +140,9 @@ class Radau5:
     inner_points = ()
 
     def __init__(self, tol=None, jacobian="exact"):
-        if jacobian not in ("exact", "data"):
-            raise ValueError(f"jacobian must be 'exact' or 'data'; got {jacobian!r}.")
+        if jacobian not in ("exact", "data", "blocks"):
+            raise ValueError(
+                f"jacobian must be 'exact', 'data' or 'blocks'; got {jacobian!r}.")
         self.jacobian = jacobian
         self.tol = 1e-6 if tol is None else tol
         # Newton stops once its corrections, extrapolated, are below this
@@ -144,6 +152,7 @@ class Radau5:
         self._jac = self._jac_ev = None
         self._solvers = None  # (h, real system's, complex system's)
         self._truncation = None
+        self._basis = BlockBasis()
         # (clock at its end, h, Z) of the last step taken, and of the last
         # one known to be accepted (integrate called again from its end)
         self._last = self._accepted = None
@@ -195,6 +204,12 @@ class Radau5:
                     "curvature and min(n, d) <= DATA_RANK (DATA_RANK_BATCHED for "
                     "a network with batched columns)."
                 )
+        elif self.jacobian == "blocks":
+            if not serves_blocks(flow):
+                raise TypeError(
+                    "Radau5 with jacobian='blocks' needs a margin loss with its "
+                    "curvature and a network with jacobian_blocks."
+                )
         elif not serves(flow):
             raise TypeError(
                 "Radau5 needs a margin loss and the exact Jacobian, dense (a tall "
@@ -213,6 +228,10 @@ class Radau5:
         if self.jacobian == "data":
             self._call_cost = network_call_cost(flow.X.shape, ev.state.shape[0])
             return DataJacobian(flow, ev)
+        if self.jacobian == "blocks":
+            jac = BlockFlowJacobian(flow, ev, *self._basis.of(flow, GRAM_DROP * self.tol))
+            self._work += jac.setup_cost + jac.gram_cost
+            return jac
         # (the columns a Gram matrix may leave out: the exact Jacobian's only)
         if self._truncation is None or self._truncation.Z is not flow.X:
             self._truncation = GramTruncation(flow.X, GRAM_DROP * self.tol)
@@ -387,6 +406,14 @@ def _time_stages(T, tau, h, ev, stage_evs):
     f0 = dT(ev, T, tau)
     error = (f0 + (_E @ increments) / h) / (_MU_REAL / h + 1.0)
     return stages[2], abs(error)
+
+
+def serves_blocks(flow):
+    """Whether Radau steps with the low-rank Jacobian by blocks
+    (``jacobian='blocks'``) serve the flow: a network with
+    ``jacobian_blocks`` and a margin loss with its curvature."""
+    return (has_block_jacobian(flow.network) and hasattr(flow.loss, "log_curvature")
+            and not hasattr(flow.loss, "may_stall"))
 
 
 def serves(flow):

@@ -17,7 +17,14 @@ class Network(Protocol):
     to every history record (the dense network's layer alignment), and
     ``log_rates_with_slopes(state)`` gives the diagonal pieces of the flow's
     Jacobian that the stiff solver needs (see :mod:`sklearn_implicit._integrate.jacobian`);
-    a network without it gets the matrix-free stiff steps of
+    a network whose tangent maps are block-diagonal in an orthonormal basis
+    of ``beta``'s space gives them by blocks instead, with
+    ``block_basis(Z)`` (the design's rows in that basis) and
+    ``jacobian_blocks(state, h)`` (per block, ``d coef / d state``, the
+    factor of the velocity and the derivative of the velocity of ``h``; see
+    :mod:`sklearn_implicit._integrate.block_jacobian`: the convolutional
+    network, whose blocks are its Fourier channels); a network with neither
+    gets the matrix-free stiff steps of
     :mod:`sklearn_implicit._integrate.krylov`, which use two more where the
     network has them: ``velocities(state, G)`` (the velocities of the
     columns of ``G``, linear and not normalized, in one call, as a new

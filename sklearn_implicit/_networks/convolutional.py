@@ -61,7 +61,12 @@ attributes. The stiff steps' data Jacobian asks for the velocities of ``k``
 gradients and for ``d beta / d state`` times ``k`` directions, each in one
 call (:meth:`ConvolutionalNetwork.velocities`,
 :meth:`~ConvolutionalNetwork.coef_jacobian_product`): one real FFT of all
-the columns and ``O(L d k)`` products.
+the columns and ``O(L d k)`` products. Where ``k`` is large, the steps take
+the flow's Jacobian by channels instead
+(:meth:`~ConvolutionalNetwork.jacobian_blocks`, in the real Fourier basis
+of :meth:`~ConvolutionalNetwork.block_basis`; see
+:mod:`sklearn_implicit._integrate.block_jacobian`): ``O(L^2 d)`` for the
+network's part.
 
 Antisymmetric pair. The predictor may be ``beta(A) - beta(B)`` for two
 networks that start equal (``B`` sees ``-g``), held as the mean ``M`` and
@@ -143,7 +148,8 @@ class ConvolutionalNetwork:
     # of batched columns took 1,741 and 2,175 evaluations to a loss of 1e-10
     # and 1e-100 against the Krylov-W steps' 2,996 and 6,852, but 1.6 and
     # 1.06 times their time (medians of three alternating pairs, one BLAS
-    # thread).
+    # thread). Beyond DATA_RANK the same matrix comes by blocks
+    # (jacobian_blocks), at any rank.
     large_data_jacobian = False
 
     def __init__(self, filters, intercept=False, factors=None):
@@ -302,6 +308,79 @@ class ConvolutionalNetwork:
         dz = np.array(V.T, dtype=float, order="C").view(complex).reshape(k, *self._shape)
         dz *= self._partials(state)
         return self._to_coef(dz.sum(axis=(1, 2))).T
+
+    # -- the exact Jacobian of the flow (see _integrate.block_jacobian) -----
+
+    def block_basis(self, Z):
+        """The rows of the design ``Z`` (shape ``(n, n_coef)``, dense or
+        sparse) in the real orthonormal Fourier basis of the coefficients,
+        shape ``(n, 2, n_channels)``: ``sqrt(c_k)`` times the real and
+        imaginary parts of each row's channels (``c_k`` the frequencies a
+        channel stands for), so that ``Z beta`` is the sum over channels of
+        the rows' and ``beta``'s coordinates (Parseval). The imaginary
+        coordinates of the real channels are 0."""
+        Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype=float)
+        spectrum = self._from_gradient(Z)
+        spectrum *= np.sqrt(self._counts)
+        return np.stack([spectrum.real, spectrum.imag], axis=1)
+
+    def jacobian_blocks(self, state, h):
+        """The flow's tangent maps, channel by channel (one block of the
+        state per channel: its real and imaginary parts in every layer and
+        network, ``m = 4 depth`` floats for the pair, ``2 depth`` for one).
+
+        ``h`` is a gradient in the coordinates of :meth:`block_basis`, shape
+        ``(n_channels, 2)``. Returns ``index`` (the state's positions of each
+        block, shape ``(n_channels, m)``), ``J`` (``d coef / d state`` in
+        those coordinates, shape ``(n_channels, 2, m)``), ``omega`` (the
+        velocity of a gradient ``g`` is ``omega_k J_k^T g_k``, block by
+        block) and ``curvature`` (the derivative of the velocity of ``h``
+        at fixed ``h``, shape ``(n_channels, m, m)``).
+
+        In a channel, ``dbeta^ = sum_l P_l dz_l`` is complex-linear, and the
+        velocity ``sigma h^ conj(P_l)`` (``sigma = 1/2`` in the pair, see
+        :meth:`velocity`) is conjugate-linear in every other layer's ``z_m``:
+        its derivative is ``sigma h^ conj(P_lm)``, with ``P_lm`` the product
+        over the layers other than ``l`` and ``m``. The real ``2 x 2`` forms
+        are ``[[a, -b], [b, a]]`` for ``x -> (a + ib) x`` and ``[[a, b], [b,
+        -a]]`` for ``x -> (a + ib) conj(x)``.
+        """
+        n_net, depth, nc = self._shape
+        n_layers = n_net * depth
+        root = np.sqrt(self._counts)
+        sigma = 0.5 if self.antisymmetric else 1.0
+        # (channel, network and layer) of every partial
+        partials = self._partials(state).reshape(n_layers, nc).T
+        J = np.empty((nc, 2, n_layers, 2))
+        re, im = partials.real * root[:, None], partials.imag * root[:, None]
+        J[:, 0, :, 0], J[:, 0, :, 1], J[:, 1, :, 0], J[:, 1, :, 1] = re, -im, im, re
+        J = J.reshape(nc, 2, 2 * n_layers)
+        omega = sigma / self._counts
+        h_hat = (h[:, 0] + 1j * h[:, 1]) / root
+        # q[k, i, j]: the conjugate-linear coefficient of layer j in the
+        # velocity of layer i (networks stacked, as in the state)
+        q = np.zeros((nc, n_layers, n_layers), complex)
+        for a_net, z in enumerate(self.networks(state)):
+            for l in range(depth):
+                others = _others(np.delete(z, l, axis=0))
+                for j, m in enumerate(i for i in range(depth) if i != l):
+                    term = sigma * h_hat * np.conj(others[j])
+                    if not self.antisymmetric:
+                        q[:, l, m] = term
+                        continue
+                    # B enters with -P_B, and d B / d H = -1 (see _partials)
+                    sign = 1.0 if a_net == 0 else -1.0
+                    q[:, l, m] += sign * term
+                    q[:, l, depth + m] += term
+                    q[:, depth + l, m] += term
+                    q[:, depth + l, depth + m] += sign * term
+        curvature = np.empty((nc, n_layers, 2, n_layers, 2))
+        curvature[:, :, 0, :, 0], curvature[:, :, 0, :, 1] = q.real, q.imag
+        curvature[:, :, 1, :, 0], curvature[:, :, 1, :, 1] = q.imag, -q.real
+        curvature = curvature.reshape(nc, 2 * n_layers, 2 * n_layers)
+        positions = np.arange(n_layers * nc * 2).reshape(n_layers, nc, 2)
+        index = positions.transpose(1, 0, 2).reshape(nc, 2 * n_layers)
+        return index, J, omega, curvature
 
     def error_scale(self, state):
         # One scale per layer: the RMS of its parameters (the filter's entries,
