@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from test_convolutional import conserved_differences, rms, separable_problem
 from test_krylov import finite_difference_jacobian
+from test_stiff import fixed_step_orders
 
 from sklearn_implicit import ConvolutionalLinearClassifier
-from sklearn_implicit._integrate import LinearFlow
+from sklearn_implicit._integrate import FlowState, LinearFlow, integrate
 from sklearn_implicit._integrate.block_jacobian import (
     BlockFlowJacobian,
     _block_gram,
@@ -194,3 +195,41 @@ def test_blocks_steps_keep_the_conserved_quantities_to_tol():
                                         solver="stiff").fit(X, y)
     now, size = conserved_differences(clf.coefs_[0], clf.intercept_coefs_[0])
     assert np.abs(now - start).max() / size < tol
+
+
+def _late_segment(depth, t0):
+    """A convolutional flow (30 x 16, the pair, with the intercept) and its
+    point at the clock ``t0`` (a tight integration)."""
+    X, y = separable_problem(30, 16, seed=depth)
+    sign = np.where(y == 1, 1.0, -1.0)[:, None]
+    Z = np.hstack([sign * X, sign])
+    filters = initial_filters("antisymmetric", 1.0, depth, 16, np.random.RandomState(0))
+    flow = LinearFlow(ConvolutionalNetwork(filters, True), ExponentialLoss(), Z, np.ones(30))
+    start = FlowState(flow.network.initial_state(), 0.0, -np.inf)
+    start = FlowState(start.state, -flow.log_loss(flow.predictions(start.state)[1]), -np.inf)
+    return flow, integrate(flow, start, [-t0], tol=1e-11, max_iter=10**5).last
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_blocks_steps_have_order_five_and_the_data_steps_solution(depth):
+    # Newton's matrix sets how fast the iterations converge, not where:
+    # steps with the Jacobian by blocks land where those with the data
+    # Jacobian (its columns from the network's batched calls) do, to
+    # Newton's tolerance, and keep the collocation method's order 5 with
+    # fixed steps (measured: the ends 1.4e-14 and 6.6e-15 apart, relative to
+    # the largest entry; orders 4.88, 4.94 at depth 2 and 4.68, 4.95 at
+    # depth 3)
+    t0, t1 = 10.0, 14.0
+    flow, mid = _late_segment(depth, t0)
+    ends = []
+    for kind in ("data", "blocks"):
+        stepper, h = Radau5(tol=1e-10, jacobian=kind), (t1 - t0) / 16
+        state, T, tau, ev = mid.state, 1.0, t0, flow.evaluate(mid.state)
+        for _ in range(16):
+            state, T, ev, _ = stepper.step(flow, state, T, tau, h, ev)
+            tau += h
+        ends.append(state)
+    assert np.max(np.abs(ends[1] - ends[0])) < 1e-12 * np.max(np.abs(ends[0]))
+    orders = fixed_step_orders(flow, mid, t0, t1, lambda: Radau5(tol=1e-10, jacobian="blocks"),
+                               (8, 16, 32))
+    assert np.all((orders > 4.6) & (orders < 5.6)), orders
