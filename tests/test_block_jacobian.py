@@ -11,6 +11,7 @@ from sklearn_implicit import ConvolutionalLinearClassifier
 from sklearn_implicit._integrate import FlowState, LinearFlow, integrate
 from sklearn_implicit._integrate.block_jacobian import (
     BlockFlowJacobian,
+    _active_rows,
     _block_gram,
     block_truncation,
 )
@@ -73,12 +74,20 @@ def test_jacobian_by_blocks_matches_finite_differences(n, d, depth, init, interc
     assert np.abs(left_out).max() <= scale
 
 
+@pytest.mark.parametrize("step", [None, 1e-4, 1e-1], ids=["all rows", "none", "some"])
 @pytest.mark.parametrize("n, d, depth, init, intercept", CASES)
-def test_shifted_systems_are_solved_exactly(n, d, depth, init, intercept):
+def test_shifted_systems_are_solved_exactly(n, d, depth, init, intercept, step):
     # the real shift of a Radau step and its complex one, through the
-    # Woodbury identity on the rows or on the basis
+    # Woodbury identity on the rows or on the basis, with every row, with
+    # none (a step too short for any mode to need an implicit treatment)
+    # or with some
     flow, state = conv_flow(n, d, depth, init, intercept)
-    jac = BlockFlowJacobian(flow, flow.evaluate(state), flow.network.block_basis(flow.X))
+    jac = BlockFlowJacobian(flow, flow.evaluate(state), flow.network.block_basis(flow.X),
+                            step=step)
+    if step == 1e-1:
+        assert 0 < jac.n_samples < n
+    else:
+        assert jac.n_samples == (n if step is None else 0)
     matrix = jac.full_matrix()
     rng = np.random.default_rng(1)
     size = state.size
@@ -90,6 +99,26 @@ def test_shifted_systems_are_solved_exactly(n, d, depth, init, intercept):
         x = solver.solve(b, solver.project(b))[0]
         residual = shift * x - matrix @ x - b
         assert np.linalg.norm(residual) < 1e-12 * np.linalg.norm(b)
+
+
+def test_active_rows_leave_out_the_smallest_rates_up_to_the_drop():
+    rng = np.random.default_rng(5)
+    n, n_blocks = 7, 5
+    Z = rng.standard_normal((n, 2 * n_blocks))
+    phi = rng.uniform(0.5, 2.0, n_blocks)[:, None, None] * np.eye(2)
+    phi[:, 0, 1] = phi[:, 1, 0] = 0.1
+    weights = 10.0 ** rng.uniform(-4, 0, n)
+    planes = Z.reshape(n, 2, n_blocks)
+    rates = weights * np.einsum("iak,kab,ibk->i", planes, phi, planes)
+    order = np.argsort(rates)
+    for drop in (0.0, rates[order[:3]].sum() * 1.0001, 10 * rates.sum()):
+        rows = _active_rows(Z, phi, weights, drop)
+        n_out = int(np.sum(np.cumsum(rates[order]) <= drop))
+        if n_out == 0:
+            assert rows is None
+        else:
+            np.testing.assert_array_equal(rows, np.sort(order[n_out:]))
+    assert _active_rows(Z, phi, weights, rates[order[:3]].sum() * 1.0001).size == n - 3
 
 
 def test_block_basis_is_orthonormal_and_gives_the_margins():
@@ -160,10 +189,10 @@ def test_stepper_choice_by_the_size_of_the_data_part():
 @pytest.mark.parametrize("depth, fit_intercept", [(2, True), (3, False)])
 def test_blocks_steps_agree_with_explicit_and_converge(depth, fit_intercept):
     # min(n, d) above DATA_RANK: the Jacobian by blocks. Against a tight
-    # explicit reference, to 1e-30 (measured: auto 1.6e-9 and 2.3e-8 at
-    # tol = 1e-5, 3.4e-12 and 3.4e-11 at 1e-8; solver='stiff' 3.3e-9 and
-    # 3.8e-8 at 1e-5), in fewer evaluations than the explicit method at the
-    # same tol (1,378 and 1,018 against 1,467 and 4,215; solver='stiff' 675
+    # explicit reference, to 1e-30 (measured: auto 1.5e-9 and 1.7e-8 at
+    # tol = 1e-5, 3.4e-12 and 4.0e-11 at 1e-8; solver='stiff' 3.2e-9 and
+    # 4.2e-8 at 1e-5), in fewer evaluations than the explicit method at the
+    # same tol (1,378 and 1,006 against 1,467 and 4,215; solver='stiff' 675
     # and 1,183).
     X, y = separable_problem(70, 72, seed=depth)
     params = dict(depth=depth, fit_intercept=fit_intercept, target_loss=1e-30, random_state=0)
@@ -185,7 +214,7 @@ def test_blocks_steps_agree_with_explicit_and_converge(depth, fit_intercept):
 
 def test_blocks_steps_keep_the_conserved_quantities_to_tol():
     # as the data Jacobian's steps (test_krylov), to the local errors that
-    # tol allows (measured: 1.1e-10 of the largest squared modulus at
+    # tol allows (measured: 1.2e-10 of the largest squared modulus at
     # tol = 1e-6, to a loss of 1e-100)
     X, y = separable_problem(70, 72, seed=3)
     W = np.random.default_rng(4).standard_normal((2, 72)) / 4.0
@@ -198,27 +227,27 @@ def test_blocks_steps_keep_the_conserved_quantities_to_tol():
 
 
 def _late_segment(depth, t0):
-    """A convolutional flow (30 x 16, the pair, with the intercept) and its
+    """A convolutional flow (30 x 64, the pair, with the intercept) and its
     point at the clock ``t0`` (a tight integration)."""
-    X, y = separable_problem(30, 16, seed=depth)
+    X, y = separable_problem(30, 64, seed=depth)
     sign = np.where(y == 1, 1.0, -1.0)[:, None]
     Z = np.hstack([sign * X, sign])
-    filters = initial_filters("antisymmetric", 1.0, depth, 16, np.random.RandomState(0))
+    filters = initial_filters("antisymmetric", 1.0, depth, 64, np.random.RandomState(0))
     flow = LinearFlow(ConvolutionalNetwork(filters, True), ExponentialLoss(), Z, np.ones(30))
     start = FlowState(flow.network.initial_state(), 0.0, -np.inf)
     start = FlowState(start.state, -flow.log_loss(flow.predictions(start.state)[1]), -np.inf)
     return flow, integrate(flow, start, [-t0], tol=1e-11, max_iter=10**5).last
 
 
-@pytest.mark.parametrize("depth", [2, 3])
-def test_blocks_steps_have_order_five_and_the_data_steps_solution(depth):
+@pytest.mark.parametrize("depth, steps", [(2, (8, 16, 32)), (3, (12, 24, 48))])
+def test_blocks_steps_have_order_five_and_the_data_steps_solution(depth, steps):
     # Newton's matrix sets how fast the iterations converge, not where:
     # steps with the Jacobian by blocks land where those with the data
     # Jacobian (its columns from the network's batched calls) do, to
     # Newton's tolerance, and keep the collocation method's order 5 with
-    # fixed steps (measured: the ends 1.4e-14 and 6.6e-15 apart, relative to
-    # the largest entry; orders 4.88, 4.94 at depth 2 and 4.68, 4.95 at
-    # depth 3)
+    # fixed steps (measured: the ends 4.1e-15 and 5.5e-16 apart, relative to
+    # the largest entry; orders 4.95, 4.98 at depth 2 and 4.94, 5.05 at
+    # depth 3), the matrix keeping 21 to 24 and 19 to 20 of the 30 rows
     t0, t1 = 10.0, 14.0
     flow, mid = _late_segment(depth, t0)
     ends = []
@@ -231,5 +260,5 @@ def test_blocks_steps_have_order_five_and_the_data_steps_solution(depth):
         ends.append(state)
     assert np.max(np.abs(ends[1] - ends[0])) < 1e-12 * np.max(np.abs(ends[0]))
     orders = fixed_step_orders(flow, mid, t0, t1, lambda: Radau5(tol=1e-10, jacobian="blocks"),
-                               (8, 16, 32))
+                               steps)
     assert np.all((orders > 4.6) & (orders < 5.6)), orders

@@ -223,13 +223,14 @@ class Radau5:
             self._solvers = (h, *self._factor(self._jac, h))
         return self._solvers[1], self._solvers[2]
 
-    def _jacobian(self, flow, ev):
+    def _jacobian(self, flow, ev, h):
         self.n_jacobians += 1
         if self.jacobian == "data":
             self._call_cost = network_call_cost(flow.X.shape, ev.state.shape[0])
             return DataJacobian(flow, ev)
         if self.jacobian == "blocks":
-            jac = BlockFlowJacobian(flow, ev, *self._basis.of(flow, GRAM_DROP * self.tol))
+            jac = BlockFlowJacobian(flow, ev, *self._basis.of(flow, GRAM_DROP * self.tol),
+                                    step=h)
             self._work += jac.setup_cost + jac.gram_cost
             return jac
         # (the columns a Gram matrix may leave out: the exact Jacobian's only)
@@ -242,7 +243,7 @@ class Radau5:
         """Solvers of the Jacobian at ``ev``, kept as the current one."""
         if isinstance(self._jac, DataJacobian):
             self._data_calls += self._jac.calls
-        self._jac, self._jac_ev = self._jacobian(flow, ev), ev
+        self._jac, self._jac_ev = self._jacobian(flow, ev, h), ev
         self._solvers = (h, *self._factor(self._jac, h))
         return self._solvers[1], self._solvers[2]
 
