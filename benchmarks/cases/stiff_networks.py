@@ -3,7 +3,8 @@
 Before: ``solver='explicit'`` (what ``solver='auto'`` did for these
 networks before they had a stiff method); after: ``solver='auto'`` (DOP853,
 then, once the flow is stiff, Radau steps with the data Jacobian where it
-is small, Krylov-W steps elsewhere). Evaluations (summed over the
+is small, with the convolutional network's Jacobian by blocks where it is
+not, Krylov-W steps for the deep network there). Evaluations (summed over the
 one-vs-rest flows), wall time of one fit and how it ended, on the data of
 issue 24 (``DeepLinearClassifier()`` on the standardized breast_cancer
 training split, ``target_loss=1e-2`` on all of breast_cancer, raw iris) and
@@ -79,7 +80,8 @@ def run(settings):
         "Deep and convolutional networks: explicit against stiff steps",
         "Before: solver='explicit'; after: solver='auto' "
         "(once the flow is stiff: Radau steps with the data Jacobian where it is small, "
-        "Krylov-W steps elsewhere); deep and convolutional fits capped at "
+        "with the convolutional network's Jacobian by blocks where it is not, Krylov-W "
+        "steps for the deep network there); deep and convolutional fits capped at "
         f"max_iter={cap:,} steps. Each fit timed once, one BLAS thread; "
         "evaluations summed over the one-vs-rest flows; 'ended' counts the flows' "
         "status_.",
