@@ -59,6 +59,23 @@ from .jacobian import GramTruncation, _complex_map, _weighted_gram
 from .shifted_solvers import WoodburySolver
 from .stiff_cost import factorization_cost, gram_matrix_cost
 
+# The rows of the design whose modes the steps' matrix may leave out: those
+# with the smallest rates h a_i (a_i = c_i z_i . phi z_i / p, c_i the loss's
+# curvature: the diagonal of the data part in the rows' space, whose sum
+# bounds its trace), as long as together they carry at most this much. Modes
+# with h a_i << 1 need no implicit treatment: Newton's iterations take them
+# as a fixed-point iteration would, at a rate of about their h a_i (the
+# accuracy of the step is the collocation's, whatever the matrix). Late in
+# training only the support vectors keep a rate: at 300 x 1024, depth 3,
+# some 115 of the 300 rows past a loss of 1e-30, and the Gram matrix and
+# the LU of the Woodbury core shrink with their square and cube. To a loss
+# of 1e-100 from alpha=1 (default tol), 0, 0.01, 0.05, 0.2 and 1 here took
+# 6,761, 3,249, 3,205, 3,157 and 3,264 evaluations there (2.48 s down to
+# 1.37 s), 2,172 to 1,998 at 100 x 1000, with direction errors against a
+# tol = 1e-10 fit of 2e-9 to 1e-8 for every value; at 1000 x 4096, 13,480
+# evaluations without (65 s) and 5,451 with 0.05 (32 s).
+ROW_DROP = 0.05
+
 
 class BlockFlowJacobian:
     """Jacobian of the velocity ``d state/d tau`` at one evaluation, by blocks.
@@ -263,24 +280,6 @@ def block_truncation(basis, drop):
     its columns' squared norms, so that what is left out is bounded as
     for columns."""
     return GramTruncation(basis, drop, column_norms=np.einsum("nbk,nbk->k", basis, basis))
-
-
-# The rows of the design whose modes the steps' matrix may leave out: those
-# with the smallest rates h a_i (a_i = c_i z_i . phi z_i / p, c_i the loss's
-# curvature: the diagonal of the data part in the rows' space, whose sum
-# bounds its trace), as long as together they carry at most this much. Modes
-# with h a_i << 1 need no implicit treatment: Newton's iterations take them
-# as a fixed-point iteration would, at a rate of about their h a_i (the
-# accuracy of the step is the collocation's, whatever the matrix). Late in
-# training only the support vectors keep a rate: at 300 x 1024, depth 3,
-# some 115 of the 300 rows past a loss of 1e-30, and the Gram matrix and
-# the LU of the Woodbury core shrink with their square and cube. To a loss
-# of 1e-100 from alpha=1 (default tol), 0, 0.01, 0.05, 0.2 and 1 here took
-# 6,761, 3,249, 3,205, 3,157 and 3,264 evaluations there (2.48 s down to
-# 1.37 s), 2,172 to 1,998 at 100 x 1000, with direction errors against a
-# tol = 1e-10 fit of 2e-9 to 1e-8 for every value; at 1000 x 4096, 13,480
-# evaluations without (65 s) and 5,451 with 0.05 (32 s).
-ROW_DROP = 0.05
 
 
 def _active_rows(Z, phi, weights, drop):
