@@ -123,11 +123,15 @@ def interpolated_increment(points, tau_new, log_rate_new):
 def _integral_of_exp(taus, values, start, end):
     """``integral_start^end exp(p)`` for the polynomial ``p`` through
     ``(taus, values)``, by Gauss-Legendre on pieces over which ``p`` (judged
-    by its ends) rises by at most ``_PIECE_RISE``."""
-    ends = _lagrange(taus, values, np.array([start, end]))
+    by its ends) rises by at most ``_PIECE_RISE``. The ends are nodes (both
+    callers integrate between two of them): ``p`` there is their value."""
+    ends = values[np.searchsorted(taus, [start, end])]
     rise = abs(ends[1] - ends[0]) if np.all(np.isfinite(ends)) else 0.0
-    pieces = int(min(256, max(1, np.ceil(rise / _PIECE_RISE))))
     h = end - start
+    if rise <= _PIECE_RISE:
+        # (one piece, the usual case: no grid of pieces to build)
+        return float(np.sum(h * _GL_W * np.exp(_lagrange(taus, values, start + h * _GL_X))))
+    pieces = int(min(256, np.ceil(rise / _PIECE_RISE)))
     x = start + h * (np.arange(pieces)[:, None] + _GL_X) / pieces
     return float(np.sum((h / pieces) * _GL_W * np.exp(_lagrange(taus, values, x))))
 
