@@ -31,7 +31,7 @@ def stiff_stepper(flow, tol):
       for the others.
 
     (Where both serve a small convolutional problem, the data Jacobian
-    stays: with ``solver='stiff'`` both took the same evaluations within 4%
+    stays: with ``solver='stiff'`` both took the same evaluations within 5%
     on seven problems from 20 x 12 to 200 x 40, and with ``solver='auto'``
     the data Jacobian's cheaper model cost let the switch come earlier, in
     up to 20% fewer evaluations: 816 against 938 to a loss of 1e-100 at
