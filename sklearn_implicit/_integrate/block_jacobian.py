@@ -48,10 +48,9 @@ Jacobian (real shifts, a block-diagonal base ``s I - B / p`` inverted
 block by block and a Gram matrix per step) took more evaluations and more
 time on every problem tried (both keeping every row, see ``ROW_DROP``):
 1000 x 4096, depth 3, from ``alpha=1`` to a loss of 1e-100, 35,289
-evaluations against the Radau steps' 13,480; on
-four problems of 80 x 200 to 150 x 300 (depths 2 to 4, ``alpha`` 0.1 to
-3, both losses), 1,851 to 7,563 against 1,587 to 6,640 with
-``solver='auto'``.
+evaluations against the Radau steps' 13,480; on four problems of 80 x 200
+to 150 x 300 (depths 2 to 4, ``alpha`` 0.1 to 3, both losses) with
+``solver='auto'``, 1,851 to 7,563 against 1,587 to 6,640, fewer on each.
 """
 
 import numpy as np
