@@ -102,23 +102,26 @@ def test_shifted_systems_are_solved_exactly(n, d, depth, init, intercept, step):
 
 
 def test_active_rows_leave_out_the_smallest_rates_up_to_the_drop():
+    # (weights diagonal, as the convolutional network's, and general ones)
     rng = np.random.default_rng(5)
     n, n_blocks = 7, 5
     Z = rng.standard_normal((n, 2 * n_blocks))
-    phi = rng.uniform(0.5, 2.0, n_blocks)[:, None, None] * np.eye(2)
-    phi[:, 0, 1] = phi[:, 1, 0] = 0.1
     weights = 10.0 ** rng.uniform(-4, 0, n)
     planes = Z.reshape(n, 2, n_blocks)
-    rates = weights * np.einsum("iak,kab,ibk->i", planes, phi, planes)
-    order = np.argsort(rates)
-    for drop in (0.0, rates[order[:3]].sum() * 1.0001, 10 * rates.sum()):
-        rows = _active_rows(Z, phi, weights, drop)
-        n_out = int(np.sum(np.cumsum(rates[order]) <= drop))
-        if n_out == 0:
-            assert rows is None
-        else:
-            np.testing.assert_array_equal(rows, np.sort(order[n_out:]))
-    assert _active_rows(Z, phi, weights, rates[order[:3]].sum() * 1.0001).size == n - 3
+    for off_diagonal in (0.0, 0.1):
+        phi = rng.uniform(0.5, 2.0, n_blocks)[:, None, None] * np.eye(2)
+        phi[:, 0, 1] = phi[:, 1, 0] = off_diagonal
+        rates = weights * np.einsum("iak,kab,ibk->i", planes, phi, planes)
+        order = np.argsort(rates)
+        three = rates[order[:3]].sum() * 1.0001
+        for drop in (0.0, three, 10 * rates.sum()):
+            rows = _active_rows(Z, phi, weights, drop)
+            n_out = int(np.sum(np.cumsum(rates[order]) <= drop))
+            if n_out == 0:
+                assert rows is None
+            else:
+                np.testing.assert_array_equal(rows, np.sort(order[n_out:]))
+        assert _active_rows(Z, phi, weights, three).size == n - 3
 
 
 def test_block_basis_is_orthonormal_and_gives_the_margins():

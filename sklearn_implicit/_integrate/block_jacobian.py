@@ -150,7 +150,8 @@ class BlockFlowJacobian:
         if not self.by_rows:
             # S = Z^T M Z in the basis, once per Jacobian
             hw = self._Z.T @ w
-            self.S = np.outer(hw, hw) - (self._Z.T * curvature) @ self._Z
+            # (a symmetric product: half the work of a general one)
+            self.S = np.outer(hw, hw) - _weighted_gram(self._Z.T, curvature)
             self.S /= p
             self.setup_cost += gram_matrix_cost(self.shape, d) * self._kept
         self.core = self._core(phi)
@@ -286,11 +287,14 @@ def _active_rows(Z, phi, weights, drop):
     """The rows to keep, sorted, or None for all: those not among the
     smallest ``weights_i z_i . phi z_i`` that sum to at most ``drop``."""
     n_blocks, b, _ = phi.shape
-    planes = Z.reshape(Z.shape[0], b, n_blocks)
-    quadratic = np.zeros(Z.shape[0])
-    for i in range(b):
-        for j in range(b):
-            if i == j or np.any(phi[:, i, j]):
+    diagonal = _diagonal_weights(phi)
+    if diagonal is not None:
+        quadratic = (Z * Z) @ _flat(diagonal)
+    else:
+        planes = Z.reshape(Z.shape[0], b, n_blocks)
+        quadratic = np.zeros(Z.shape[0])
+        for i in range(b):
+            for j in range(b):
                 quadratic += (planes[:, i] * planes[:, j]) @ phi[:, i, j]
     rates = weights * quadratic
     order = np.argsort(rates)
@@ -325,11 +329,10 @@ def _block_gram(Z, phi, truncation):
     kept = None if truncation is None else truncation.columns(
         np.sqrt(np.sum(phi * phi, axis=(1, 2))))
     n_kept = n_blocks if kept is None else kept.size
-    diagonal = np.diagonal(phi, axis1=1, axis2=2)
-    off = phi - diagonal[:, :, None] * np.eye(b)
-    if np.all(diagonal >= 0) and np.all(np.abs(off) <= 1e-14 * diagonal.max(initial=0.0)):
+    diagonal = _diagonal_weights(phi)
+    if diagonal is not None:
         columns = None if kept is None else (kept + n_blocks * np.arange(b)[:, None]).ravel()
-        return _weighted_gram(Z, diagonal.T.ravel(), columns), n_kept * b
+        return _weighted_gram(Z, _flat(diagonal), columns), n_kept * b
     planes = Z.reshape(n, b, n_blocks)
     if kept is not None:
         planes, phi = planes[:, :, kept], phi[kept]
@@ -338,6 +341,19 @@ def _block_gram(Z, phi, truncation):
         for j in range(b):
             core[:, j] += planes[:, i] * phi[:, i, j]
     return core.reshape(n, -1) @ planes.reshape(n, -1).T, 2 * n_kept * b
+
+
+def _diagonal_weights(phi):
+    """The diagonals of the ``b x b`` weights ``phi`` (n_blocks, b) where
+    they are nonnegative and the rest is rounding (the convolutional
+    network's tangent kernel: ``|P|^2`` times the identity, whose
+    off-diagonal entries ``P_r P_i - P_i P_r`` are 0 or a few ulps), else
+    None."""
+    diagonal = np.diagonal(phi, axis1=1, axis2=2)
+    off = phi - diagonal[:, :, None] * np.eye(phi.shape[1])
+    if np.all(diagonal >= 0) and np.all(np.abs(off) <= 1e-14 * diagonal.max(initial=0.0)):
+        return diagonal
+    return None
 
 
 def _flat(t):
