@@ -126,12 +126,15 @@ class ConvolutionalLinearClassifier(BaseFlowClassifier):
         joblib (results do not depend on it).
 
     solver : {'auto', 'explicit', 'stiff'}, default='auto'
-        Step method. ``'explicit'``: DOP853; ``'stiff'``: Radau IIA with
-        the data part of the flow's Jacobian, or Rosenbrock-W steps with a
-        Krylov approximation of it, as for :class:`DeepLinearClassifier`;
-        ``'auto'``: explicit until the
-        flow is stiff, then the stiff method where a trial shows it cheaper.
-        Used by ``dynamics='flow'`` only.
+        Step method. ``'explicit'``: DOP853 (order 8); ``'stiff'``: the
+        three-stage Radau IIA method (order 5) whose simplified Newton
+        iterations use the data part of the flow's Jacobian, pulled back
+        through the network: formed column by column where
+        ``min(n_samples, n_features) <= 64``, channel by channel in the
+        Fourier basis beyond (one weighted Gram matrix of the data's
+        spectra per step); ``'auto'``: explicit until the flow is stiff,
+        then the stiff method where a trial shows it cheaper. All three
+        follow the same path to ``tol``. Used by ``dynamics='flow'`` only.
 
     %(dynamics_parameters)s
 
