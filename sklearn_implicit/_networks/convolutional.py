@@ -240,12 +240,20 @@ class ConvolutionalNetwork:
         beta(B)`` with ``A = M + H``, ``B = M - H``). The flow is ``conj`` of
         these times ``g^`` (halved in the pair, whose ``(M, H)`` move at half
         the rate of ``(A, B)``)."""
+        z = self._channels(state)
         if not self.antisymmetric:
-            return _others(self._channels(state)[0])[None]
+            return _others(z[0])[None]
+        # A and B side by side along the channels, so that one pass of
+        # contiguous products serves both (half the calls of one pass each)
+        n_channels = self._shape[-1]
+        pair = np.empty((self.depth, 2 * n_channels), complex)
+        np.add(z[0], z[1], out=pair[:, :n_channels])
+        np.subtract(z[0], z[1], out=pair[:, n_channels:])
+        products = _others(pair)
+        p_a, p_b = products[:, :n_channels], products[:, n_channels:]
         out = np.empty(self._shape, complex)
-        for l, (p_a, p_b) in enumerate(zip(*map(_others, self.networks(state)))):
-            np.subtract(p_a, p_b, out=out[0, l])
-            np.add(p_a, p_b, out=out[1, l])
+        np.subtract(p_a, p_b, out=out[0])
+        np.add(p_a, p_b, out=out[1])
         return out
 
     def velocity(self, state, g):
