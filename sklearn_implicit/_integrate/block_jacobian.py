@@ -55,7 +55,7 @@ to 150 x 300 (depths 2 to 4, ``alpha`` 0.1 to 3, both losses) with
 
 import numpy as np
 
-from .jacobian import GramTruncation, _complex_map, _weighted_gram
+from .jacobian import GramTruncation, _complex_map, _weighted_gram, loss_weights
 from .shifted_solvers import WoodburySolver
 from .stiff_cost import factorization_cost, gram_matrix_cost
 
@@ -109,12 +109,7 @@ class BlockFlowJacobian:
         # the design in the basis, its columns the b coordinates of every
         # block in turn (each coordinate's column contiguous)
         self._Z = basis.reshape(n, b * n_blocks)
-        sw, m = flow.sample_weight, ev.predictions
-        r, log_scale = flow.loss.scaled_gradient(m, sw)
-        log_total = ev.log_loss + np.log(sw.sum())
-        w = r * np.exp(log_scale - log_total)
-        with np.errstate(divide="ignore"):
-            curvature = np.exp(np.log(sw) + flow.loss.log_curvature(m) - log_total)
+        w, curvature = loss_weights(flow, ev)
         h = _blocks(self._Z.T @ w, b)
         index, J, omega, B = flow.network.jacobian_blocks(ev.state, h)
         self.index, self.J, self.omega = index, J, omega[:, None]

@@ -62,6 +62,21 @@ def supports_stiff(flow):
     )
 
 
+def loss_weights(flow, ev):
+    """The normalized weights ``w_i = s_i r_i / sum_j s_j l(m_j)`` and the
+    curvatures ``s_i l''(m_i) / sum_j s_j l(m_j)`` at an evaluation (the
+    ``w`` and ``M = w w^T - diag(curvature)`` of the Jacobians), formed in
+    log-space."""
+    sw, m = flow.sample_weight, ev.predictions
+    r, log_scale = flow.loss.scaled_gradient(m, sw)
+    # log sum_j s_j l(m_j)
+    log_total = ev.log_loss + np.log(sw.sum())
+    w = r * np.exp(log_scale - log_total)
+    with np.errstate(divide="ignore"):
+        curvature = np.exp(np.log(sw) + flow.loss.log_curvature(m) - log_total)
+    return w, curvature
+
+
 def _weighted_gram(Z, weights, columns=None):
     """``Z diag(weights) Z^T`` (dense), over the given columns only (None: all)."""
     if columns is not None:
@@ -176,15 +191,9 @@ class FlowJacobian:
     """
 
     def __init__(self, flow, ev, truncation=None):
-        Z, sw = flow.X, flow.sample_weight
-        m, rho = ev.predictions, ev.state
+        Z, rho = flow.X, ev.state
         log_a, log_p, dlog_a, dlog_p = flow.network.log_rates_with_slopes(rho)
-        r, log_scale = flow.loss.scaled_gradient(m, sw)
-        # log sum_j s_j l(m_j)
-        log_total = ev.log_loss + np.log(sw.sum())
-        w = r * np.exp(log_scale - log_total)
-        with np.errstate(divide="ignore"):
-            curvature = np.exp(np.log(sw) + flow.loss.log_curvature(m) - log_total)
+        w, curvature = loss_weights(flow, ev)
         h = _rmatvec(Z, w)
         top = np.max(log_p)
         p_scaled = np.exp(log_p - top)

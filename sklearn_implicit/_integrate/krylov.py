@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dger, dnrm2
 
-from .jacobian import _complex_map
+from .jacobian import _complex_map, loss_weights
 from .rosenbrock import Rodas4, _Tableau
 from .shifted_solvers import _lu_factor, _lu_solve
 
@@ -502,14 +502,9 @@ def _dense_rows(Z):
 
 
 def _weights(flow, ev):
-    """``w``, ``s l'' / sum(s l)`` and ``h = Z^T w`` at an evaluation (see
-    :class:`~.jacobian.FlowJacobian`)."""
-    sw, m = flow.sample_weight, ev.predictions
-    r, log_scale = flow.loss.scaled_gradient(m, sw)
-    log_total = ev.log_loss + np.log(sw.sum())
-    w = r * np.exp(log_scale - log_total)
-    with np.errstate(divide="ignore"):
-        curvature = np.exp(np.log(sw) + flow.loss.log_curvature(m) - log_total)
+    """``w``, ``s l'' / sum(s l)`` (:func:`~.jacobian.loss_weights`) and
+    ``h = Z^T w`` at an evaluation."""
+    w, curvature = loss_weights(flow, ev)
     return w, curvature, np.asarray(flow.X.T @ w).ravel()
 
 
