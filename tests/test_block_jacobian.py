@@ -4,7 +4,7 @@ and the Radau steps that take it (``jacobian='blocks'``)."""
 import numpy as np
 import pytest
 from test_convolutional import conserved_differences, rms, separable_problem
-from test_krylov import finite_difference_jacobian
+from test_krylov import check_convolutional_stiff_steps, finite_difference_jacobian
 from test_stiff import fixed_step_orders
 
 from sklearn_implicit import ConvolutionalLinearClassifier
@@ -198,21 +198,11 @@ def test_blocks_steps_agree_with_explicit_and_converge(depth, fit_intercept):
     # same tol (1,378 and 1,006 against 1,467 and 4,215; solver='stiff' 675
     # and 1,183).
     X, y = separable_problem(70, 72, seed=depth)
-    params = dict(depth=depth, fit_intercept=fit_intercept, target_loss=1e-30, random_state=0)
-    reference = ConvolutionalLinearClassifier(solver="explicit", tol=1e-10, **params).fit(X, y)
+    check_convolutional_stiff_steps(X, y, depth, fit_intercept, _norm_error)
 
-    def fit(solver, tol):
-        clf = ConvolutionalLinearClassifier(solver=solver, tol=tol, **params).fit(X, y)
-        assert clf.status_[0] == "target"
-        error = np.linalg.norm(clf.coef_ - reference.coef_) / np.linalg.norm(reference.coef_)
-        return clf.n_grad_evals_[0], error
 
-    auto_evals, auto_error = fit("auto", 1e-5)
-    tight_error = fit("auto", 1e-8)[1]
-    stiff_error = fit("stiff", 1e-5)[1]
-    assert auto_error < 1e-5 / 2 and stiff_error < 1e-5 / 2 and tight_error < 1e-8 / 2
-    assert auto_error > 30 * tight_error
-    assert auto_evals < fit("explicit", 1e-5)[0]
+def _norm_error(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def test_blocks_steps_keep_the_conserved_quantities_to_tol():
