@@ -7,6 +7,8 @@ steps are also held to 0.8 of its stability limit in ``h |lambda|``
 longer bounds the error of decaying modes (:class:`DormandPrince853`).
 """
 
+import math
+
 import numpy as np
 from scipy.linalg.blas import dnrm2
 
@@ -152,9 +154,15 @@ class DormandPrince853(ExplicitRungeKutta):
         the 3rd-order one from dominating when it is the larger: the factor
         |e5| / sqrt(|e5|**2 + |e3|**2 / 100) on the 5th-order estimate, or
         None where tiny norms make it 0 or inf (e5 is then used alone)."""
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            ratio = 1.0 / np.sqrt(1.0 + 0.01 * (n3 / n5) ** 2)
-        if not (n5 > 0 and np.isfinite(n5) and np.isfinite(ratio)):
+        # (scalar arithmetic of the math module: NumPy's scalars and errstate
+        # cost as much as a vector operation at small sizes; the same IEEE
+        # operations, so the same bits)
+        n5, n3 = float(n5), float(n3)
+        if not (n5 > 0 and math.isfinite(n5)):
+            return None
+        q = n3 / n5
+        ratio = 1.0 / math.sqrt(1.0 + 0.01 * (q * q))
+        if not math.isfinite(ratio):
             return None
         return ratio
 

@@ -92,6 +92,7 @@ class LinearFlow:
         self.X = X
         self.sample_weight = sample_weight
         self._log_sw_sum = np.log(sample_weight.sum())
+        self._log_sample_weight = None
         self.n_evals = 0
         # log of the unit in which evaluations measure physical time (set by
         # integrate): t itself spans about 1e-450 to 1e450 over the accepted
@@ -105,6 +106,20 @@ class LinearFlow:
         # np.matrix) are passed through asarray/ravel.
         self._dense = isinstance(X, np.ndarray) and not isinstance(X, np.matrix)
         self._XT = X.T
+
+    @property
+    def log_weight_sum(self):
+        """``log sum_i s_i``."""
+        return self._log_sw_sum
+
+    @property
+    def log_sample_weight(self):
+        """``log s_i`` (``-inf`` for a zero weight), formed once: every
+        Jacobian of the stiff steps takes it."""
+        if self._log_sample_weight is None:
+            with np.errstate(divide="ignore"):
+                self._log_sample_weight = np.log(self.sample_weight)
+        return self._log_sample_weight
 
     def product(self, coef):
         """``X @ coef``: with :meth:`transpose_product`, the only use of ``X``

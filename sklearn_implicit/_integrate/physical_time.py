@@ -33,6 +33,8 @@ moves on a straight line and its own error estimate vanishes) gets only the
 step method's estimate, which then sets the step size.
 """
 
+import math
+
 import numpy as np
 
 # Gauss-Legendre rule on [0, 1]: exact for polynomials of degree 31, and for
@@ -80,7 +82,7 @@ def runge_kutta_increment(h, log_rates, tau, nodes, weights, error_weights, blen
             variate = np.exp(_lagrange(taus, values, tau + h * np.append(nodes, 1.0)))
             # exact at the ends, whatever the rounding of the polynomial
             variate[0], variate[-1] = rates[0], rates[-1]
-            exact = _integral_of_exp(taus, values, tau, tau_new)
+            exact = _integral_of_exp(taus, values)
         else:
             # a step below the clock's resolution: no variate to fit
             variate, exact = np.zeros_like(rates), 0.0
@@ -109,24 +111,24 @@ def interpolated_increment(points, tau_new, log_rate_new):
         return None
     taus = np.array([p[0] for p in points[-3:]] + [tau_new])
     values = np.array([p[1] for p in points[-3:]] + [log_rate_new]) - tau_new
-    start = taus[-2]
     if not (np.all(np.isfinite(values)) and np.all(np.diff(taus) > 0)):
         return None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        high = _integral_of_exp(taus, values, start, tau_new)
-        low = _integral_of_exp(taus[1:], values[1:], start, tau_new)
+        high = _integral_of_exp(taus, values)
+        low = _integral_of_exp(taus[1:], values[1:])
     if not (np.isfinite(high) and np.isfinite(low)):
         return None
     return high, abs(high - low)
 
 
-def _integral_of_exp(taus, values, start, end):
-    """``integral_start^end exp(p)`` for the polynomial ``p`` through
-    ``(taus, values)``, by Gauss-Legendre on pieces over which ``p`` (judged
-    by its ends) rises by at most ``_PIECE_RISE``. The ends are nodes (both
-    callers integrate between two of them): ``p`` there is their value."""
-    ends = values[np.searchsorted(taus, [start, end])]
-    rise = abs(ends[1] - ends[0]) if np.all(np.isfinite(ends)) else 0.0
+def _integral_of_exp(taus, values):
+    """``integral exp(p)`` between the last two nodes, for the polynomial
+    ``p`` through ``(taus, values)`` (both callers integrate over the last
+    step), by Gauss-Legendre on pieces over which ``p`` (judged by its ends,
+    node values) rises by at most ``_PIECE_RISE``."""
+    start, end = float(taus[-2]), float(taus[-1])
+    first, last = float(values[-2]), float(values[-1])
+    rise = abs(last - first) if math.isfinite(first) and math.isfinite(last) else 0.0
     h = end - start
     if rise <= _PIECE_RISE:
         # (one piece, the usual case: no grid of pieces to build)
@@ -147,9 +149,12 @@ def _lagrange(taus, values, x):
     step)."""
     taus = np.asarray(taus, dtype=float)
     k = taus.shape[0]
-    off = ~np.eye(k, dtype=bool)
-    denominators = np.where(off, taus[:, None] - taus[None, :], 1.0)
-    ratios = np.where(off, (x[..., None, None] - taus) / denominators, 1.0)
+    # (the diagonals set through strided views: the masks and selections of
+    # np.where were a quarter of the time quadrature's cost)
+    denominators = taus[:, None] - taus[None, :]
+    denominators.flat[:: k + 1] = 1.0
+    ratios = (x[..., None, None] - taus) / denominators
+    ratios.reshape(-1, k * k)[:, :: k + 1] = 1.0
     return ratios.prod(axis=-1) @ np.asarray(values, dtype=float)
 
 

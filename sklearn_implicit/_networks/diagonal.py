@@ -82,6 +82,7 @@ class DiagonalNetwork:
                 log_room - _LOG2,
             )
         self._memo = None
+        self._scale_memo = None
 
     @property
     def jacobian_is_low_rank(self):
@@ -247,6 +248,11 @@ class DiagonalNetwork:
         # absolute error in rho, since dbeta/drho ~ D |beta|) and relative to
         # the largest one for the small coefficients. An absolute error in rho
         # alone would be blind at large alpha, where rho stays tiny.
+        # (the step method and integrate both ask for the scale of a step's
+        # new point: the last one is kept, as the quantities of _at)
+        memo = self._scale_memo
+        if memo is not None and memo[0] is rho:
+            return memo[1]
         coef, log_a, p_scaled, log_top, log_p = self._at(rho)
         size = np.abs(coef)
         floor = max(_FLOOR * np.max(size), 1e-300)
@@ -254,4 +260,7 @@ class DiagonalNetwork:
             rate = np.exp(log_a - log_top) / p_scaled
         else:
             rate = np.exp(log_a - log_p)
-        return np.maximum(size, floor) * rate
+        scale = np.maximum(size, floor) * rate
+        scale.setflags(write=False)
+        self._scale_memo = (rho, scale)
+        return scale
