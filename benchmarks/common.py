@@ -228,12 +228,15 @@ class Settings:
     tall_gaussian: tuple = ((5_000, 20),)
     tall_targets: tuple = (1e-5, 1e-30)
     # case "clocks": (data, depth, alpha, target, fit_intercept) integrated by
-    # scipy's Radau at clock_rtol in the clocks tau and log t
+    # scipy's Radau at clock_rtol in the clocks tau, log t and the blend of
+    # tau with the state's distance (weight clock_kappa)
     clock_problems: tuple = (
         ("breast_cancer", 2, 1.0, 1e-5, True), ("breast_cancer", 2, 1.0, 1e-30, True),
         ("breast_cancer", 3, 0.01, 1e-5, True), ((5_000, 20), 2, 0.1, 1e-30, False),
+        ((100, 1000), 3, 0.001, 1e-10, False),
     )
     clock_rtol: float = 1e-6
+    clock_kappa: float = 1.0
     real_deep_max_size: int = 2_000_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
     # case "convolutional": one evaluation against the bare pair at each
