@@ -192,6 +192,14 @@ class Settings:
     # CV and ideal are timed in pairs (each pair takes about a minute in
     # the full run); GridSearchCV, 400 fits, once.
     cv_min_pairs: int = 2
+    # case "grid_search": GridSearchCV over DiagonalLinearClassifier on the
+    # grid of issue 24 (search_size None: breast_cancer, standardized; else
+    # the Gaussian problem of that size)
+    search_size: tuple = None
+    search_alphas: tuple = (0.01, 0.1, 1.0, 10.0)
+    search_targets: tuple = (1e-2, 1e-5, 1e-10)
+    search_depths: tuple = (2, 3)
+    search_folds: int = 3
     # case "deep"
     deep_size: tuple = (200, 1000)
     deep_depth: int = 3
@@ -349,6 +357,8 @@ class Settings:
             scipy_rtols=(1e-3, 1e-5, 1e-7), scipy_min_error=1e-6,
             cv_size=size, cv_alphas=2, cv_targets=3, cv_target_exponents=(1.0, 6.0),
             cv_folds=2, cv_min_pairs=1,
+            search_size=size, search_alphas=(1.0,), search_targets=(1e-3,),
+            search_depths=(2,), search_folds=2,
             conv_eval_sizes=((20, 64),), conv_eval_budget=0.0, conv_fit_size=(20, 64),
             conv_targets=(1e-3, 1e-6), conv_max_evals=5_000,
             dynamics_sizes=(size,), dynamics_batch_fractions=(0.25,), dynamics_budget=0.0,
