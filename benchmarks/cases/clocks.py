@@ -137,7 +137,7 @@ def run(settings):
             "package: evals": int(est.n_grad_evals_[0]),
         })
     return _result(
-        "Which clock: tau = -log L against log t, one integrator",
+        "Which clock: tau = -log L, log t or a blend, one integrator",
         f"scipy's solve_ivp(method='Radau', rtol={settings.clock_rtol:g}, atol=1e-3 rtol; "
         "Jacobians by finite differences, their evaluations counted) on the package's "
         "velocity (DiagonalNetwork, LinearFlow.evaluate), in the clock tau from the start, "
