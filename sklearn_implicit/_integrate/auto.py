@@ -116,6 +116,10 @@ class AutoStepper:
         self._explicit_rate = None
 
     @property
+    def predictive(self):
+        return self._mode != "explicit" and self.stiff.predictive
+
+    @property
     def order(self):
         return self.stiff.order if self._mode != "explicit" else self.explicit.order
 

@@ -144,6 +144,9 @@ def integrate(
     converge = taus[-1] == np.inf
     h = _initial_step(flow, state, f, 1.0 if converge else taus[-1] - tau)
     err_prev = 1e-4
+    # (h, err) of the last accepted step of an implicit method, for the
+    # predictive controller (None after an explicit one)
+    accepted = None
     status = "target"
     i_stop = 0
     while i_stop < len(taus):
@@ -289,6 +292,10 @@ def integrate(
         factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
             0.4 / stepper.order
         )
+        if getattr(stepper, "predictive", False):
+            factor, accepted = _predictive_factor(err, h, accepted, stepper.order)
+        else:
+            accepted = None
         # An error estimate this far below the tolerance is mostly rounding:
         # the embedded difference cancels to the last digits (DOP853's most
         # of all), and a factor computed from it made the steps of two
@@ -312,6 +319,27 @@ def integrate(
             print_record(records[-1], label)
     return _finish(flow, state, tau, log_time, ev, stops, status, n_iter, records,
                    plateau)
+
+
+def _predictive_factor(err, h, accepted, order):
+    """Growth of the next step after an accepted step of an implicit method,
+    and the ``(h, err)`` to keep for the next one.
+
+    Gustafsson's predictive controller, as in Hairer's RADAU5: the smaller
+    of the integral controller's step and the one that extrapolates the
+    trend of the error over the last two steps. Late in training the steps
+    grow with the clock (the path bends on the scale ``tau``), a few percent
+    a step; the PI controller of the explicit steps settles there with an
+    error estimate near 0.13 of the tolerance, this one near 0.5, in longer
+    steps. The implicit methods are L-stable: no stability limit for the
+    steps to hover at.
+    """
+    err = max(err, 1e-10)
+    factor = 0.9 * err ** (-1.0 / order)
+    if accepted is not None:
+        h_prev, err_prev = accepted
+        factor = min(factor, 0.9 * (h / h_prev) * (err_prev / err**2) ** (1.0 / order))
+    return min(factor, 2.0), (h, max(err, 1e-2))
 
 
 def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end, tol):

@@ -135,6 +135,9 @@ class Radau5:
     """
 
     horizon = np.inf
+    # the step-size control of integrate for L-stable steps (see
+    # driver._predictive_factor)
+    predictive = True
     order = 4
     time_error = np.inf
     inner_points = ()

@@ -105,6 +105,9 @@ class Rodas4:
     """
 
     horizon = np.inf
+    # the step-size control of integrate for L-stable steps (see
+    # driver._predictive_factor)
+    predictive = True
     order = _RODAS4.order
     # the estimated error of T after the last step
     time_error = np.inf
