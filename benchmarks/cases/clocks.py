@@ -1,4 +1,4 @@
-"""Which clock the flow is easiest to integrate in: tau = -log L or log t.
+"""Which clock the flow is easiest to integrate in: tau = -log L, log t or a blend.
 
 The package integrates the flow in the clock ``tau = -log L`` (exact stops
 at target losses, any loss a float can hold). Where the loss stands nearly
