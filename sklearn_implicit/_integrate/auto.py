@@ -117,6 +117,8 @@ class AutoStepper:
 
     @property
     def predictive(self):
+        """Whether integrate's predictive step-size control serves: while
+        the implicit method takes the steps, in trials too."""
         return self._mode != "explicit" and self.stiff.predictive
 
     @property

