@@ -223,7 +223,12 @@ def test_sgd_checks_the_full_loss_at_epoch_ends():
     assert result.n_evals == result.n_iter
     assert np.all(result.history["n_steps"][1:] % 4 == 0)
     loss = ExponentialLoss().log_mean(Z @ result.coef, np.ones(20))
-    assert result.log_loss == loss <= math.log(0.05)
+    # The full training loss at the returned point, to rounding: the run
+    # takes it as the gradient evaluations do (from the loss's kept weight
+    # logarithms), log_mean from the weights; numpy 1.24 on an AVX-512
+    # machine put the two one unit in the last place apart.
+    assert abs(result.log_loss - loss) <= 4 * np.spacing(abs(loss))
+    assert max(result.log_loss, loss) <= math.log(0.05)
 
 
 # --------------------------------------------------------------------------
