@@ -18,6 +18,7 @@ from sklearn_implicit._integrate.auto import (
     _TRIAL_STEPS,
     AutoStepper,
 )
+from sklearn_implicit._integrate.driver import _PREDICTIVE_GROWTH, _predictive_factor
 from sklearn_implicit._integrate.explicit import DormandPrince853
 from sklearn_implicit._integrate.jacobian import (
     FlowJacobian,
@@ -552,3 +553,52 @@ def test_jacobian_cost_model_is_calibrated(shape, low, high):
     cost, lu = jacobian_costs(shape)
     assert low <= cost <= high
     assert 1 <= lu <= 10
+
+
+# --------------------------------------------------------------------------
+# step-size control of the implicit steps
+
+
+def _controlled_errors(grow, steps=60, order=4):
+    """Error estimates of steps under ``_predictive_factor`` where the step
+    that meets tol exactly grows by ``grow`` a step (the late phase, whose
+    steps grow with the clock) and the estimate is ``(h / h_tol)**order``."""
+    h, h_tol, accepted, errors = 0.1, 1.0, None, []
+    for _ in range(steps):
+        err = (h / h_tol) ** order
+        errors.append(err)
+        factor, accepted = _predictive_factor(err, h, accepted, order)
+        h *= factor
+        h_tol *= grow
+    return np.array(errors)
+
+
+@pytest.mark.parametrize("grow", [1.0, 1.05, 1.2])
+def test_predictive_control_settles_near_half_of_tol(grow):
+    """Where the steps grow steadily the implicit steps' controller runs
+    them at about half of tol, without a rejected step (the PI controller
+    of the explicit steps settles near 0.13 at 5% growth a step)."""
+    errors = _controlled_errors(grow)
+    assert np.all(errors <= 1.0)
+    assert 0.3 <= errors[-1] <= 0.8
+
+
+def test_predictive_control_grows_at_most_twofold():
+    factor, kept = _predictive_factor(1e-12, 0.5, None, 4)
+    assert factor == _PREDICTIVE_GROWTH == 2.0
+    assert kept == (0.5, 1e-2)
+
+
+def test_implicit_steppers_take_the_predictive_control():
+    Z = separable(30, 60)
+    flow = LinearFlow(DiagonalNetwork(np.full(60, 0.5), 2), ExponentialLoss(), Z, np.ones(30))
+    assert Rodas4.predictive and KrylovW.predictive
+    assert not getattr(DormandPrince853(), "predictive", False)
+    auto = AutoStepper(tol=1e-6)
+    state = flow.network.initial_state()
+    ev = flow.evaluate(state)
+    auto.step(flow, state, 0.0, -ev.log_loss, 1e-3, ev)
+    assert not auto.predictive  # explicit steps first
+    for mode in ("trial", "stiff"):
+        auto._mode = mode
+        assert auto.predictive
