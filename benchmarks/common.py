@@ -501,6 +501,15 @@ def standardized_dataset(name):
     return StandardScaler().fit_transform(X), y
 
 
+def breast_cancer_or_gaussian(size, seed):
+    """``(X, y, name)``: breast_cancer standardized where ``size`` is None,
+    else the Gaussian problem of :func:`make_problem` of that size (the
+    smoke settings' small stand-in)."""
+    if size is None:
+        return *standardized_dataset("breast_cancer"), "breast_cancer (standardized)"
+    return *make_problem(*size, seed=seed), "Gaussian"
+
+
 def separable_gaussian(n, d, rng):
     """A Gaussian ``n x d`` design and labels from a random direction."""
     X = rng.standard_normal((n, d))

@@ -20,15 +20,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn_implicit import DiagonalLinearClassifier, DiagonalLinearClassifierCV
 
 from common import (
-    _check, _result, make_problem, median_ratio, paired_times, standardized_dataset,
+    _check, _result, breast_cancer_or_gaussian, median_ratio, paired_times,
 )
-
-
-def _problem(settings):
-    if settings.cv_size is None:
-        return *standardized_dataset("breast_cancer"), "breast_cancer (standardized)"
-    X, y = make_problem(*settings.cv_size, seed=settings.seed)
-    return X, y, "Gaussian"
 
 
 def _quiet(fit):
@@ -40,7 +33,7 @@ def _quiet(fit):
 
 def run(settings):
     """DiagonalLinearClassifierCV: time against the path-reuse ideal and GridSearchCV."""
-    X, y, name = _problem(settings)
+    X, y, name = breast_cancer_or_gaussian(settings.cv_size, settings.seed)
     folds = StratifiedKFold(settings.cv_folds)
     splits = list(folds.split(X, y))
     targets = 10.0 ** -np.unique(np.round(np.geomspace(*settings.cv_target_exponents,

@@ -17,16 +17,9 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_implicit import DiagonalLinearClassifier, DiagonalLinearClassifierCV
 
-from common import _check, _result, make_problem, standardized_dataset
+from common import _check, _result, breast_cancer_or_gaussian
 
 _GOAL_SECONDS = 5.0
-
-
-def _problem(settings):
-    if settings.search_size is None:
-        return *standardized_dataset("breast_cancer"), "breast_cancer (standardized)"
-    X, y = make_problem(*settings.search_size, seed=settings.seed)
-    return X, y, "Gaussian"
 
 
 def _timed(fit):
@@ -41,7 +34,7 @@ def _timed(fit):
 
 def run(settings):
     """GridSearchCV on the grid of the issue, against DiagonalLinearClassifierCV."""
-    X, y, name = _problem(settings)
+    X, y, name = breast_cancer_or_gaussian(settings.search_size, settings.seed)
     splits = list(StratifiedKFold(settings.search_folds).split(X, y))
     alphas, targets = list(settings.search_alphas), list(settings.search_targets)
     depths = list(settings.search_depths)
