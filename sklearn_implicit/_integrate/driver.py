@@ -291,17 +291,17 @@ def integrate(
             records.append(history_record(flow, ev, tau, log_time))
             status = "converged"
             break
-        # PI step-size control (Gustafsson), gentle on stiffness-limited
-        # steps: a pure integral controller (larger steps in smooth phases)
-        # lets the step size hover at the stability limit, where rounding
-        # errors were seen to grow a million-fold (dense and sparse copies of
-        # one problem then differ in the 7th digit).
-        factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
-            0.4 / stepper.order
-        )
         if getattr(stepper, "predictive", False):
             factor, accepted = _predictive_factor(err, h, accepted, stepper.order)
         else:
+            # PI step-size control (Gustafsson), gentle on stiffness-limited
+            # steps: a pure integral controller (larger steps in smooth
+            # phases) lets the step size hover at the stability limit, where
+            # rounding errors were seen to grow a million-fold (dense and
+            # sparse copies of one problem then differ in the 7th digit).
+            factor = 0.9 * max(err, 1e-10) ** (-0.7 / stepper.order) * err_prev ** (
+                0.4 / stepper.order
+            )
             accepted = None
         # An error estimate this far below the tolerance is mostly rounding:
         # the embedded difference cancels to the last digits (DOP853's most
