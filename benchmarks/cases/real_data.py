@@ -13,6 +13,7 @@ the deep network within 5x the diagonal one's time) are checked.
 import warnings
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -138,15 +139,12 @@ def _raw_against_standardized(settings):
     X, y = bundled_dataset("breast_cancer")
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3,
                                                         random_state=settings.seed)
+    raw = DiagonalLinearClassifier(alpha=0.1, target_loss=0.1)
+    scaled = make_pipeline(StandardScaler(), clone(raw))
     rows = []
-    for features, model in [
-        ("raw", DiagonalLinearClassifier(alpha=0.1, target_loss=0.1)),
-        ("standardized", make_pipeline(StandardScaler(),
-                                       DiagonalLinearClassifier(alpha=0.1, target_loss=0.1))),
-    ]:
+    for features, model, flow in [("raw", raw, raw), ("standardized", scaled, scaled[-1])]:
         seconds, ended = _fit_once(model, X_train, y_train)
-        fitted = model[-1] if features == "standardized" else model
-        rows.append({"features": features, "evals": int(np.sum(fitted.n_grad_evals_)),
+        rows.append({"features": features, "evals": int(np.sum(flow.n_grad_evals_)),
                      "time [s]": seconds, "ended": ended,
                      "test accuracy": float(model.score(X_test, y_test))})
     return rows
