@@ -273,11 +273,11 @@ def _support_newton(evaluate, mirror, Zs, c, lam, active, tol, max_iter):
     Returns ``(lam, b, err, n_iter)``; gives up (``err > tol``) as soon as a
     step fails to shrink the KKT error by a factor 4 (a wrong support, or
     ``lam`` too far for Newton's method) unless it reaches ``tol``, and
-    drops from ``S`` the points
-    whose multiplier a step would make negative. With more points than
-    features in ``S`` the multipliers are not unique and the steps are
-    least-squares solutions. Once below ``tol`` it takes one more step, kept
-    if it helps, for a margin to rounding. ``lambda`` is carried in
+    drops from ``S`` the points whose multiplier a step would make
+    negative. With more points than features in ``S`` the multipliers are
+    not unique and the steps are least-squares solutions. Once below
+    ``tol`` it takes one more step, kept if it helps, for a margin to
+    rounding. ``lambda`` is carried in
     double-double: on nearly degenerate data one unit in the last place of
     ``lambda`` moves the margins by more than ``tol``.
     """
