@@ -288,3 +288,29 @@ def test_the_guess_extrapolates_the_accepted_step():
     stepper.step(flow, first[0], first[1], 3.001, 1e-3, first[2])
     retry = stepper._guess(first[0], 3.001, 5e-4)
     np.testing.assert_array_equal(retry, only_first._guess(first[0], 3.001, 5e-4))
+
+
+def test_a_newton_restart_evaluates_no_stage_twice(monkeypatch):
+    # Where the simplified Newton iterations stall they restart with the
+    # Jacobian at the middle stage of where they are: from the same stages,
+    # whose evaluations serve again (on breast_cancer to 1e-5 a tenth of
+    # the evaluations went to evaluating them twice). Nor is the step's
+    # start evaluated again where there is no guess (the first step).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = np.hstack([StandardScaler().fit_transform(X), np.ones((len(y), 1))])
+    flow = make_flow(X * np.where(y == 1, 1.0, -1.0)[:, None], 2, alpha=1.0)
+    evaluated = []
+    evaluate = flow.evaluate
+
+    def recording(state):
+        evaluated.append(state.tobytes())
+        return evaluate(state)
+
+    monkeypatch.setattr(flow, "evaluate", recording)
+    stepper = Radau5(tol=1e-6)
+    result = run(flow, 1e-5, 1e-6, stepper=stepper)
+    assert result.status == "target"
+    # more Jacobians than steps: some steps restarted
+    assert stepper.n_jacobians > result.n_iter
+    # a restart would evaluate the three stages of the stalled iteration again
+    assert not any(a == b for a, b in zip(evaluated, evaluated[3:]))
