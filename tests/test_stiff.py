@@ -18,7 +18,12 @@ from sklearn_implicit._integrate.auto import (
     _TRIAL_STEPS,
     AutoStepper,
 )
-from sklearn_implicit._integrate.driver import _PREDICTIVE_GROWTH, _predictive_factor
+from sklearn_implicit._integrate.driver import (
+    _PREDICTIVE_GROWTH,
+    _PREDICTIVE_SPAN,
+    _predictive_factor,
+    _step_factor,
+)
 from sklearn_implicit._integrate.explicit import DormandPrince853
 from sklearn_implicit._integrate.jacobian import (
     FlowJacobian,
@@ -602,3 +607,24 @@ def test_implicit_steppers_take_the_predictive_control():
     for mode in ("trial", "stiff"):
         auto._mode = mode
         assert auto.predictive
+
+
+def test_predictive_control_only_for_steps_short_against_the_clock():
+    # Long stiff steps late in training take the PI controller: there the
+    # predictive one grew them at little gain while their error grew like
+    # h**5 (case solvers of benchmarks/: twice the evaluations at equal
+    # accuracy). Both controllers from the same error history: the
+    # predictive one keeps (h, err) for its trend, the PI one keeps nothing.
+    stiff = Rodas4()
+    tau = 500.0
+    short, long = 0.5 * _PREDICTIVE_SPAN * tau, 2.0 * _PREDICTIVE_SPAN * tau
+    factor, kept = _step_factor(stiff, 0.5, 0.4, short, tau, (0.9 * short, 0.3))
+    assert (factor, kept) == _predictive_factor(0.5, short, (0.9 * short, 0.3), stiff.order)
+    assert kept == (short, 0.5)
+    factor, kept = _step_factor(stiff, 0.5, 0.4, long, tau, (0.9 * long, 0.3))
+    assert kept is None
+    assert factor == pytest.approx(0.9 * 0.5 ** (-0.7 / 4) * 0.4 ** (0.4 / 4))
+    # (the clock's scale is at least one)
+    assert _step_factor(stiff, 0.5, 0.4, 0.5 * _PREDICTIVE_SPAN, 0.01, None)[1] is not None
+    # the explicit method never takes the predictive control
+    assert _step_factor(DormandPrince853(), 0.5, 0.4, short, tau, None)[1] is None
