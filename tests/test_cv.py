@@ -134,7 +134,10 @@ def test_trajectories_cost_one_fit_to_the_smallest_target(solver):
     to the implicit method after a trial whose start depends on the step
     sizes, which the stops change, so its trajectories with and without
     stops switch at different clocks (measured: 0.93 to 1.32 times the
-    single fit's evaluations here)."""
+    single fit's evaluations here). The implicit steps' size control
+    changes with them too (the predictive control keeps the trend of the
+    last two steps, and a step cut short at a stop is one of them): with
+    stops 0.99 to 1.03 times the single fit's evaluations."""
     X, y = gaussian_binary()
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     clf = DiagonalLinearClassifierCV(alphas=ALPHAS, target_losses=TARGETS, cv=cv,
@@ -144,7 +147,8 @@ def test_trajectories_cost_one_fit_to_the_smallest_target(solver):
             single = DiagonalLinearClassifier(alpha=alpha, target_loss=min(TARGETS),
                                               solver=solver)
             evals = single.fit(X[train], y[train]).n_grad_evals_.sum()
-            assert evals <= clf.n_grad_evals_[f, a] <= 1.2 * evals
+            low = 1.0 if solver == "explicit" else 0.98
+            assert low * evals <= clf.n_grad_evals_[f, a] <= 1.2 * evals
 
 
 # ---------------------------------------------------------------------------
