@@ -33,18 +33,6 @@ _CHEAP_JACOBIAN = 16.0
 # of 2 allowed, tol = 1e-4 and 615).
 _STIFF_H_LAMBDA = 0.9
 _STIFF_WINDOW = 5
-# Late in training (the clock past _LATE_TAU, a loss below about 7e-3) a
-# trial starts from _LATE_STIFF_H_LAMBDA of the bound: there the stiff
-# steps grow in proportion to the clock, while explicit steps can be held
-# well below their bound by their error in the stiff modes and stay short
-# as the clock grows. On 100 x 1000 from alpha = 1 to 1e-300 the explicit
-# steps stayed at 0.33 to 0.4 of the bound (h of 1 to 1.8) from tau = 18 to
-# 200; with trials from 0.3 the fit took 860 evaluations instead of 2,099
-# (direction error 6.1e-10, was 1.6e-9). Earlier, at saddles, trials from
-# that level fail and delay the one that pays (100 x 1000, depth 3, alpha
-# 0.1 to 1e-100: 2,271 evaluations against 1,839).
-_LATE_TAU = 5.0
-_LATE_STIFF_H_LAMBDA = 0.3
 _TRIAL_STEPS = 10
 _TRIAL_ROOM = 4.0
 # Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
@@ -52,13 +40,6 @@ _TRIAL_ROOM = 4.0
 # are shorter: the step size of RODAS4 reaches its accuracy limit within two
 # steps (it may grow fivefold per step).
 _TRIAL_STEPS_EXPENSIVE = 6
-
-
-def stiff_h_lambda(tau):
-    """The share of the explicit steps' bound on ``h |lambda|`` from which,
-    on average over a window of steps, a trial of the stiff method may start
-    at the clock ``tau``."""
-    return _LATE_STIFF_H_LAMBDA if tau >= _LATE_TAU else _STIFF_H_LAMBDA
 
 
 class AutoStepper:
@@ -72,8 +53,7 @@ class AutoStepper:
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
     for free (``DormandPrince853.h_lambda``). Once its mean over
     ``_STIFF_WINDOW`` consecutive steps exceeds ``_STIFF_H_LAMBDA`` of the
-    bound on the explicit steps (``reliable_h_lambda``; late in training
-    ``_LATE_STIFF_H_LAMBDA``, see :func:`stiff_h_lambda`), and the explicit
+    bound on the explicit steps (``reliable_h_lambda``), and the explicit
     method has more than ``_TRIAL_ROOM`` trials' worth of work left before
     the last stop (``horizon``), the stiff method is tried for a few
     accepted steps and kept if its cost per unit of the clock (gradient
@@ -256,7 +236,7 @@ class AutoStepper:
         self._recent = [*self._recent[1 - _STIFF_WINDOW:], explicit.h_lambda]
         self._wait -= 1
         stiff = (len(self._recent) == _STIFF_WINDOW
-                 and sum(self._recent) > _STIFF_WINDOW * stiff_h_lambda(tau) * limit)
+                 and sum(self._recent) > _STIFF_WINDOW * _STIFF_H_LAMBDA * limit)
         if stiff and self._wait <= 0:
             rate = self._accepted_rate(self._trial_steps)
             if rate is not None:
