@@ -8,7 +8,7 @@ from about 0.1 to 0.01 while the coefficients grow thirtyfold), on which the
 path bends on a scale of a few hundredths of ``tau``: RODAS4 (order 4)
 takes thousands of steps there, and the three-stage Radau IIA method (order
 5, L-stable, stiffly accurate; Hairer & Wanner, Solving ODEs II, IV.8)
-about a fifth of them (case ``tall_stiff`` of ``benchmarks/``: 2.5 times
+about a fifth of them (case ``tall_stiff`` of ``benchmarks/``: 2.8 times
 fewer evaluations on breast_cancer, both with the predictive step-size
 control of :func:`~.driver._predictive_factor`). The diagonal network of
 depth 2 has a Jacobian without a diagonal part on wide designs too, whose
