@@ -628,3 +628,5 @@ def test_predictive_control_only_for_steps_short_against_the_clock():
     assert _step_factor(stiff, 0.5, 0.4, 0.5 * _PREDICTIVE_SPAN, 0.01, None)[1] is not None
     # the explicit method never takes the predictive control
     assert _step_factor(DormandPrince853(), 0.5, 0.4, short, tau, None)[1] is None
+    # without a bound (the squared loss's flows) long steps keep it too
+    assert _step_factor(stiff, 0.5, 0.4, long, tau, None, span=np.inf)[1] == (long, 0.5)
