@@ -344,16 +344,15 @@ class Radau5:
         """
         W = _V_INV @ Z  # complex rows: real, complex, conjugate
         previous, restarted, k = None, False, 0
-        evs = None  # the evaluations at the stages Z, where not yet moved
+        # the evaluations at the stages Z while they have not moved (without
+        # a guess every stage is the step's start, evaluated already)
+        evs = None if np.any(Z) else [ev] * 3
         while k < _NEWTON_MAXITER:
             self.n_newton += 1
             # the error scale of the step's end, as integrate measures it
             # (the start's is no scale for the first step from rho = 0)
             scale = flow.network.error_scale(state + Z[2]) * self.tol
-            if evs is None and not np.any(Z):
-                # (no guess: every stage at the step's start, evaluated)
-                evs = [ev] * 3
-            elif evs is None:
+            if evs is None:
                 evs = [flow.evaluate(state + Z[i]) for i in range(3)]
                 if not all(np.isfinite(e.log_dt_dtau) for e in evs):
                     return None
