@@ -18,7 +18,12 @@ from sklearn_implicit._integrate.krylov import DATA_RANK_BATCHED, KrylovW
 from sklearn_implicit._integrate.radau import Radau5
 from sklearn_implicit._integrate.rosenbrock import Rodas4
 from sklearn_implicit._integrate.stiff_choice import stiff_stepper
-from sklearn_implicit._losses import ExponentialLoss, SquaredLoss
+from sklearn_implicit._losses import (
+    LOSSES,
+    ExponentialLoss,
+    SquaredLoss,
+    is_margin_loss,
+)
 from sklearn_implicit._networks import DenseNetwork, DiagonalNetwork
 
 
@@ -93,7 +98,10 @@ def test_the_stiff_method_follows_the_shape_and_the_network():
     network = DenseNetwork(big.shape[1], (4,), 1.0, "antisymmetric", np.random.RandomState(0))
     flow = LinearFlow(network, ExponentialLoss(), big, np.ones(big.shape[0]))
     assert isinstance(stiff_stepper(flow, 1e-6), KrylovW)
-    # the squared loss: RODAS4 (see radau.serves)
+    # the squared loss: RODAS4 (see radau.serves); the classifiers' losses
+    # are the margin losses
+    assert all(is_margin_loss(loss()) for loss in LOSSES.values())
+    assert not is_margin_loss(SquaredLoss(np.ones(30)))
     regression = LinearFlow(DiagonalNetwork(np.full(8, 0.1), 2), SquaredLoss(np.ones(30)),
                             tall, np.ones(30))
     assert isinstance(stiff_stepper(regression, 1e-6), Rodas4)

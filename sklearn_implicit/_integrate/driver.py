@@ -18,6 +18,7 @@ the stiff phase) and :mod:`.auto` (the switch between them).
 import numpy as np
 from scipy.linalg.blas import dnrm2
 
+from .._losses import is_margin_loss
 from ..utils._logspace import LN10
 from .explicit import DormandPrince853
 from .flow import Evaluation, FlowResult, FlowState
@@ -115,7 +116,7 @@ def integrate(
     stepper = DormandPrince853() if stepper is None else stepper
     clock_check = getattr(flow.loss, "log_mean_is_exact", False)
     # (the margin losses only, see _PREDICTIVE_SPAN)
-    span = np.inf if hasattr(flow.loss, "may_stall") else _PREDICTIVE_SPAN
+    span = _PREDICTIVE_SPAN if is_margin_loss(flow.loss) else np.inf
     taus = [-float(s) for s in stop_log_losses]
     stepper.horizon = taus[-1]
     state = start.state.copy()

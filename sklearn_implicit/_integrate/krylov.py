@@ -54,6 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dger, dnrm2
 
+from .._losses import is_margin_loss
 from .jacobian import _complex_map, loss_weights
 from .rosenbrock import Rodas4, _Tableau
 from .shifted_solvers import _lu_factor, _lu_solve
@@ -337,9 +338,8 @@ def _batched(network):
 def serves_data(flow):
     """Whether Radau steps with :class:`DataJacobian` serve the flow: it has
     one (:func:`has_data_jacobian`), for a margin loss (as
-    :func:`~.radau.serves`: the losses with a ``may_stall`` of their own,
-    the squared loss, keep Rosenbrock steps)."""
-    return has_data_jacobian(flow) and not hasattr(flow.loss, "may_stall")
+    :func:`~.radau.serves`: the squared loss keeps Rosenbrock steps)."""
+    return has_data_jacobian(flow) and is_margin_loss(flow.loss)
 
 
 class DataJacobian:

@@ -14,7 +14,8 @@ control of :func:`~.driver._predictive_factor`). The diagonal network of
 depth 2 has a Jacobian without a diagonal part on wide designs too, whose
 Woodbury core (one real Gram matrix) serves the complex shift as well as
 the real one: there Radau serves as well (100 x 1000 from alpha = 1 to
-1e-300, 2,191 evaluations against RODAS4's 4,047; case ``evals``). At
+1e-300 with ``solver='stiff'``, 1,017 evaluations against RODAS4's 2,013;
+2,099 against 2,967 with ``solver='auto'``; measured when this was written). At
 depth 3 and beyond a complex shift would need Gram matrices of complex
 weights, and RODAS4 stays (:mod:`.stiff_choice`); so it does for the
 squared loss (see :func:`serves`).
@@ -48,6 +49,7 @@ state's are known: its equation is linear in ``T``, so its stages solve a
 
 import numpy as np
 
+from .._losses import is_margin_loss
 from .block_jacobian import BlockBasis, BlockFlowJacobian
 from .jacobian import FlowJacobian, GramTruncation, has_block_jacobian, supports_stiff
 from .krylov import DataJacobian, network_call_cost, serves_data
@@ -425,7 +427,7 @@ def serves_blocks(flow):
     (``jacobian='blocks'``) serve the flow: a network with
     ``jacobian_blocks`` and a margin loss with its curvature."""
     return (has_block_jacobian(flow.network) and hasattr(flow.loss, "log_curvature")
-            and not hasattr(flow.loss, "may_stall"))
+            and is_margin_loss(flow.loss))
 
 
 def serves(flow):
@@ -442,8 +444,7 @@ def serves(flow):
     a fit with repeated samples 3e-9 from the weighted one. RODAS4 keeps
     those flows.
     """
-    if not supports_stiff(flow) or hasattr(flow.loss, "may_stall"):
-        # (the margin losses are those without a may_stall of their own)
+    if not (supports_stiff(flow) and is_margin_loss(flow.loss)):
         return False
     n, d = flow.X.shape
     return d <= n + 1 or getattr(flow.network, "jacobian_is_low_rank", False)

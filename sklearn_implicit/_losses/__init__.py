@@ -20,6 +20,9 @@ Optional: ``log_mean_and_scaled_gradient(p, sample_weight)`` returns both
 results at once where they share work (the exponential loss: one pass);
 ``log_mean_is_exact = True`` says that ``log_mean`` keeps full relative
 accuracy at any loss, so that the integrator may check its clock against it.
+``may_stall(predictions)``, on a loss of predictions against targets (the
+squared loss): whether the loss may be at its infimum there. A loss without
+it is a margin loss (:func:`is_margin_loss`).
 
 For classification ``p_i`` is the margin ``y_i x_i . beta`` with labels in
 {-1, +1} folded into the data; for regression it is the residual-defining
@@ -33,4 +36,17 @@ from .squared import SquaredLoss
 # The classifiers' ``loss`` parameter: name -> class.
 LOSSES = {"exponential": ExponentialLoss, "logistic": LogisticLoss}
 
-__all__ = ["LOSSES", "ExponentialLoss", "LogisticLoss", "SquaredLoss"]
+
+
+def is_margin_loss(loss):
+    """Whether ``loss`` is a loss of margins ``y_i x_i . beta`` (exponential,
+    logistic): infimum 0, approached along a separating ray, on separable
+    data. The losses of predictions against targets (the squared loss)
+    hold their targets and say where they may be at their infimum
+    (``may_stall``); the integrator's choices that were measured on margin
+    losses only (the implicit methods' reach, the predictive control's
+    span) ask this."""
+    return not hasattr(loss, "may_stall")
+
+
+__all__ = ["LOSSES", "is_margin_loss", "ExponentialLoss", "LogisticLoss", "SquaredLoss"]
