@@ -204,14 +204,19 @@ def test_a_loose_tol_does_not_stall_the_steps(target):
     # until the loss falls by the step's length, to a tenth.
     # Under solver='auto' the steps after a Newton failure were not bounded
     # by it (the failed size was tried again and again): with the bound, a
-    # loose tol takes fewer evaluations than the default, as it should
-    # (2,601 against 3,781 to 1e-5; 3,606 against 4,650 to 1e-30).
+    # loose tol took fewer evaluations than the default (2,601 against
+    # 3,781 to 1e-5; 3,606 against 4,650 to 1e-30). Since the error scale is
+    # relative to the largest coefficient the default takes fewer (2,120
+    # and 2,639), and tol = 1e-2, whose Radau steps are limited by Newton's
+    # reach, about as many: 2,064 and 2,338 (2,271 and 2,332 under the
+    # oldest numpy and scipy allowed), where a stall took 30 to 270 times
+    # as many.
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     reference = DiagonalLinearClassifier(target_loss=target).fit(X, y)
     est = DiagonalLinearClassifier(tol=1e-2, target_loss=target).fit(X, y)
     assert est.status_.tolist() == ["target"]
-    assert est.n_grad_evals_[0] < reference.n_grad_evals_[0]
+    assert est.n_grad_evals_[0] < 1.2 * reference.n_grad_evals_[0]
     assert np.linalg.norm(_direction(est) - _direction(reference)) < 1e-2
 
 

@@ -69,9 +69,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
 
     tol : float, default=1e-6
         Local error tolerance of the integrator: every step keeps its
-        estimated error in each coefficient below ``tol`` times that
-        coefficient's size (times 1e-2 of the largest one, for coefficients
-        smaller than that). The returned coefficients converge as ``tol``
+        estimated error in each coefficient below ``tol`` times the largest
+        coefficient's size. The returned coefficients converge as ``tol``
         shrinks; on the test problems their relative error against an
         independent high-accuracy integration of the parameter ODE is at
         most ``10 * tol`` (typically about ``0.01 * tol``). The stop itself is

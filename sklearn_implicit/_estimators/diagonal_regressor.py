@@ -130,9 +130,8 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
 
     tol : float, default=1e-6
         Local error tolerance of the integrator (each step keeps its
-        estimated error in each coefficient below ``tol`` times that
-        coefficient's size, or times 1e-2 of the largest one for coefficients
-        smaller than that) and, with ``target_loss=0``,
+        estimated error in each coefficient below ``tol`` times the largest
+        coefficient's size) and, with ``target_loss=0``,
         the convergence test: the flow stops when the estimated remaining
         change of ``coef_`` is below ``tol`` times its norm.
 

@@ -40,6 +40,14 @@ _TRIAL_ROOM = 4.0
 # are shorter: the step size of RODAS4 reaches its accuracy limit within two
 # steps (it may grow fivefold per step).
 _TRIAL_STEPS_EXPENSIVE = 6
+# After a failed trial the next one also comes once the explicit steps have
+# cost this many trials' worth since (doubled after each failure), whatever
+# the predicted break-even says: a trial in a passing transient (the path
+# turning at a saddle) predicted the break-even far too late, and the
+# explicit steps then crept on at their stability limit (wine, depth 3
+# from alpha = 0.01 to 1e-10 at tol 1e-8: 1,500 explicit steps on one
+# flow). The failed trials cost at most about a quarter of the work.
+_RETRY_WORK = 4.0
 
 
 class AutoStepper:
@@ -68,7 +76,11 @@ class AutoStepper:
     1000 x 10000: steps of 0.027 ``tau`` from ``tau`` = 90 to 690). A
     bounded clock (a loss with a positive infimum) never gets there: there
     the next trial starts once the explicit cost per unit of clock has
-    doubled; and at least as many explicit steps as a trial has. Flows
+    doubled; and at least as many explicit steps as a trial has. Whatever
+    the prediction, a trial comes again once the explicit steps since the
+    failed one have cost ``_RETRY_WORK`` trials (twice as many after each
+    further failure): a trial in a passing transient predicted its
+    break-even far too late. Flows
     without the Jacobian pieces stay explicit.
 
     Near the end no trial starts: there the explicit steps, bounded by
@@ -88,7 +100,9 @@ class AutoStepper:
     trials : list of dict
         One record per judged trial: the clock at its start and end, the
         costs per unit of clock of the stiff and the explicit method, whether
-        it was adopted, and the clock before which the next trial waits.
+        it was adopted, the clock before which the next trial waits, the
+        cost so far (evaluations and the stiff method's work) at its start,
+        and the cost past which the next trial may start anyway.
     """
 
     horizon = np.inf
@@ -111,6 +125,10 @@ class AutoStepper:
         self._next_trial_tau = -np.inf  # predicted break-even of the stiff method
         # lowest explicit cost per unit clock since the last failed trial
         self._failed_rate = np.inf
+        # the cost (flow evaluations and the stiff method's work) past which
+        # the next trial may start anyway, and the work after the next failure
+        self._retry_cost = np.inf
+        self._retry_work = None
         self._marks = []  # (tau, cost) at the start of each call
         self._trial_start = None
         self._explicit_rate = None
@@ -163,6 +181,7 @@ class AutoStepper:
             # the model's cost of a trial, for the room left before the end
             self._trial_cost = self._trial_steps * self.stiff.step_cost(flow.X.shape,
                                                                          ev.state.shape[0])
+            self._retry_work = _RETRY_WORK * self._trial_cost
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
             del self._marks[: -2 * self._trial_steps]
@@ -187,7 +206,7 @@ class AutoStepper:
         # growth of the step size from the explicit method's: the method is
         # judged on the rest.
         rate = self._accepted_rate(self._trial_steps // 2, self._trial_start)
-        start = self._marks[self._trial_start][0]
+        start, start_cost = self._marks[self._trial_start]
         if rate < self._explicit_rate:
             self._mode = "stiff"
             self.switched_at = start
@@ -202,13 +221,19 @@ class AutoStepper:
             # the saddle a millionfold, and a depth-2 regression from
             # alpha = 1e-100 then crept on with explicit steps, thousands per
             # decade of loss, to max_iter. A retry comes once the rate has
-            # doubled from its lowest (the flow stiffens).
+            # doubled from its lowest (the flow stiffens), or once the
+            # explicit steps have cost _RETRY_WORK trials since (doubled
+            # after each failure).
             self._failed_rate = self._explicit_rate
+            self._retry_cost = self._marks[-1][1] + self._retry_work
+            self._retry_work *= 2.0
             self._back_to_explicit()
         self.trials.append({"start": start, "end": tau, "stiff_rate": rate,
                             "explicit_rate": self._explicit_rate,
                             "adopted": self._mode == "stiff",
-                            "next_trial_after": self._next_trial_tau})
+                            "next_trial_after": self._next_trial_tau,
+                            "start_cost": start_cost,
+                            "retry_cost": self._retry_cost})
         self._marks = self._marks[-1:]
 
     def _stuck(self):
@@ -242,7 +267,8 @@ class AutoStepper:
             if rate is not None:
                 self._failed_rate = min(self._failed_rate, rate)
             if rate is not None and (tau >= self._next_trial_tau
-                                     or rate > 2 * self._failed_rate) and (
+                                     or rate > 2 * self._failed_rate
+                                     or self._marks[-1][1] >= self._retry_cost) and (
                     rate * (self.horizon - tau) > _TRIAL_ROOM * self._trial_cost):
                 self._explicit_rate = rate
                 self._mode = "trial"

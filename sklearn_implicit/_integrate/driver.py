@@ -5,8 +5,8 @@ Accuracy
 A step is accepted when the estimated local error of every state component,
 divided by the network's ``error_scale``, is at most ``tol`` (a PI
 controller chooses the step sizes). For the diagonal network the state is
-``log(u / v)``, so ``tol`` is the admissible local error in the relative
-size of each large coefficient. At every requested stop the state is
+``log(u / v)``, and ``tol`` is the admissible local error of each
+coefficient relative to the largest. At every requested stop the state is
 corrected by Newton steps along the flow so that the loss equals the target
 to rounding (the remaining error is a displacement along the path, which is
 what ``tol`` controls). The physical time carried along is held to
