@@ -126,9 +126,8 @@ class AutoStepper:
         # lowest explicit cost per unit clock since the last failed trial
         self._failed_rate = np.inf
         # the cost (flow evaluations and the stiff method's work) past which
-        # the next trial may start anyway, and the work after the next failure
+        # the next trial may start anyway
         self._retry_cost = np.inf
-        self._retry_work = None
         self._marks = []  # (tau, cost) at the start of each call
         self._trial_start = None
         self._explicit_rate = None
@@ -181,7 +180,6 @@ class AutoStepper:
             # the model's cost of a trial, for the room left before the end
             self._trial_cost = self._trial_steps * self.stiff.step_cost(flow.X.shape,
                                                                          ev.state.shape[0])
-            self._retry_work = _RETRY_WORK * self._trial_cost
         self._marks.append((tau, self._cost(flow)))
         if self._mode == "explicit" and len(self._marks) > 4 * self._trial_steps:
             del self._marks[: -2 * self._trial_steps]
@@ -225,8 +223,9 @@ class AutoStepper:
             # explicit steps have cost _RETRY_WORK trials since (doubled
             # after each failure).
             self._failed_rate = self._explicit_rate
-            self._retry_cost = self._marks[-1][1] + self._retry_work
-            self._retry_work *= 2.0
+            failures = sum(not trial["adopted"] for trial in self.trials)
+            self._retry_cost = (self._marks[-1][1]
+                                + _RETRY_WORK * 2.0**failures * self._trial_cost)
             self._back_to_explicit()
         self.trials.append({"start": start, "end": tau, "stiff_rate": rate,
                             "explicit_rate": self._explicit_rate,

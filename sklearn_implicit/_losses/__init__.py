@@ -37,7 +37,6 @@ from .squared import SquaredLoss
 LOSSES = {"exponential": ExponentialLoss, "logistic": LogisticLoss}
 
 
-
 def is_margin_loss(loss):
     """Whether ``loss`` is a loss of margins ``y_i x_i . beta`` (exponential,
     logistic): infimum 0, approached along a separating ray, on separable
