@@ -245,6 +245,39 @@ class Settings:
     )
     clock_rtol: float = 1e-6
     clock_kappa: float = 1.0
+    # case "control": (name, data, estimator parameters) at each of
+    # control_tols; data ("gaussian", n, d), ("tall", n, d), ("dataset",
+    # name) or ("regression", n, d) (see cases/control.py)
+    control_problems: tuple = tuple(
+        (f"Gaussian D{p.get('depth', 2)} a{p['alpha']:g} to {p['target_loss']:g}"
+         + (" logistic" if "loss" in p else ""), ("gaussian", 100, 1000),
+         dict(fit_intercept=False, **p))
+        for p in (
+            dict(alpha=0.1, target_loss=1e-300), dict(alpha=1.0, target_loss=1e-300),
+            dict(alpha=1.0, target_loss=1e-100, loss="logistic"),
+            dict(depth=3, alpha=0.1, target_loss=1e-100),
+            dict(depth=3, alpha=1e-3, target_loss=1e-10), dict(alpha=0.1, target_loss=1e-3),
+            dict(alpha=1e-3, target_loss=1e-10), dict(alpha=1e-3, target_loss=1e-100),
+            dict(alpha=1e-6, target_loss=1e-30), dict(depth=4, alpha=0.1, target_loss=1e-30),
+        )
+    ) + (
+        ("breast_cancer D2 to 1e-5", ("dataset", "breast_cancer"), dict(target_loss=1e-5)),
+        ("breast_cancer D3 a0.01 to 1e-5", ("dataset", "breast_cancer"),
+         dict(depth=3, alpha=0.01, target_loss=1e-5)),
+        ("breast_cancer D2 to 1e-100", ("dataset", "breast_cancer"),
+         dict(target_loss=1e-100)),
+        ("breast_cancer D2 a0.001 to 1e-10", ("dataset", "breast_cancer"),
+         dict(alpha=1e-3, target_loss=1e-10)),
+        ("wine D3 a0.01 to 1e-10", ("dataset", "wine"),
+         dict(depth=3, alpha=0.01, target_loss=1e-10)),
+        ("tall 5000 x 20 D2 a0.1 to 1e-30", ("tall", 5000, 20),
+         dict(alpha=0.1, target_loss=1e-30, fit_intercept=False)),
+        ("regressor D2 a0.001", ("regression", 50, 200), dict(alpha=1e-3, fit_intercept=False)),
+        ("regressor D2 a1e-5", ("regression", 50, 200), dict(alpha=1e-5, fit_intercept=False)),
+        ("regressor D3 a0.01", ("regression", 50, 200),
+         dict(depth=3, alpha=0.01, fit_intercept=False)),
+    )
+    control_tols: tuple = (1e-3, 1e-6, 1e-8)
     real_deep_max_size: int = 2_000_000  # n x d beyond which the deep network is not run
     real_max_iter: int = None  # None: the estimators' default
     # case "convolutional": one evaluation against the bare pair at each
@@ -351,6 +384,13 @@ class Settings:
             tall_datasets=("wine",), tall_gaussian=((200, 5),), tall_targets=(1e-3,),
             clock_problems=(("wine", 2, 1.0, 1e-3, True), ((200, 5), 2, 0.1, 1e-3, False)),
             clock_rtol=1e-4,
+            control_problems=(
+                ("Gaussian", ("gaussian", 20, 60), dict(alpha=1.0, target_loss=1e-3,
+                                                       fit_intercept=False)),
+                ("wine", ("dataset", "wine"), dict(target_loss=1e-3)),
+                ("regressor", ("regression", 20, 60), dict(alpha=0.1, fit_intercept=False)),
+            ),
+            control_tols=(1e-3,),
             setup_sizes=((20, 60, 0), (22, 60, 2)), setup_repeats=2,
             scipy_grid=dict(size=size, configs=((2, 1.0),), losses=("exponential",),
                             targets=(1e-3,)),

@@ -26,9 +26,9 @@ from pathlib import Path
 # also when this file is loaded from elsewhere (the smoke test).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
-    clocks, convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop, grid_search,
-    path, per_eval, real_data, scipy_ivp, setup_cost, solvers, step_cost, stiff_networks,
-    tall_stiff, threads, tol_meaning, tol_scan,
+    clocks, control, convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop,
+    grid_search, path, per_eval, real_data, scipy_ivp, setup_cost, solvers, step_cost,
+    stiff_networks, tall_stiff, threads, tol_meaning, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, read_report, to_markdown,
@@ -60,6 +60,7 @@ CASES = {
     "cv": cv.run,
     "grid_search": grid_search.run,
     "dynamics": dynamics.run,
+    "control": control.run,
     "evals_large": evals_large.run,
 }
 # run only when named (about 40 minutes)
