@@ -14,6 +14,7 @@ from sklearn_implicit._integrate import dop853_coefficients as _dop853
 from sklearn_implicit._integrate.auto import (
     _CHEAP_JACOBIAN,
     _STIFF_H_LAMBDA,
+    _STIFF_H_LAMBDA_FLAT,
     _STIFF_WINDOW,
     _TRIAL_ROOM,
     _TRIAL_STEPS,
@@ -407,6 +408,27 @@ def test_auto_tries_the_stiff_method_at_the_explicit_step_bound_with_room_left()
     assert auto.trial_starts == [] and auto.stiff.n_jacobians == 0
     assert result.n_evals == explicit.n_evals
     assert np.array_equal(result.coef, explicit.coef)
+
+
+def test_auto_tries_the_stiff_method_where_explicit_steps_stop_growing(monkeypatch):
+    # From alpha = 1 to 1e-300 at tol 1e-6 the explicit steps settle below
+    # their bound (the error estimate grows with h |lambda| near it) and stop
+    # growing, while the stiff steps would grow with the clock. Measured:
+    # trial adopted at tau = 33 and 639 evaluations; without the test of
+    # flat steps at tau = 133 and 1,044; the fits differ by 1.2e-9.
+    Z = separable(100, 1000, seed=1)
+    auto = StiffnessRecorder()
+    result = run(make_flow(Z, alpha=1.0), 1e-300, 1e-6, auto)
+    monkeypatch.setattr(auto_module, "_STIFF_H_LAMBDA_FLAT", np.inf)
+    without = AutoStepper()
+    reference = run(make_flow(Z, alpha=1.0), 1e-300, 1e-6, without)
+    assert result.status == reference.status == "target"
+    (start,) = auto.trial_starts
+    mean = auto.window_means()[start - _STIFF_WINDOW]
+    assert _STIFF_H_LAMBDA_FLAT < mean < _STIFF_H_LAMBDA
+    assert auto.switched_at < 0.5 * without.switched_at
+    assert result.n_evals < 0.7 * reference.n_evals
+    assert rel_err(result.coef, reference.coef) < 1e-8
 
 
 def _dop853_on_a_decaying_mode(z):

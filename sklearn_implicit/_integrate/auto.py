@@ -33,6 +33,17 @@ _CHEAP_JACOBIAN = 16.0
 # of 2 allowed, tol = 1e-4 and 615).
 _STIFF_H_LAMBDA = 0.9
 _STIFF_WINDOW = 5
+# Steps that stopped growing are held by stability too where their mean
+# h |lambda| exceeds _STIFF_H_LAMBDA_FLAT of the bound: the step-size control
+# then settles below the bound (the error estimate grows with h |lambda|
+# near it), while the path's own scale, the clock, grows. At 100 x 1000
+# from alpha = 1 to 1e-300 at tol 1e-6 the explicit steps sat at 0.74 to
+# 0.79 of the bound, h within 2% of 2.14, from tau = 8 to 150 (a trial
+# there: stiff steps at 0.6 of the explicit cost per unit of clock).
+# "Stopped growing": over the window, the largest step (tried steps
+# included) below _FLAT_STEPS times the smallest.
+_STIFF_H_LAMBDA_FLAT = 0.7
+_FLAT_STEPS = 1.05
 _TRIAL_STEPS = 10
 _TRIAL_ROOM = 4.0
 # Where a Jacobian costs more than _CHEAP_JACOBIAN evaluations (at 1000 x
@@ -70,7 +81,8 @@ class AutoStepper:
     ``h |F(y_new) - F(y_last)| / |y_new - y_last|`` estimates ``h |lambda|``
     for free (``DormandPrince853.h_lambda``). Once its mean over
     ``_STIFF_WINDOW`` consecutive steps exceeds ``_STIFF_H_LAMBDA`` of the
-    bound on the explicit steps (``reliable_h_lambda``), and the explicit
+    bound on the explicit steps (``reliable_h_lambda``), or
+    ``_STIFF_H_LAMBDA_FLAT`` of it over steps that have stopped growing, and the explicit
     method has more than ``_TRIAL_ROOM`` trials' worth of work left before
     the last stop (``horizon``), the stiff method is tried for a few
     accepted steps and kept if its cost per unit of the clock (gradient
@@ -129,6 +141,7 @@ class AutoStepper:
         self.trials = []
         self._mode = "explicit"
         self._recent = []  # h |lambda| of the last explicit steps
+        self._recent_h = []  # and their sizes
         self._wait = 0  # explicit steps before the next trial may start
         self._trial_steps = None
         self._trial_cost = None
@@ -265,7 +278,7 @@ class AutoStepper:
     def _back_to_explicit(self):
         self._mode = "explicit"
         self._wait = self._trial_steps
-        self._recent = []
+        self._recent, self._recent_h = [], []
         self._marks = self._marks[-1:]
 
     def _explicit_step(self, flow, state, T, tau, h, ev):
@@ -277,9 +290,12 @@ class AutoStepper:
         explicit = self.explicit
         limit = explicit.reliable_h_lambda or explicit.stability_limit
         self._recent = [*self._recent[1 - _STIFF_WINDOW:], explicit.h_lambda]
+        self._recent_h = [*self._recent_h[1 - _STIFF_WINDOW:], h]
         self._wait -= 1
-        stiff = (len(self._recent) == _STIFF_WINDOW
-                 and sum(self._recent) > _STIFF_WINDOW * _STIFF_H_LAMBDA * limit)
+        mean = sum(self._recent) / _STIFF_WINDOW
+        flat = max(self._recent_h) < _FLAT_STEPS * min(self._recent_h)
+        stiff = len(self._recent) == _STIFF_WINDOW and (
+            mean > _STIFF_H_LAMBDA * limit or (flat and mean > _STIFF_H_LAMBDA_FLAT * limit))
         if stiff and self._wait <= 0:
             rate = self._accepted_rate(self._trial_steps)
             if rate is not None:
