@@ -82,14 +82,14 @@ class AutoStepper:
     for free (``DormandPrince853.h_lambda``). Once its mean over
     ``_STIFF_WINDOW`` consecutive steps exceeds ``_STIFF_H_LAMBDA`` of the
     bound on the explicit steps (``reliable_h_lambda``), or
-    ``_STIFF_H_LAMBDA_FLAT`` of it over steps that have stopped growing, and the explicit
-    method has more than ``_TRIAL_ROOM`` trials' worth of work left before
-    the last stop (``horizon``), the stiff method is tried for a few
-    accepted steps and kept if its cost per unit of the clock (gradient
-    evaluations plus linear solves and Jacobians, counted in evaluations) is
-    lower than that of the last explicit steps, or if it is predicted to
-    break even (below) for less extra work than ``_ADOPT_EXCESS`` of a
-    trial.
+    ``_STIFF_H_LAMBDA_FLAT`` of it over steps that have stopped growing,
+    and the explicit method has more than ``_TRIAL_ROOM`` trials' worth of
+    work left before the last stop (``horizon``), the stiff method is tried
+    for a few accepted steps and kept if its cost per unit of the clock
+    (gradient evaluations plus linear solves and Jacobians, counted in
+    evaluations) is lower than that of the last explicit steps, or if it is
+    predicted to break even (below) for less extra work than
+    ``_ADOPT_EXCESS`` of a trial.
 
     Otherwise the explicit method resumes, and the next trial waits for the
     clock at which the stiff method is predicted to break even: late in
