@@ -16,27 +16,15 @@ summary.
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.preprocessing import StandardScaler
 
-from common import _result, direction_error
+from common import (
+    _result,
+    direction_error,
+    make_problem,
+    separable_gaussian,
+    standardized_dataset,
+)
 from sklearn_implicit import DiagonalLinearClassifier, DiagonalLinearRegressor
-
-
-def _gaussian(n, d, seed=0):
-    """Gaussian design, labels of a random 5-sparse teacher."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    teacher = np.zeros(d)
-    teacher[rng.choice(d, 5, replace=False)] = rng.standard_normal(5)
-    return X, np.where(X @ teacher > 0, 1, -1)
-
-
-def _tall(n, d, seed=1):
-    """Gaussian design, labels of a dense random direction."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    return X, (X @ rng.standard_normal(d) > 0).astype(int)
 
 
 def _sparse_regression(n, d, seed=0):
@@ -44,22 +32,21 @@ def _sparse_regression(n, d, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     teacher = np.zeros(d)
-    teacher[rng.choice(d, 5, replace=False)] = (rng.standard_normal(5)
-                                                 + np.sign(rng.standard_normal(5)))
+    support = rng.choice(d, 5, replace=False)
+    teacher[support] = rng.standard_normal(5) + np.sign(rng.standard_normal(5))
     return X, X @ teacher
-
-
-def _dataset(name):
-    X, y = {"breast_cancer": load_breast_cancer, "wine": load_wine}[name](return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-_DATA = {"gaussian": _gaussian, "tall": _tall, "regression": _sparse_regression}
 
 
 def _data(spec):
     kind, *args = spec
-    return _dataset(*args) if kind == "dataset" else _DATA[kind](*args)
+    if kind == "dataset":
+        return standardized_dataset(*args)
+    if kind == "tall":
+        # (seed 1: the tall problem of the earlier scratch control runs)
+        return separable_gaussian(*args, np.random.default_rng(1))
+    if kind == "gaussian":
+        return make_problem(*args)
+    return _sparse_regression(*args)
 
 
 def _fit(spec, data, params, tol):
@@ -76,10 +63,9 @@ def _fit(spec, data, params, tol):
 
 def run(settings):
     """Evaluations and errors of the control set at each tol."""
-    cache = {}
     rows, totals = [], dict.fromkeys(settings.control_tols, 0)
     for name, spec, params in settings.control_problems:
-        data = cache[spec] = cache[spec] if spec in cache else _data(spec)
+        data = _data(spec)
         ref, ref_evals = _fit(spec, data, params, settings.ref_tol)
         for tol in settings.control_tols:
             coef, evals = _fit(spec, data, params, tol)
