@@ -331,6 +331,77 @@ def test_linear_separability_is_decided_where_highs_gives_up(sparse):
     assert linearly_separable(sp.csr_matrix(Z) if sparse else Z) is True
 
 
+def _overlapping_classes():
+    """Standardized features of two overlapping classes, of a size where the
+    program on all rows costs tens of milliseconds."""
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(n_samples=3000, n_features=12, n_informative=6,
+                               n_redundant=0, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+def _separability_problems():
+    """Signed rows, not separable and separable."""
+    X, y = _overlapping_classes()
+    Z = np.where(y == 1, 1.0, -1.0)[:, None] * X
+    # the same rows signed by a hyperplane through a thin slab left empty
+    w = np.random.default_rng(1).standard_normal(Z.shape[1])
+    keep = np.abs(Z @ w) > 0.05 * np.linalg.norm(w)
+    separable = np.sign(Z[keep] @ w)[:, None] * Z[keep]
+    return [("overlapping classes", Z, False), ("separable", separable, True)]
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_separability_from_margins_is_decided_on_few_rows(sparse, monkeypatch):
+    # With the flow's margins the program starts on the rows nearest their
+    # boundary and takes in others only as a solution misses them: the same
+    # answers as the program on all rows, and no program on all rows.
+    from sklearn_implicit._integrate import flow as flow_module
+
+    programs = []
+    linprog = flow_module.linprog
+
+    def counting(*args, **kwargs):
+        programs.append(kwargs["A_ub"].shape[0])
+        return linprog(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "linprog", counting)
+    rng = np.random.default_rng(0)
+    for name, Z, expected in _separability_problems():
+        Z = sp.csr_matrix(Z) if sparse else Z
+        assert flow_module.linearly_separable(Z) is expected, name
+        # margins of a random direction: the first rows are no separator's
+        # nearest, so the separable case needs further rounds
+        for coef in (rng.standard_normal(Z.shape[1]), np.zeros(Z.shape[1])):
+            programs.clear()
+            assert flow_module.linearly_separable(Z, Z @ coef) is expected, name
+            assert programs and max(programs) < Z.shape[0], (name, programs)
+            if expected:
+                assert len(programs) > 1, (name, programs)
+
+
+def test_a_stall_is_found_without_the_program_on_all_rows(monkeypatch):
+    # The fit asks at its stall, with its margins: programs on few rows.
+    from sklearn_implicit._integrate import flow as flow_module
+
+    programs = []
+    linprog = flow_module.linprog
+
+    def counting(*args, **kwargs):
+        programs.append(kwargs["A_ub"].shape[0])
+        return linprog(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "linprog", counting)
+    X, y = _overlapping_classes()
+    est = DiagonalLinearClassifier(fit_intercept=False)
+    (message,) = fit_recording(est, X, y)
+    assert "stalled" in message
+    assert est.status_.tolist() == ["stalled"]
+    assert programs and max(programs) < X.shape[0] / 10, programs
+
+
 def test_duplicated_points_with_opposite_labels_warn():
     # Separable but for one point duplicated with the opposite label: the
     # loss tends to a positive infimum without reaching it while the other
