@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import (  # noqa: E402
     clocks, control, convolutional, cv, deep, dynamics, evals, evals_large, gd, gram_drop,
-    grid_search, path, per_eval, real_data, scipy_ivp, setup_cost, solvers, step_cost,
-    stiff_networks, tall_stiff, threads, tol_meaning, tol_scan,
+    grid_search, path, per_eval, real_data, scipy_ivp, separability, setup_cost, solvers,
+    step_cost, stiff_networks, tall_stiff, threads, tol_meaning, tol_scan,
 )
 from common import (  # noqa: E402
     Settings, _json_default, _result, blas_threads, environment, read_report, to_markdown,
@@ -53,6 +53,7 @@ CASES = {
     "convolutional": convolutional.run,
     "stiff_networks": stiff_networks.run,
     "real_data": real_data.run,
+    "separability": separability.run,
     "tall_stiff": tall_stiff.run,
     "scipy_ivp": scipy_ivp.run,
     "clocks": clocks.run,
