@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import scipy
 import sklearn
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer, load_digits, load_iris, load_wine, make_classification,
+)
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -539,6 +541,19 @@ def standardized_dataset(name):
     """``(X, y)`` of :func:`bundled_dataset`, its features standardized."""
     X, y = bundled_dataset(name)
     return StandardScaler().fit_transform(X), y
+
+
+def real_data_problems(settings):
+    """``(name, X, y)`` of case real_data: the bundled datasets of
+    ``settings.real_datasets`` and ``make_classification`` problems of
+    ``settings.real_synthetic`` sizes, standardized."""
+    for name in settings.real_datasets:
+        yield name, *standardized_dataset(name)
+    for n, d in settings.real_synthetic:
+        X, y = make_classification(n_samples=n, n_features=d,
+                                   n_informative=max(2, min(d // 2, 10)), n_redundant=0,
+                                   random_state=settings.seed)
+        yield f"make_classification {n} x {d}", StandardScaler().fit_transform(X), y
 
 
 def breast_cancer_or_gaussian(size, seed):

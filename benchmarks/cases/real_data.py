@@ -14,7 +14,6 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -25,21 +24,11 @@ from sklearn.svm import LinearSVC
 from sklearn_implicit import DeepLinearClassifier, DiagonalLinearClassifier
 
 from common import (
-    _check, _result, bundled_dataset, fit_recording, standardized_dataset, timed,
+    _check, _result, bundled_dataset, fit_recording, real_data_problems, timed,
 )
 
 _ESTIMATORS = {"DiagonalLinearClassifier": DiagonalLinearClassifier,
                "DeepLinearClassifier": DeepLinearClassifier}
-
-
-def _datasets(settings):
-    for name in settings.real_datasets:
-        yield name, *standardized_dataset(name)
-    for n, d in settings.real_synthetic:
-        X, y = make_classification(n_samples=n, n_features=d,
-                                   n_informative=max(2, min(d // 2, 10)), n_redundant=0,
-                                   random_state=settings.seed)
-        yield f"make_classification {n} x {d}", StandardScaler().fit_transform(X), y
 
 
 def _ended(caught):
@@ -59,7 +48,7 @@ def _fit_once(estimator, X, y):
 def run(settings):
     """Estimators with their defaults on real and synthetic data."""
     rows, checks = [], []
-    for name, X, y in _datasets(settings):
+    for name, X, y in real_data_problems(settings):
         n, d = X.shape
         references = {}
         for label, make in [("LogisticRegression", lambda: LogisticRegression(max_iter=1_000)),

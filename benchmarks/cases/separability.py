@@ -16,10 +16,8 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import make_classification
-from sklearn.preprocessing import StandardScaler
 
-from common import _check, _result, standardized_dataset
+from common import _check, _result, real_data_problems
 from sklearn_implicit import DiagonalLinearClassifier
 from sklearn_implicit._integrate import flow as flow_module
 
@@ -67,20 +65,10 @@ def _answer(Z, margins, repeats):
     return answer, len(programs), max(programs), min(times)
 
 
-def _datasets(settings):
-    for name in settings.real_datasets:
-        yield name, *standardized_dataset(name)
-    for n, d in settings.real_synthetic:
-        X, y = make_classification(n_samples=n, n_features=d,
-                                   n_informative=max(2, min(d // 2, 10)), n_redundant=0,
-                                   random_state=settings.seed)
-        yield f"make_classification {n} x {d}", StandardScaler().fit_transform(X), y
-
-
 def run(settings):
     """The stall test's program from the flow's margins, against all rows."""
     rows = []
-    for name, X, y in _datasets(settings):
+    for name, X, y in real_data_problems(settings):
         for k, (Z, margins) in enumerate(_questions(X, y)):
             full = _answer(Z, None, settings.repeats)
             near = _answer(Z, margins, settings.repeats)
