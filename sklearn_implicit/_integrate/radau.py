@@ -351,19 +351,22 @@ class Radau5:
         evs = None if np.any(Z) else [ev] * 3
         while k < _NEWTON_MAXITER:
             self.n_newton += 1
-            # the error scale of the step's end, as integrate measures it
-            # (the start's is no scale for the first step from rho = 0)
-            scale = flow.network.error_scale(state + Z[2]) * self.tol
             if evs is None:
                 evs = [flow.evaluate(state + Z[i]) for i in range(3)]
                 if not all(np.isfinite(e.log_dt_dtau) for e in evs):
                     return None
+            # the error scale of the step's end, as integrate measures it
+            # (the start's is no scale for the first step from rho = 0); of
+            # the end stage's own state, which the network has just
+            # evaluated (a new array of the same values cost the network's
+            # quantities once more: a tenth of a fit at depth 3)
+            scale = flow.network.error_scale(evs[2].state) * self.tol
             if real is None:
                 real, complex_ = self._use_jacobian(flow, evs[1], h)
             G = _V_INV @ np.vstack([e.dstate for e in evs])
             d_real = self._solve(real, (G[0] - _MU_REAL / h * W[0]).real)
             d_complex = self._solve(complex_, G[1] - _MU_COMPLEX / h * W[1])
-            norm = max(np.max(np.abs(d_real) / scale), np.max(np.abs(d_complex) / scale))
+            norm = max((np.abs(d_real) / scale).max(), (np.abs(d_complex) / scale).max())
             if not np.isfinite(norm):
                 return None
             rate = None

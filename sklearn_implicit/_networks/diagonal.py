@@ -204,7 +204,7 @@ class DiagonalNetwork:
             xy = x * y
             log_p = (2 * self._log_depth + (2 * depth - 2) * log_big
                      + np.log1p(xy * xy))
-        top = np.max(log_p)
+        top = log_p.max()
         return coef, log_a, np.exp(log_p - top), top, log_p
 
     def coef(self, rho):
@@ -265,7 +265,7 @@ class DiagonalNetwork:
             return memo[1]
         coef, log_a, p_scaled, log_top, log_p = self._at(rho)
         size = np.abs(coef)
-        floor = max(_FLOOR * np.max(size), 1e-300)
+        floor = max(_FLOOR * size.max(), 1e-300)
         if log_p is None:
             rate = np.exp(log_a - log_top) / p_scaled
         else:
