@@ -356,10 +356,11 @@ class Radau5:
                 if not all(np.isfinite(e.log_dt_dtau) for e in evs):
                     return None
             # the error scale of the step's end, as integrate measures it
-            # (the start's is no scale for the first step from rho = 0); of
-            # the end stage's own state, which the network has just
-            # evaluated (a new array of the same values cost the network's
-            # quantities once more: a tenth of a fit at depth 3)
+            # (the start's is no scale for the first step from rho = 0), of
+            # the end stage's own state: the network keeps its quantities
+            # for the state it evaluated last, and a new array of the same
+            # values made it form them again (breast_cancer, depth 3 from
+            # alpha = 0.01: 34,521 times for 24,455 evaluations; 27,386)
             scale = flow.network.error_scale(evs[2].state) * self.tol
             if real is None:
                 real, complex_ = self._use_jacobian(flow, evs[1], h)
