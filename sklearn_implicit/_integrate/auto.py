@@ -140,8 +140,7 @@ class AutoStepper:
         self.switched_at = None
         self.trials = []
         self._mode = "explicit"
-        self._recent = []  # h |lambda| of the last explicit steps
-        self._recent_h = []  # and their sizes
+        self._recent = []  # (h |lambda|, h) of the last explicit steps
         self._wait = 0  # explicit steps before the next trial may start
         self._trial_steps = None
         self._trial_cost = None
@@ -278,7 +277,7 @@ class AutoStepper:
     def _back_to_explicit(self):
         self._mode = "explicit"
         self._wait = self._trial_steps
-        self._recent, self._recent_h = [], []
+        self._recent = []
         self._marks = self._marks[-1:]
 
     def _explicit_step(self, flow, state, T, tau, h, ev):
@@ -289,11 +288,11 @@ class AutoStepper:
         # window only needs it to be large repeatedly
         explicit = self.explicit
         limit = explicit.reliable_h_lambda or explicit.stability_limit
-        self._recent = [*self._recent[1 - _STIFF_WINDOW:], explicit.h_lambda]
-        self._recent_h = [*self._recent_h[1 - _STIFF_WINDOW:], h]
+        self._recent = [*self._recent[1 - _STIFF_WINDOW:], (explicit.h_lambda, h)]
         self._wait -= 1
-        mean = sum(self._recent) / _STIFF_WINDOW
-        flat = max(self._recent_h) < _FLAT_STEPS * min(self._recent_h)
+        h_lambdas, sizes = zip(*self._recent)
+        mean = sum(h_lambdas) / _STIFF_WINDOW
+        flat = max(sizes) < _FLAT_STEPS * min(sizes)
         stiff = len(self._recent) == _STIFF_WINDOW and (
             mean > _STIFF_H_LAMBDA * limit or (flat and mean > _STIFF_H_LAMBDA_FLAT * limit))
         if stiff and self._wait <= 0:
