@@ -353,11 +353,9 @@ def _separability_problems():
     return [("overlapping classes", Z, False), ("separable", separable, True)]
 
 
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-def test_separability_from_margins_is_decided_on_few_rows(sparse, monkeypatch):
-    # With the flow's margins the program starts on the rows nearest their
-    # boundary and takes in others only as a solution misses them: the same
-    # answers as the program on all rows, and no program on all rows.
+@pytest.fixture
+def program_rows(monkeypatch):
+    """The row count of every linear program the stall test solves."""
     from sklearn_implicit._integrate import flow as flow_module
 
     programs = []
@@ -368,6 +366,16 @@ def test_separability_from_margins_is_decided_on_few_rows(sparse, monkeypatch):
         return linprog(*args, **kwargs)
 
     monkeypatch.setattr(flow_module, "linprog", counting)
+    return programs
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_separability_from_margins_is_decided_on_few_rows(sparse, program_rows):
+    # With the flow's margins the program starts on the rows nearest their
+    # boundary and takes in others only as a solution misses them: the same
+    # answers as the program on all rows, and no program on all rows.
+    from sklearn_implicit._integrate import flow as flow_module
+
     rng = np.random.default_rng(0)
     for name, Z, expected in _separability_problems():
         Z = sp.csr_matrix(Z) if sparse else Z
@@ -375,31 +383,21 @@ def test_separability_from_margins_is_decided_on_few_rows(sparse, monkeypatch):
         # margins of a random direction: the first rows are no separator's
         # nearest, so the separable case needs further rounds
         for coef in (rng.standard_normal(Z.shape[1]), np.zeros(Z.shape[1])):
-            programs.clear()
+            program_rows.clear()
             assert flow_module.linearly_separable(Z, Z @ coef) is expected, name
-            assert programs and max(programs) < Z.shape[0], (name, programs)
+            assert program_rows and max(program_rows) < Z.shape[0], (name, program_rows)
             if expected:
-                assert len(programs) > 1, (name, programs)
+                assert len(program_rows) > 1, (name, program_rows)
 
 
-def test_a_stall_is_found_without_the_program_on_all_rows(monkeypatch):
+def test_a_stall_is_found_without_the_program_on_all_rows(program_rows):
     # The fit asks at its stall, with its margins: programs on few rows.
-    from sklearn_implicit._integrate import flow as flow_module
-
-    programs = []
-    linprog = flow_module.linprog
-
-    def counting(*args, **kwargs):
-        programs.append(kwargs["A_ub"].shape[0])
-        return linprog(*args, **kwargs)
-
-    monkeypatch.setattr(flow_module, "linprog", counting)
     X, y = _overlapping_classes()
     est = DiagonalLinearClassifier(fit_intercept=False)
     (message,) = fit_recording(est, X, y)
     assert "stalled" in message
     assert est.status_.tolist() == ["stalled"]
-    assert programs and max(programs) < X.shape[0] / 10, programs
+    assert program_rows and max(program_rows) < X.shape[0] / 10, program_rows
 
 
 def test_duplicated_points_with_opposite_labels_warn():
