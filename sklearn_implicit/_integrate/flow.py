@@ -242,9 +242,21 @@ def linearly_separable(Z, margins=None):
     # HiGHS may leave the infeasible program undecided (status "unknown";
     # make_classification's 1000 x 200 in most row orders, where the fit
     # then ran to max_iter, 1.2 million evaluations, instead of stalling in
-    # 855). The largest margin t of Z b >= t with |b| <= 1 is a program
-    # that is always feasible and bounded (b = 0, t = 0): positive where the
-    # rows are separable, 0 where not.
+    # 855). The largest margin decides (_largest_margin).
+    solution = _largest_margin(A)
+    if solution is None:
+        return None
+    # (HiGHS's feasibility tolerance, 1e-7, blurs margins below it)
+    margin = solution[1]
+    return True if margin > 1e-7 else False if margin < 1e-9 else None
+
+
+def _largest_margin(A):
+    """``(b, t)``: the largest margin ``t`` of ``-A b >= t`` with ``|b| <= 1``,
+    a program that is always feasible and bounded (``b = 0, t = 0``):
+    positive where the rows are separable, 0 where not; None where HiGHS
+    fails."""
+    n, d = A.shape
     ones = sp.csr_matrix(np.ones((n, 1))) if sp.issparse(A) else np.ones((n, 1))
     A_t = sp.hstack([A, ones], format="csr") if sp.issparse(A) else np.hstack([A, ones])
     cost = np.zeros(d + 1)
@@ -253,9 +265,7 @@ def linearly_separable(Z, margins=None):
                   method="highs")
     if res.status != 0:
         return None
-    # (HiGHS's feasibility tolerance, 1e-7, blurs margins below it)
-    margin = res.x[-1]
-    return True if margin > 1e-7 else False if margin < 1e-9 else None
+    return res.x[:-1], res.x[-1]
 
 
 # The program on a subset of rows starts with this many times (d + 1) rows
@@ -270,8 +280,8 @@ _ROUNDS = 8
 def _separable_by_rows(A, order):
     """:func:`linearly_separable` by constraint generation on the scaled
     rows ``Z = -A``: the largest margin ``t`` of ``Z b >= t`` with ``|b| <=
-    1`` (a program always feasible and bounded, which HiGHS decides where
-    the program ``Z b >= 1`` can be left undecided) on the rows
+    1`` (:func:`_largest_margin`, which HiGHS decides where the program
+    ``Z b >= 1`` can be left undecided) on the rows
     ``order[:k]`` first, then on those plus the rows its solution leaves
     below ``t / 2``, the furthest first, ``k`` more at most per round.
     A margin of 0 on some rows is 0 on all (no ``b`` separates a subset:
@@ -283,22 +293,16 @@ def _separable_by_rows(A, order):
     step = _FIRST_ROWS * (d + 1)
     chosen = np.zeros(n, dtype=bool)
     chosen[order[:step]] = True
-    cost = np.zeros(d + 1)
-    cost[-1] = -1.0
-    bounds = [(-1.0, 1.0)] * d + [(None, 1.0)]
     # rounding of a margin: d terms of at most 1 each (|b_j| <= 1)
     rounding = d * d * np.finfo(float).eps
     for _ in range(_ROUNDS):
         rows = np.flatnonzero(chosen)
         if rows.size == n:
             return None
-        sub = A[rows]
-        ones = sp.csr_matrix(np.ones((rows.size, 1))) if sp.issparse(sub) else np.ones((rows.size, 1))
-        A_t = sp.hstack([sub, ones], format="csr") if sp.issparse(sub) else np.hstack([sub, ones])
-        res = linprog(cost, A_ub=A_t, b_ub=np.zeros(rows.size), bounds=bounds, method="highs")
-        if res.status != 0:
+        solution = _largest_margin(A[rows])
+        if solution is None:
             return None
-        b, t = res.x[:-1], res.x[-1]
+        b, t = solution
         # (HiGHS's feasibility tolerance, 1e-7, blurs margins below it)
         if t < 1e-9:
             return False
