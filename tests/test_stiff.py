@@ -68,6 +68,12 @@ def run(flow, target, tol, stepper=None, max_iter=100_000):
     )
 
 
+def time_factor(flow, point, tau):
+    """``T = t exp(-tau)`` at a point of a run of ``flow``, in the flow's time
+    unit (as integrate keeps it, and as the steppers take it)."""
+    return np.exp(point.log_time - flow.log_time_unit - tau)
+
+
 def rel_err(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
@@ -322,7 +328,7 @@ def fixed_step_orders(flow, mid, t0, t1, make_stepper, steps):
     end = integrate(flow, mid, [-t1], tol=1e-12, max_iter=10**5).last.state
     errors = []
     for n_steps in steps:
-        stepper, state, T, tau = make_stepper(), mid.state, np.exp(mid.log_time - t0), t0
+        stepper, state, T, tau = make_stepper(), mid.state, time_factor(flow, mid, t0), t0
         h = (t1 - t0) / n_steps
         ev = flow.evaluate(state)
         for _ in range(n_steps):

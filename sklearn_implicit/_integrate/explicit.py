@@ -24,7 +24,10 @@ class ExplicitRungeKutta:
     ``step(flow, state, T, tau, h, ev)`` returning ``(new_state, new_T,
     evaluation at new_state, error vector)`` or ``None`` when a stage cannot
     be evaluated. ``ev`` is the evaluation at ``state`` (first same as last:
-    the new evaluation is the next ``ev``). The error vector is compared with
+    the new evaluation is the next ``ev``); ``T`` is ``t exp(-tau)``, with
+    ``t`` in the flow's time unit (``exp(flow.log_time_unit)``, the unit of
+    ``ev.log_dt_dtau``): a step in the clock ``log t`` needs ``t`` itself
+    (:mod:`.radau`). The error vector is compared with
     the network's ``error_scale`` component by component; ``time_error``,
     set by the step, is the estimated error of ``new_T`` (see
     :mod:`.physical_time`), which is compared with ``new_T``;

@@ -41,6 +41,8 @@ coordinates carry nearly all of the metric ``P``, as in the plateaus of
 deep networks from small initializations, it costs ``O(n^2 |kept|)``.
 """
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -322,6 +324,23 @@ class FlowJacobian:
             # diag_indices cost a tenth of the Jacobian at d = 31)
             A.flat[:: A.shape[0] + 1] += self.diag_part
         return A
+
+    def in_log_time(self, ev, s):
+        """This Jacobian (dense) for the clock ``s = log t``, at the state of
+        ``ev`` and ``s``.
+
+        The velocity in that clock is ``F exp(s - l)`` with ``l = log
+        dt/dtau``, whose derivative is ``exp(s - l) (dF/drho - F (grad
+        l)^T)``, ``grad l = exp(top) (h J + e)`` (:meth:`log_rate_slope`);
+        the exponents are summed before they are taken, so that neither
+        factor overflows alone.
+        """
+        out = copy.copy(self)
+        log_factor = s - ev.log_dt_dtau
+        out.matrix = np.exp(log_factor) * self.matrix
+        out.matrix -= np.outer(ev.dstate, np.exp(log_factor + self._log_p_top)
+                               * (self.h * self.j + self.e))
+        return out
 
     def full_matrix(self):
         """The dense ``d x d`` Jacobian, diagonal included (for checks)."""

@@ -210,7 +210,7 @@ class DiagonalNetwork:
     def coef(self, rho):
         return self._at(rho)[0]
 
-    def _log_rates(self, rho):
+    def log_rates(self, rho):
         """``log a`` (d rho/dt per unit g) and ``log P`` (d beta/dt per unit g)."""
         _, log_a, p_scaled, log_top, log_p = self._at(rho)
         if log_p is None:
@@ -227,7 +227,7 @@ class DiagonalNetwork:
         bounded by ``2 D - 2``, so nothing overflows.
         """
         depth = self.depth
-        log_a, log_p = self._log_rates(rho)
+        log_a, log_p = self.log_rates(rho)
         du, dv = expit((depth - 2) * rho), -expit((2 - depth) * rho)
 
         def slope(power):
