@@ -426,7 +426,7 @@ class Radau5:
         their error there). A second restart gained nothing.
 
         In the clock ``s = log t`` the step's length ``S`` is an unknown
-        too, fixed by the end stage's loss (``-log L = tau + h``): each
+        too, fixed by the end stage's loss (``h`` below the start's): each
         iteration solves the bordered system by one more pair of solves
         (the stages' derivative in ``S``) and the clock's gradient at the
         end stage (:class:`_LogTimeClock`).
