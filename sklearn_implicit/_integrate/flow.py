@@ -246,9 +246,8 @@ def linearly_separable(Z, margins=None):
     solution = _largest_margin(A)
     if solution is None:
         return None
-    # (HiGHS's feasibility tolerance, 1e-7, blurs margins below it)
     margin = solution[1]
-    return True if margin > 1e-7 else False if margin < 1e-9 else None
+    return True if margin > _MARGIN_SEPARATES else False if margin < _MARGIN_NONE else None
 
 
 def _largest_margin(A):
@@ -268,6 +267,11 @@ def _largest_margin(A):
     return res.x[:-1], res.x[-1]
 
 
+# The largest margin of the scaled rows (_largest_margin) separates them
+# above _MARGIN_SEPARATES and does not below _MARGIN_NONE; between, HiGHS's
+# feasibility tolerance (1e-7) leaves it undecided.
+_MARGIN_SEPARATES = 1e-7
+_MARGIN_NONE = 1e-9
 # The program on a subset of rows starts with this many times (d + 1) rows
 # and takes in at most as many more per round, for at most _ROUNDS rounds.
 # (At a stall, the rows nearest the boundary held a certificate of
@@ -303,10 +307,9 @@ def _separable_by_rows(A, order):
         if solution is None:
             return None
         b, t = solution
-        # (HiGHS's feasibility tolerance, 1e-7, blurs margins below it)
-        if t < 1e-9:
+        if t < _MARGIN_NONE:
             return False
-        if t <= 1e-7 or rounding > 0.1 * t:
+        if t <= _MARGIN_SEPARATES or rounding > 0.1 * t:
             return None
         margins = -np.asarray(A @ b).ravel()
         short = np.flatnonzero(margins < 0.5 * t)
