@@ -308,7 +308,7 @@ class Radau5:
         Jacobian is exact and dense and the time is known (``T > 0``), ``tau``
         itself otherwise (see :class:`_LogTimeClock`)."""
         if not (self.clock == "log_time" and self.jacobian == "exact" and T > 0
-                and _dense(flow)):
+                and _serves_log_time(flow)):
             return _TauClock(h)
         s0 = np.log(T) + tau
         # ds/dtau at the start, or, after a step in this clock, from the
@@ -351,7 +351,7 @@ class Radau5:
         could not start).
         """
         last = self._accepted_step(tau)
-        if last is None or (last[3] is None) != (not clock.log_time):
+        if last is None or (last[3] is not None) != clock.log_time:
             if clock.log_time:
                 return NODES[:, None] * clock.S * clock.rate(ev, clock.start)
             return np.zeros((3, state.shape[0]))
@@ -454,6 +454,10 @@ class Radau5:
             # values made it form them again (breast_cancer, depth 3 from
             # alpha = 0.01: 34,521 times for 24,455 evaluations; 27,386)
             scale = flow.network.error_scale(evs[2].state) * self.tol
+            # (here, while the network still holds the end stage's
+            # quantities: a Jacobian formed below at the middle stage would
+            # make it form them again)
+            gradient = _clock_gradient(flow, evs[2]) if clock.log_time else None
             if real is None:
                 real, complex_ = self._use_jacobian(flow, evs[1], clock, clock.times[1])
             S = clock.S
@@ -472,7 +476,6 @@ class Radau5:
                 B = _V_INV @ ((1.0 / S + NODES[:, None]) * rates)
                 b_real = self._solve(real, B[0].real)
                 b_complex = self._solve(complex_, B[1])
-                gradient = _clock_gradient(flow, evs[2])
                 moved = np.dot(gradient, _end_increment(d_real, d_complex))
                 per_S = np.dot(gradient, _end_increment(b_real, b_complex))
                 # (a miss of the end's loss within its rounding is none: it
@@ -629,9 +632,12 @@ def _predicted_step(last, target, S):
     return x * S_last if x > 0 else S
 
 
-def _dense(flow):
+def _serves_log_time(flow):
+    """Whether the steps in ``log t`` serve the flow: a dense Jacobian
+    (``d <= n + 1``; :meth:`FlowJacobian.in_log_time`) and a network that
+    gives ``log_rates`` (:func:`_clock_gradient`)."""
     n, d = flow.X.shape
-    return d <= n + 1
+    return d <= n + 1 and hasattr(flow.network, "log_rates")
 
 
 def _time_stages(T, tau, h, ev, stage_evs):
