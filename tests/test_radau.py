@@ -319,15 +319,19 @@ def test_the_guess_extrapolates_the_accepted_step():
     np.testing.assert_array_equal(retry, guess(only_first, *first[:2], 3.001, 5e-4, first[2]))
 
 
+def _breast_cancer_flow():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = np.hstack([StandardScaler().fit_transform(X), np.ones((len(y), 1))])
+    return make_flow(X * np.where(y == 1, 1.0, -1.0)[:, None], 2, alpha=1.0)
+
+
 def test_a_newton_restart_evaluates_no_stage_twice(monkeypatch):
     # Where the simplified Newton iterations stall they restart with the
     # Jacobian at the middle stage of where they are: from the same stages,
     # whose evaluations serve again (on breast_cancer to 1e-5 a tenth of
     # the evaluations went to evaluating them twice). Nor is the step's
     # start evaluated again where there is no guess (the first step).
-    X, y = load_breast_cancer(return_X_y=True)
-    X = np.hstack([StandardScaler().fit_transform(X), np.ones((len(y), 1))])
-    flow = make_flow(X * np.where(y == 1, 1.0, -1.0)[:, None], 2, alpha=1.0)
+    flow = _breast_cancer_flow()
     evaluated = []
     evaluate = flow.evaluate
 
@@ -343,12 +347,6 @@ def test_a_newton_restart_evaluates_no_stage_twice(monkeypatch):
     assert stepper.n_jacobians > result.n_iter
     # a restart would evaluate the three stages of the stalled iteration again
     assert not any(a == b for a, b in zip(evaluated, evaluated[3:]))
-
-
-def _breast_cancer_flow():
-    X, y = load_breast_cancer(return_X_y=True)
-    X = np.hstack([StandardScaler().fit_transform(X), np.ones((len(y), 1))])
-    return make_flow(X * np.where(y == 1, 1.0, -1.0)[:, None], 2, alpha=1.0)
 
 
 @pytest.mark.parametrize("t0", [3.0, 3.3, 3.6])
