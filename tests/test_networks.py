@@ -172,3 +172,30 @@ def test_log_sum_of_products_is_the_log_of_the_sum(pairs):
         assert np.isnan(got)
     else:
         assert got == pytest.approx(expected, rel=1e-15, abs=0.0) or got == expected
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_error_scale_of_coefficients_that_lag_behind(depth):
+    # Independently of the network's own quantities: the scale in rho is
+    # the size in beta times drho/dbeta (central differences of coef), the
+    # size the largest |beta| except, at depth >= 3, for coefficients whose
+    # relative growth d log|beta_j|/d tau lags behind the largest one's:
+    # their own |beta_j|, floored at 10 alpha**D.
+    alpha = 0.1
+    network = DiagonalNetwork(np.full(5, alpha), depth)
+    rho = np.array([6.0, 4.0, 4.0, 1e-3, -4.0])
+    coef = network.coef(rho)
+    h = 1e-6
+    dbeta = (network.coef(rho + h) - network.coef(rho - h)) / (2 * h)
+    # The largest coefficient grows at the relative rate lead; coefficient 1 grows at a fifth of its rate, coefficient 2
+    # five times faster, 3 (near 0) shrinks and 4 (negative) grows twice
+    # as fast
+    lead = 1.0 * dbeta[0] / coef[0]
+    growth = np.array([lead, lead / 5, 5 * lead, -lead, 2 * lead])
+    dstate = growth * coef / dbeta
+    scale = network.error_scale(rho, dstate)
+    top = np.abs(coef).max()
+    lagging = depth > 2 and np.array([False, True, False, True, False])
+    size = np.where(lagging, np.maximum(np.abs(coef), 10 * alpha**depth), top)
+    np.testing.assert_allclose(scale, size / dbeta, rtol=1e-6)
+    assert (depth == 2) == np.all(scale == network.error_scale(rho.copy(), np.ones(5)))

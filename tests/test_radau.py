@@ -368,7 +368,7 @@ def test_steps_in_log_time_reach_where_steps_in_tau_cannot(t0):
         unit = flow.log_time_unit
         exact = integrate(flow, mid, [-(t0 + h)], tol=1e-12, max_iter=10**6).last
         flow.log_time_unit = unit
-        scale = flow.network.error_scale(taken[0])
+        scale = flow.network.error_scale(taken[0], taken[2].dstate)
         error = np.max(np.abs(taken[0] - exact.state) / scale)
         assert error < 1e-6 and error < np.max(np.abs(taken[3]) / scale)
         # the loss fell by h (to Newton's tolerance: measured up to 3.4e-10,

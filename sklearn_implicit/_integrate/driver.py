@@ -187,7 +187,7 @@ def integrate(
             h *= 0.25
             continue
         new_state, T_new, ev_new, err_vec = trial
-        scale = flow.network.error_scale(new_state)
+        scale = flow.network.error_scale(new_state, ev_new.dstate)
         err = np.max(np.abs(err_vec) / scale) / tol
         tau_end = target_tau if last else tau + h
         T_new, time_err = _time_step(stepper, rate_points, T, T_new, tau, tau_end,

@@ -119,7 +119,7 @@ class ExplicitRungeKutta:
         dy = dnrm2(new_state - evs.state)
         df = dnrm2(ev_new.dstate - evs.dstate)
         self.h_lambda = h * df / dy if 0 < dy < np.inf and 0 < df < np.inf else 0.0
-        return new_state, T_new, ev_new, self._error(flow, new_state, h, k)
+        return new_state, T_new, ev_new, self._error(flow, ev_new, h, k)
 
     def step_limit(self):
         """The largest next step after an accepted one."""
@@ -178,13 +178,13 @@ class DormandPrince853(ExplicitRungeKutta):
         ratio = self._blend_ratio(n5, n3)
         return np.maximum(n5, n3) if ratio is None else n5 * ratio
 
-    def _error(self, flow, new_state, h, k):
+    def _error(self, flow, ev_new, h, k):
         # the blend in the norm that integrate applies (max over components
         # of error / scale), applied to the 5th-order error vector
         e5 = (h * _dop853.E5) @ k
         e3 = (h * _dop853.E3) @ k
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            scale = flow.network.error_scale(new_state)
+            scale = flow.network.error_scale(ev_new.state, ev_new.dstate)
             n5 = np.max(np.abs(e5) / scale)
             n3 = np.max(np.abs(e3) / scale)
         ratio = self._blend_ratio(n5, n3)

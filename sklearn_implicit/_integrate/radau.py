@@ -453,7 +453,7 @@ class Radau5:
             # for the state it evaluated last, and a new array of the same
             # values made it form them again (breast_cancer, depth 3 from
             # alpha = 0.01: 34,521 times for 24,455 evaluations; 27,386)
-            scale = flow.network.error_scale(evs[2].state) * self.tol
+            scale = flow.network.error_scale(evs[2].state, evs[2].dstate) * self.tol
             # (here, while the network still holds the end stage's
             # quantities: a Jacobian formed below at the middle stage would
             # make it form them again)

@@ -74,8 +74,11 @@ class Network(Protocol):
         ``g . K g = 0``.
         """
 
-    def error_scale(self, state: np.ndarray) -> np.ndarray | float:
+    def error_scale(self, state: np.ndarray, dstate: np.ndarray) -> np.ndarray | float:
         """Per-component size against which local errors are measured.
 
         The integrator accepts a step when ``max |error / error_scale| <= tol``.
+        ``dstate`` is the flow's velocity at ``state`` (``d state/d tau``, an
+        evaluation's ``dstate``): which components grow and how fast, where
+        the scale depends on it.
         """

@@ -390,7 +390,7 @@ class ConvolutionalNetwork:
         index = positions.transpose(1, 0, 2).reshape(nc, 2 * n_layers)
         return index, J, omega, curvature
 
-    def error_scale(self, state):
+    def error_scale(self, state, dstate):
         # One scale per layer: the RMS of its parameters (the filter's entries,
         # by Parseval, and the intercept factor), as for the dense layers.
         blocks = state.reshape(self.n_networks * self.depth, -1)

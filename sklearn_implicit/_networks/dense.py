@@ -203,7 +203,7 @@ class DenseNetwork:
                 Q = W if Q is None else W @ Q
         return total
 
-    def error_scale(self, state):
+    def error_scale(self, state, dstate):
         # One scale per layer: its RMS entry, so that errors are relative to
         # the layer and hence to beta once the layers align. In the pair, an
         # error in M moves both A = M + H and B = M - H: it is measured
