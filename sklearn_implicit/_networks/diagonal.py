@@ -288,18 +288,18 @@ class DiagonalNetwork:
             return memo[2]
         coef, log_a, p_scaled, log_top, log_p = self._at(rho)
         size = np.abs(coef)
-        top = size.max() if size.size else 0.0
+        k = size.argmax()
         if log_p is None:
             rate = np.exp(log_a - log_top) / p_scaled
         else:
             rate = np.exp(log_a - log_p)
-        floor = max(_FLOOR * top, 1e-300)
-        if self.depth > 2 and top > 0:
-            # |beta_j| grows at the relative rate dstate_j / (rate_j beta_j)
-            # per unit of tau (d beta/d rho = 1/rate > 0); compared here
-            # multiplied by rate_j |beta_j| (a zero coefficient: not lagging)
-            k = size.argmax()
-            lead = float(dstate[k]) / float(rate[k] * coef[k])
+        floor = max(_FLOOR * size[k], 1e-300)
+        # |beta_j| grows at the relative rate dstate_j / (rate_j beta_j) per
+        # unit of tau (d beta/d rho = 1/rate > 0); compared multiplied by
+        # rate_j |beta_j| (a zero coefficient: not lagging)
+        lead = float(rate[k] * coef[k]) if self.depth > 2 else 0.0
+        if lead != 0.0:
+            lead = float(dstate[k]) / lead
             lagging = np.sign(coef) * dstate < lead * (rate * size)
             lag_floor = self._lag_floor
             lag_floor = (min(lag_floor, floor) if isinstance(lag_floor, float)
