@@ -70,7 +70,8 @@ class DiagonalLinearClassifier(BaseFlowClassifier):
     tol : float, default=1e-6
         Local error tolerance of the integrator: every step keeps its
         estimated error in each coefficient below ``tol`` times the largest
-        coefficient's size. The returned coefficients converge as ``tol``
+        coefficient's size (at depth 3 and beyond, times its own size while
+        its growth lags behind the largest one's). The returned coefficients converge as ``tol``
         shrinks; on the test problems their relative error against an
         independent high-accuracy integration of the parameter ODE is at
         most ``10 * tol`` (typically about ``0.01 * tol``). The stop itself is

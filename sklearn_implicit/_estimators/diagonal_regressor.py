@@ -131,7 +131,8 @@ class DiagonalLinearRegressor(RegressorMixin, BaseFlowEstimator):
     tol : float, default=1e-6
         Local error tolerance of the integrator (each step keeps its
         estimated error in each coefficient below ``tol`` times the largest
-        coefficient's size) and, with ``target_loss=0``,
+        coefficient's size, at depth 3 and beyond times its own size while
+        its growth lags behind the largest one's) and, with ``target_loss=0``,
         the convergence test: the flow stops when the estimated remaining
         change of ``coef_`` is below ``tol`` times its norm.
 
