@@ -44,8 +44,8 @@ _LINEAR_RHO = 700.0
 _FLOOR = 1.0
 # At depth D >= 3 a coefficient whose relative growth lags behind the
 # largest one's has its errors measured against its own size, down to this
-# many times its start's scale alpha_j**D (below it the coefficient is
-# still near its start, and its sign may still change). Depth 2 is a mirror flow
+# many times its start's scale alpha_j**D (below it the coefficient has not
+# left its start, and its sign may still change). Depth 2 is a mirror flow
 # of a convex loss, whose errors do not grow; deeper flows have saddles,
 # where coefficients wait far below the largest while it grows, until they
 # escape one after another, each at a time set by its own relative size:
