@@ -12,7 +12,6 @@ from sklearn_implicit._networks import (
     DenseNetwork,
     DiagonalNetwork,
 )
-from sklearn_implicit._networks.diagonal import _LAG_FLOOR
 
 
 def _networks():
@@ -181,7 +180,7 @@ def test_error_scale_of_coefficients_that_lag_behind(depth):
     # the size in beta times drho/dbeta (central differences of coef), the
     # size the largest |beta| except, at depth >= 3, for coefficients whose
     # relative growth d log|beta_j|/d tau lags behind the largest one's:
-    # their own |beta_j|, floored at _LAG_FLOOR alpha**D.
+    # their own |beta_j|, floored at 10 alpha**D.
     alpha = 0.1
     network = DiagonalNetwork(np.full(5, alpha), depth)
     rho = np.array([6.0, 4.0, 4.0, 1e-3, -4.0])
@@ -197,6 +196,6 @@ def test_error_scale_of_coefficients_that_lag_behind(depth):
     scale = network.error_scale(rho, dstate)
     top = np.abs(coef).max()
     lagging = depth > 2 and np.array([False, True, False, True, False])
-    size = np.where(lagging, np.maximum(np.abs(coef), _LAG_FLOOR * alpha**depth), top)
+    size = np.where(lagging, np.maximum(np.abs(coef), 10 * alpha**depth), top)
     np.testing.assert_allclose(scale, size / dbeta, rtol=1e-6)
     assert (depth == 2) == np.all(scale == network.error_scale(rho.copy(), np.ones(5)))

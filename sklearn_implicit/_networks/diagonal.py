@@ -51,25 +51,16 @@ _FLOOR = 1.0
 # escape one after another, each at a time set by its own relative size:
 # errors relative to the largest coefficient alone let a saddle amplify
 # them (breast_cancer at depth 3 from alpha = 0.01, tol 1e-6: direction
-# error 1.4e-5 against a tol = 1e-11 fit; 1.2e-7 this way, with 4% more
-# evaluations). Measured on the six fits of depth 3 and 4 of the control
-# case at tol 1e-3 / 1e-6 / 1e-8: 30,750 / 47,386 / 113,906 evaluations
-# (31,806 / 43,925 / 98,431 before) with the worst errors 3.4e-4 / 9.2e-7 /
-# 8.1e-9 (9.9e-3 / 1.4e-5 / 1.6e-9) for the lagging coefficients and a
-# floor of 10 alpha**D; the same for every coefficient 30,744 / 55,544 /
-# 145,323, for those that grow faster than the largest 30,350 / 55,119 /
-# 140,190 (worst errors 1.9e-4 and 4.4e-5 at tol 1e-3, alike at the
-# others). Why lagging ones: at a saddle the coefficient that escapes next
-# grows slower than the largest while it waits. The floor: at alpha**D
-# itself depth 4 took 2.6 times the evaluations at tol 1e-8; 100 alpha**D
-# against 10 (with the trial retry of auto.py): 31,996 / 44,307 / 112,677
-# against 30,474 / 45,335 / 114,717 on the control fits, worst error at
-# tol 1e-3 8.3e-4 against 3.4e-4, and on the 18 depth-3 fits of case evals
-# (100 x 1000, default tol) 53,380 evaluations against 56,890 (50,810
-# before, direction errors at most 3.4e-8 against 5.0e-6 before): depth 3
-# from alpha 0.1 with the logistic loss took up to 38% more evaluations
-# than before at 10, up to 11% at 100.
-_LAG_FLOOR = 100.0
+# error 1.4e-5 against a tol = 1e-11 fit; 1.4e-7 this way, with 4% more
+# evaluations). Why lagging coefficients, measured: on the six fits of
+# depth 3 and 4 of the control case, at tol 1e-3 / 1e-6 / 1e-8 the totals
+# were 30,750 / 47,386 / 113,906 evaluations (31,806 / 43,925 / 98,431
+# before) with the worst errors 3.4e-4 / 9.2e-7 / 8.1e-9 (9.9e-3 / 1.4e-5 /
+# 1.6e-9); the same for every coefficient 30,744 / 55,544 / 145,323, for
+# those that grow faster than the largest 30,350 / 55,119 / 140,190 (worst
+# errors 1.9e-4 and 4.4e-5 at tol 1e-3, alike at the others); a floor of
+# alpha_j**D itself: 2.6 times the evaluations at depth 4, tol 1e-8.
+_LAG_FLOOR = 10.0
 
 
 class DiagonalNetwork:
