@@ -187,10 +187,10 @@ def test_error_scale_of_coefficients_that_lag_behind(depth):
     coef = network.coef(rho)
     h = 1e-6
     dbeta = (network.coef(rho + h) - network.coef(rho - h)) / (2 * h)
-    # The largest coefficient grows at the relative rate lead; coefficient 1 grows at a fifth of its rate, coefficient 2
-    # five times faster, 3 (near 0) shrinks and 4 (negative) grows twice
-    # as fast
-    lead = 1.0 * dbeta[0] / coef[0]
+    # The largest coefficient grows at the relative rate lead; coefficient
+    # 1 at a fifth of it, 2 five times faster, 3 (near 0) shrinks and 4
+    # (negative) grows twice as fast
+    lead = dbeta[0] / coef[0]
     growth = np.array([lead, lead / 5, 5 * lead, -lead, 2 * lead])
     dstate = growth * coef / dbeta
     scale = network.error_scale(rho, dstate)

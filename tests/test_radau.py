@@ -307,7 +307,7 @@ def test_the_guess_extrapolates_the_accepted_step():
     stepper, only_first = Radau5(tol=1e-6), Radau5(tol=1e-6)
 
     def guess(stepper, state, T, tau, h, ev):
-        return stepper._guess(state, tau, stepper._clock(flow, state, T, tau, h, ev), ev)
+        return stepper._guess(state, tau, stepper._clock(flow, T, tau, h, ev), ev)
 
     first = stepper.step(flow, mid.state, T, 3.0, 1e-3, ev)
     only_first.step(flow, mid.state, T, 3.0, 1e-3, ev)

@@ -303,7 +303,7 @@ class Radau5:
         self.n_solves += 1
         return solver.solve(b, solver.project(b))[0]
 
-    def _clock(self, flow, state, T, tau, h, ev):
+    def _clock(self, flow, T, tau, h, ev):
         """The clock of the step's collocation: ``s = log t`` where the
         Jacobian is exact and dense and the time is known (``T > 0``), ``tau``
         itself otherwise (see :class:`_LogTimeClock`)."""
@@ -367,7 +367,7 @@ class Radau5:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             if not (h > 0 and np.isfinite(_MU_REAL / h)):
                 return None
-            clock = self._clock(flow, state, T, tau, h, ev)
+            clock = self._clock(flow, T, tau, h, ev)
             if not (clock.S > 0 and np.isfinite(_MU_REAL / clock.S)):
                 return None
             Z = self._guess(state, tau, clock, ev)
